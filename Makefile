@@ -1,0 +1,67 @@
+# One non-recursive Makefile; each directory adds its part through module.mk.
+# Two object trees: build/guest (musl, static, for the VM) and build/host (glibc, ASan+UBSan, for tests and the
+# host tools). Generated protobuf-c code lives in build/gen.
+
+BUILD   := build
+GEN     := $(BUILD)/gen
+SYSROOT := $(BUILD)/sysroot
+STAMPS  := $(BUILD)/stamps
+VERSION := 0.1.0
+
+# GNU mode predefines `linux` and `unix`, which collide with the generated Spec.linux member.
+WARN   := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
+COMMON := -std=gnu11 -Ulinux -Uunix $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+	  -I. -I$(GEN) -DKC_VERSION='"$(VERSION)"' -MMD -MP
+
+HOST_CC     := gcc
+SANITIZE    := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+HOST_CFLAGS := $(COMMON) -O1 -g $(SANITIZE)
+HOST_LDFLAGS := $(SANITIZE) -Wl,-z,relro -Wl,-z,now
+
+GUEST_CC      := musl-gcc -isystem $(BUILD)/kheaders
+GUEST_CFLAGS  := $(COMMON) -Os -isystem $(SYSROOT)/include -ffunction-sections -fdata-sections
+GUEST_LDFLAGS := -static -L$(SYSROOT)/lib -Wl,--gc-sections -Wl,-z,relro -Wl,-z,now -s
+
+host_objs  = $(patsubst %.c,$(BUILD)/host/%.o,$(1))
+guest_objs = $(patsubst %.c,$(BUILD)/guest/%.o,$(1))
+
+.PHONY: all deps check demo bench fuzz clean lint
+all:
+
+# Everything below needs the toolchain, the sysroot and the kernel; `make deps` provides them idempotently.
+$(STAMPS)/deps:
+	./mk/deps.sh
+deps:
+	./mk/deps.sh
+
+COMMON_SRCS := common/error.c common/util.c common/log.c
+
+include proto/module.mk
+include init/module.mk
+include agent/module.mk
+include launcher/module.mk
+include rootfs-builder/module.mk
+include kernel-config/module.mk
+include tests/module.mk
+-include fuzz/module.mk
+-include bench/module.mk
+
+$(BUILD)/host/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(BUILD)/guest/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
+demo: all
+	./mk/demo.sh
+
+# Close-on-exec at birth: every open/socket/pipe/accept/epoll/dup call must say so.
+lint:
+	./mk/lint-cloexec.sh
+
+clean:
+	rm -rf $(BUILD)/host $(BUILD)/guest $(GEN) $(BUILD)/kata-agent $(BUILD)/kata-launch $(BUILD)/initrd.img
+
+-include $(shell find $(BUILD)/host $(BUILD)/guest -name '*.d' 2>/dev/null)

@@ -1,0 +1,1 @@
+# init: filled in by the work in progress

@@ -1,0 +1,1 @@
+# kernel-config: filled in by the work in progress

@@ -1,0 +1,1 @@
+# launcher: filled in by the work in progress

@@ -1,0 +1,233 @@
+#include "proto/frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+
+static void put_be32(uint8_t *p, uint32_t v) {
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p) {
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+void ttrpc_header_encode(const ttrpc_header *h, uint8_t out[TTRPC_HEADER_SIZE]) {
+	put_be32(out, h->length);
+	put_be32(out + 4, h->stream_id);
+	out[8] = h->type;
+	out[9] = h->flags;
+}
+
+void ttrpc_header_decode(const uint8_t in[TTRPC_HEADER_SIZE], ttrpc_header *ret) {
+	ret->length = get_be32(in);
+	ret->stream_id = get_be32(in + 4);
+	ret->type = in[8];
+	ret->flags = in[9];
+}
+
+void ttrpc_reader_init(ttrpc_reader *r, uint32_t max_frame) {
+	memset(r, 0, sizeof *r);
+	r->max_frame = max_frame ? max_frame : TTRPC_MAX_FRAME;
+}
+
+void ttrpc_reader_reset(ttrpc_reader *r) {
+	uint32_t max = r->max_frame;
+	free(r->payload);
+	ttrpc_reader_init(r, max);
+}
+
+bool ttrpc_reader_mid_header(const ttrpc_reader *r) {
+	return r->hdr_len > 0 && r->hdr_len < TTRPC_HEADER_SIZE;
+}
+
+bool ttrpc_reader_idle(const ttrpc_reader *r) {
+	return r->hdr_len == 0 && !r->in_payload && r->skip == 0;
+}
+
+uint8_t *ttrpc_reader_take_payload(ttrpc_reader *r) {
+	return TAKE_PTR(r->payload);
+}
+
+static void start_frame(ttrpc_reader *r) {
+	r->hdr_len = 0;
+	r->payload_len = 0;
+	r->in_payload = false;
+}
+
+int ttrpc_reader_feed(ttrpc_reader *r, const uint8_t *buf, size_t len, size_t *ret_consumed,
+		      ttrpc_read_event *ret_event) {
+	size_t used = 0;
+
+	*ret_event = TTRPC_READ_MORE;
+	while (used < len) {
+		if (r->skip > 0) {
+			size_t n = MIN((size_t)r->skip, len - used);
+			r->skip -= (uint32_t)n;
+			used += n;
+			continue;
+		}
+		if (!r->in_payload) {
+			size_t n = MIN(TTRPC_HEADER_SIZE - r->hdr_len, len - used);
+			memcpy(r->hdr + r->hdr_len, buf + used, n);
+			r->hdr_len += n;
+			used += n;
+			if (r->hdr_len < TTRPC_HEADER_SIZE)
+				break;
+			ttrpc_header_decode(r->hdr, &r->header);
+			r->hdr_len = 0;
+			if (r->header.length > r->max_frame) {
+				r->skip = r->header.length;
+				*ret_event = TTRPC_READ_OVERSIZE;
+				*ret_consumed = used;
+				return 0;
+			}
+			free(r->payload);
+			r->payload = NULL;
+			if (r->header.length > 0) {
+				r->payload = malloc(r->header.length);
+				if (!r->payload) {
+					r->skip = r->header.length;
+					*ret_consumed = used;
+					return -ENOMEM;
+				}
+			}
+			r->payload_len = 0;
+			r->in_payload = true;
+		}
+		size_t n = MIN(r->header.length - r->payload_len, len - used);
+		if (n > 0)
+			memcpy(r->payload + r->payload_len, buf + used, n);
+		r->payload_len += n;
+		used += n;
+		if (r->payload_len == r->header.length) {
+			start_frame(r);
+			*ret_event = TTRPC_READ_FRAME;
+			*ret_consumed = used;
+			return 0;
+		}
+	}
+	*ret_consumed = used;
+	return 0;
+}
+
+int ttrpc_frame_build(uint32_t stream_id, uint8_t type, const uint8_t *payload, size_t len, uint8_t **ret,
+		      size_t *ret_len) {
+	if (len > TTRPC_MAX_FRAME)
+		return -EMSGSIZE;
+	uint8_t *buf = malloc(TTRPC_HEADER_SIZE + len);
+	if (!buf)
+		return -ENOMEM;
+	ttrpc_header h = { .length = (uint32_t)len, .stream_id = stream_id, .type = type, .flags = 0 };
+	ttrpc_header_encode(&h, buf);
+	if (len > 0)
+		memcpy(buf + TTRPC_HEADER_SIZE, payload, len);
+	*ret = buf;
+	*ret_len = TTRPC_HEADER_SIZE + len;
+	return 0;
+}
+
+/* Packs msg straight after a 10-byte header gap in one allocation. */
+static int pack_framed(uint32_t stream_id, uint8_t type, const ProtobufCMessage *msg, uint8_t **ret, size_t *ret_len) {
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	if (len > TTRPC_MAX_FRAME)
+		return -EMSGSIZE;
+	uint8_t *buf = malloc(TTRPC_HEADER_SIZE + len);
+	if (!buf)
+		return -ENOMEM;
+	if (len > 0)
+		(void)protobuf_c_message_pack(msg, buf + TTRPC_HEADER_SIZE);
+	ttrpc_header h = { .length = (uint32_t)len, .stream_id = stream_id, .type = type, .flags = 0 };
+	ttrpc_header_encode(&h, buf);
+	*ret = buf;
+	*ret_len = TTRPC_HEADER_SIZE + len;
+	return 0;
+}
+
+static int pack_payload(const ProtobufCMessage *payload, uint8_t **ret, size_t *ret_len) {
+	*ret = NULL;
+	*ret_len = 0;
+	if (!payload)
+		return 0;
+	size_t len = protobuf_c_message_get_packed_size(payload);
+	if (len > TTRPC_MAX_FRAME)
+		return -EMSGSIZE;
+	if (len == 0)
+		return 0;
+	uint8_t *buf = malloc(len);
+	if (!buf)
+		return -ENOMEM;
+	(void)protobuf_c_message_pack(payload, buf);
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int ttrpc_response_build_raw(uint32_t stream_id, int code, const char *message, const uint8_t *payload,
+			     size_t payload_len, uint8_t **ret, size_t *ret_len) {
+	Ttrpc__Response resp = TTRPC__RESPONSE__INIT;
+	Google__Rpc__Status status = GOOGLE__RPC__STATUS__INIT;
+
+	if (code != 0) {
+		status.code = code;
+		status.message = (char *)(message ? message : "");
+		resp.status = &status;
+	} else if (payload_len > 0) {
+		resp.payload.data = (uint8_t *)payload;
+		resp.payload.len = payload_len;
+	}
+	return pack_framed(stream_id, TTRPC_TYPE_RESPONSE, &resp.base, ret, ret_len);
+}
+
+int ttrpc_response_build(uint32_t stream_id, int code, const char *message, const ProtobufCMessage *payload,
+			 uint8_t **ret, size_t *ret_len) {
+	_cleanup_free_ uint8_t *p = NULL;
+	size_t plen = 0;
+	int r;
+
+	if (code == 0) {
+		r = pack_payload(payload, &p, &plen);
+		if (r < 0)
+			return r;
+	}
+	return ttrpc_response_build_raw(stream_id, code, message, p, plen, ret, ret_len);
+}
+
+int ttrpc_request_build_raw(uint32_t stream_id, const char *service, const char *method, const uint8_t *payload,
+			    size_t payload_len, int64_t timeout_nano, uint8_t **ret, size_t *ret_len) {
+	Ttrpc__Request req = TTRPC__REQUEST__INIT;
+
+	req.service = (char *)service;
+	req.method = (char *)method;
+	req.payload.data = (uint8_t *)payload;
+	req.payload.len = payload_len;
+	req.timeout_nano = timeout_nano;
+	return pack_framed(stream_id, TTRPC_TYPE_REQUEST, &req.base, ret, ret_len);
+}
+
+int ttrpc_request_build(uint32_t stream_id, const char *service, const char *method,
+			const ProtobufCMessage *payload, int64_t timeout_nano, uint8_t **ret, size_t *ret_len) {
+	_cleanup_free_ uint8_t *p = NULL;
+	size_t plen = 0;
+	int r = pack_payload(payload, &p, &plen);
+	if (r < 0)
+		return r;
+	return ttrpc_request_build_raw(stream_id, service, method, p, plen, timeout_nano, ret, ret_len);
+}
+
+static const char *const code_names[] = {
+	"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+	"PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+};
+
+const char *ttrpc_code_name(int code) {
+	if (code < 0 || (size_t)code >= ELEMENTSOF(code_names))
+		return "UNKNOWN_CODE";
+	return code_names[code];
+}

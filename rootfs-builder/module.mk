@@ -1,0 +1,1 @@
+# rootfs-builder: filled in by the work in progress
