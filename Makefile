@@ -10,7 +10,7 @@ VERSION := 0.1.0
 
 # GNU mode predefines `linux` and `unix`, which collide with the generated Spec.linux member.
 WARN   := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wno-unused-parameter
-COMMON := -std=gnu11 -Ulinux -Uunix $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+COMMON := -std=gnu11 -D_GNU_SOURCE -Ulinux -Uunix $(WARN) -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
 	  -I. -I$(GEN) -DKC_VERSION='"$(VERSION)"' -MMD -MP
 
 HOST_CC     := gcc

@@ -1,1 +1,15 @@
-# agent: filled in by the work in progress
+# The agent: a static musl build for the guest (build/kata-agent, stripped) and a glibc ASan+UBSan build
+# for the host tests (build/host/kata-agent), from the same sources.
+AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/transport.c agent/methods.c
+AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
+
+$(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)
+	$(GUEST_CC) $(GUEST_LDFLAGS) $^ -o $@ -lprotobuf-c
+
+$(BUILD)/host/kata-agent: $(call host_objs,$(AGENT_ALL_SRCS)) $(PROTO_HOST_OBJS)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ -lprotobuf-c
+
+all: $(BUILD)/kata-agent $(BUILD)/host/kata-agent
+
+UNIT_TESTS += agent-config
+test-agent-config_SRCS := tests/unit/test-agent-config.c agent/config.c agent/transport.c $(COMMON_SRCS)

@@ -25,3 +25,8 @@ $(BUILD)/guest/gen/%.o: $(GEN)/%.c $(GEN_HDRS)
 PROTO_SRCS := proto/frame.c
 PROTO_HOST_OBJS  := $(call host_objs,$(PROTO_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/host/gen/%.o,$(GEN_SRCS))
 PROTO_GUEST_OBJS := $(call guest_objs,$(PROTO_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/guest/gen/%.o,$(GEN_SRCS))
+
+UNIT_TESTS += frame
+test-frame_SRCS := tests/unit/test-frame.c $(COMMON_SRCS)
+test-frame_OBJS := $(PROTO_HOST_OBJS)
+test-frame_LIBS := -lprotobuf-c

@@ -1,0 +1,27 @@
+/* The agent's state: one instance owned by main, handed to every handler as its context. No globals. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "agent/config.h"
+#include "agent/loop.h"
+#include "agent/server.h"
+
+typedef struct oom_waiter oom_waiter;
+
+typedef struct agent {
+	ev_loop *loop;
+	ttrpc_server *server;
+	agent_config cfg;
+	bool pid1;
+	bool poweroff_requested; /* DestroySandbox as PID 1: power off once the reply is out */
+	const char *sysfs;       /* "/sys"; tests may point it elsewhere */
+	oom_waiter *oom_waiters; /* pending GetOOMEvent calls, oldest first */
+	unsigned n_oom_waiters;
+} agent;
+
+/* The services and handler tables the server dispatches through. */
+extern const ttrpc_service agent_services[];
+extern const size_t agent_n_services;
+/* Places the handlers in the service tables; fails if a handler names a method the protos lack. */
+int agent_methods_init(kc_error *err);

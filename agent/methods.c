@@ -1,0 +1,170 @@
+/* The RPC handlers built so far, and the tables that map each method of grpc.AgentService and grpc.Health
+ * to its handler. A method whose slot is NULL answers UNIMPLEMENTED (the Go runtime tolerates that). */
+#define LOG_SOURCE "rpc"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.pb-c.h"
+#include "agent/agent.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "health.pb-c.h"
+
+#define API_VERSION "0.0.1"
+
+static int health_check(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	Grpc__HealthCheckResponse resp = GRPC__HEALTH_CHECK_RESPONSE__INIT;
+	resp.status = GRPC__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	ttrpc_call_reply(call, &resp.base);
+	return 0;
+}
+
+static int health_version(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	Grpc__VersionCheckResponse resp = GRPC__VERSION_CHECK_RESPONSE__INIT;
+	resp.grpc_version = (char *)API_VERSION;
+	resp.agent_version = (char *)KC_VERSION;
+	ttrpc_call_reply(call, &resp.base);
+	return 0;
+}
+
+/* block_size_bytes is hexadecimal without a 0x prefix. A kernel without memory hotplug has no such file:
+ * report 0 then, as there is no block size to honour. */
+static int read_mem_block_size(const agent *a, uint64_t *ret, kc_error *err) {
+	_cleanup_free_ char *s = NULL;
+	char path[256];
+	int r = format_checked(path, sizeof path, "%s/devices/system/memory/block_size_bytes", a->sysfs);
+	if (r < 0)
+		return kc_error_set(err, -r, "sysfs path too long");
+	r = read_file_capped(AT_FDCWD, path, 64, &s, NULL);
+	if (r == -ENOENT) {
+		*ret = 0;
+		return 0;
+	}
+	if (r < 0)
+		return kc_error_set(err, -r, "read %s: %s", path, strerror(-r));
+	s[strcspn(s, "\n")] = '\0';
+	if (parse_u64(s, 16, ret) < 0)
+		return kc_error_set(err, EINVAL, "read %s: `%s` is not a hexadecimal number", path, s);
+	return 0;
+}
+
+static int get_guest_details(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__GuestDetailsRequest *req = (const Grpc__GuestDetailsRequest *)req_;
+	Grpc__GuestDetailsResponse resp = GRPC__GUEST_DETAILS_RESPONSE__INIT;
+	Grpc__AgentDetails details = GRPC__AGENT_DETAILS__INIT;
+	char probe[256];
+	int r;
+
+	if (req->mem_block_size) {
+		r = read_mem_block_size(a, &resp.mem_block_size_bytes, err);
+		if (r < 0)
+			return r;
+	}
+	if (req->mem_hotplug_probe) {
+		r = format_checked(probe, sizeof probe, "%s/devices/system/memory/probe", a->sysfs);
+		if (r < 0)
+			return kc_error_set(err, -r, "sysfs path too long");
+		resp.support_mem_hotplug_probe = access(probe, F_OK) == 0;
+	}
+	details.version = (char *)KC_VERSION;
+	details.init_daemon = a->pid1;
+	/* No storage drivers or device handlers are registered yet, and containers do not get seccomp yet:
+	 * the Go runtime keys guest seccomp on supports_seccomp, so it must not be claimed early. */
+	details.supports_seccomp = false;
+	resp.agent_details = &details;
+	ttrpc_call_reply(call, &resp.base);
+	return 0;
+}
+
+/* ---- GetOOMEvent: a long poll. Nothing produces OOM events until containers exist; the calls stay
+ * pending until their deadline, their connection goes away, or the sandbox is destroyed. ---- */
+
+struct oom_waiter {
+	ttrpc_call *call;
+	agent *agent;
+	oom_waiter *prev, *next;
+};
+
+static void oom_waiter_cancel(ttrpc_call *call, void *userdata) {
+	oom_waiter *w = userdata;
+	agent *a = w->agent;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		a->oom_waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	a->n_oom_waiters--;
+	free(w);
+}
+
+static int get_oom_event(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	agent *a = ctx;
+	oom_waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return kc_error_set(err, ENOMEM, "GetOOMEvent: out of memory");
+	w->call = call;
+	w->agent = a;
+	w->next = a->oom_waiters;
+	if (w->next)
+		w->next->prev = w;
+	a->oom_waiters = w;
+	a->n_oom_waiters++;
+	ttrpc_call_on_cancel(call, oom_waiter_cancel, w);
+	return TTRPC_PENDING;
+}
+
+static int destroy_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	agent *a = ctx;
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+
+	log_info("DestroySandbox%s", a->pid1 ? ": powering off after the reply" : "");
+	ttrpc_call_reply(call, &empty.base);
+	if (a->pid1) {
+		a->poweroff_requested = true;
+		ev_loop_exit(a->loop, 0);
+	}
+	return 0;
+}
+
+/* Handlers by method name; agent_methods_init() places them in per-service slot arrays indexed like the
+ * descriptors' method lists, and refuses a name the descriptors do not have. */
+static const struct {
+	const ProtobufCServiceDescriptor *service;
+	const char *method;
+	ttrpc_handler_fn fn;
+} handlers[] = {
+	{ &grpc__health__descriptor, "Check", health_check },
+	{ &grpc__health__descriptor, "Version", health_version },
+	{ &grpc__agent_service__descriptor, "GetGuestDetails", get_guest_details },
+	{ &grpc__agent_service__descriptor, "GetOOMEvent", get_oom_event },
+	{ &grpc__agent_service__descriptor, "DestroySandbox", destroy_sandbox },
+};
+
+static ttrpc_handler_fn health_slots[2];
+static ttrpc_handler_fn agent_slots[42];
+
+const ttrpc_service agent_services[] = {
+	{ &grpc__health__descriptor, health_slots },
+	{ &grpc__agent_service__descriptor, agent_slots },
+};
+const size_t agent_n_services = ELEMENTSOF(agent_services);
+
+int agent_methods_init(kc_error *err) {
+	_Static_assert(ELEMENTSOF(health_slots) == 2 && ELEMENTSOF(agent_slots) == 42, "one slot per method");
+	if (grpc__health__descriptor.n_methods != ELEMENTSOF(health_slots) ||
+	    grpc__agent_service__descriptor.n_methods != ELEMENTSOF(agent_slots))
+		return kc_error_set(err, EINVAL, "service descriptors do not match the handler slots");
+	for (size_t i = 0; i < ELEMENTSOF(handlers); i++) {
+		const ProtobufCServiceDescriptor *d = handlers[i].service;
+		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(d, handlers[i].method);
+		if (!m)
+			return kc_error_set(err, EINVAL, "handler for unknown method %s/%s", d->name, handlers[i].method);
+		ttrpc_handler_fn *slots = d == &grpc__health__descriptor ? health_slots : agent_slots;
+		slots[m - d->methods] = handlers[i].fn;
+	}
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* The ttRPC server: connections (accepted sockets and the virtio-serial port), framing, the method lookup
+ * through protobuf-c service descriptors, pending calls with deadlines, non-blocking queued writes and the
+ * per-connection caps. It knows nothing of what the methods do. */
+#pragma once
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/loop.h"
+#include "common/error.h"
+
+typedef struct ttrpc_server ttrpc_server;
+typedef struct ttrpc_call ttrpc_call;
+
+/* A handler either answers before returning (ttrpc_call_reply/fail) and returns 0, returns <0 with err
+ * filled (the server answers with the status err maps to), or keeps the call and returns
+ * TTRPC_PENDING, after setting a cancel hook with ttrpc_call_on_cancel. */
+#define TTRPC_PENDING 1
+typedef int (*ttrpc_handler_fn)(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err);
+
+typedef struct ttrpc_service {
+	const ProtobufCServiceDescriptor *desc;
+	/* Indexed like desc->methods; NULL answers UNIMPLEMENTED. */
+	const ttrpc_handler_fn *handlers;
+} ttrpc_service;
+
+typedef struct ttrpc_limits {
+	uint32_t max_frame;      /* payload bytes of one frame */
+	uint32_t max_pending;    /* calls in progress per connection */
+	size_t max_queued_bytes; /* reply bytes waiting to be written, per connection */
+	uint32_t max_conns;
+} ttrpc_limits;
+
+#define TTRPC_DEFAULT_LIMITS \
+	((ttrpc_limits){ .max_frame = 4u << 20, .max_pending = 4096, .max_queued_bytes = 16u << 20, .max_conns = 256 })
+
+int ttrpc_server_new(ev_loop *loop, const ttrpc_service *services, size_t n_services, void *ctx,
+		     const ttrpc_limits *limits, ttrpc_server **ret);
+/* Frees every connection (pending calls are cancelled) and listener. */
+ttrpc_server *ttrpc_server_free(ttrpc_server *s);
+
+/* Takes ownership of a listening socket. */
+int ttrpc_server_add_listener(ttrpc_server *s, int fd, kc_error *err);
+/* Takes ownership of an opened virtio-serial port: one long-lived connection whose host side may come
+ * and go. */
+int ttrpc_server_add_serial(ttrpc_server *s, int fd, kc_error *err);
+
+/* Writes queued replies for at most timeout_ms (used before power-off). */
+void ttrpc_server_flush(ttrpc_server *s, int timeout_ms);
+
+unsigned ttrpc_server_n_connections(const ttrpc_server *s);
+
+/* Answering a call frees it; the call must not be used afterwards. */
+void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp);
+void ttrpc_call_fail(ttrpc_call *call, int code, const char *fmt, ...) _printf_(3, 4);
+void ttrpc_call_fail_error(ttrpc_call *call, const kc_error *err);
+/* Called (then the call is freed by the server) when the connection goes away or the deadline passes. */
+void ttrpc_call_on_cancel(ttrpc_call *call, void (*fn)(ttrpc_call *call, void *userdata), void *userdata);
+const char *ttrpc_call_method(const ttrpc_call *call);
