@@ -5,7 +5,7 @@
 # build/kata-agent, stopping each with SIGTERM and expecting a clean exit.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 . tests/lib.sh
 BUILD=${BUILD:-build}
 
@@ -38,10 +38,10 @@ trap cleanup EXIT
 
 # run_agent NAME BINARY: starts the agent on a fresh socket, runs the client, stops the agent with SIGTERM.
 run_agent() {
-	local name=$1 bin=$2 sock="$dir/$1.sock" i rc
+	local name=$1 bin=$2 sock="$dir/$1.sock" rc
 	"$bin" --server-addr "unix://$sock" >"$dir/$name.log" 2>&1 &
 	agent_pid=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -S "$sock" ] && break
 		kill -0 "$agent_pid" 2>/dev/null || break
 		sleep 0.05
@@ -57,7 +57,7 @@ run_agent() {
 	"$client" -prefix "$name/" -addr "unix://$sock" || _t_failed=1
 
 	kill -TERM "$agent_pid"
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$agent_pid" 2>/dev/null || break
 		sleep 0.05
 	done

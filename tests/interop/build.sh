@@ -24,7 +24,7 @@ command -v protoc >/dev/null || missing protoc protobuf-compiler
 [ -d "$gocode/google.golang.org/grpc/status" ] || missing "grpc status package" golang-google-grpc-dev
 [ -f /usr/include/google/protobuf/empty.proto ] || missing google/protobuf/empty.proto libprotobuf-dev
 
-export GO111MODULE=off GOPATH="$out/gopath:/usr/share/gocode" GOCACHE="$out/cache" GOFLAGS= GOPROXY=off
+export GO111MODULE=off GOPATH="$out/gopath:/usr/share/gocode" GOCACHE="$out/cache" GOFLAGS="" GOPROXY=off
 mkdir -p "$out/bin" "$out/proto" "$out/gopath/src/katapb"
 
 # newer OUT IN...: true when OUT is missing or older than any IN.
