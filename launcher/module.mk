@@ -1,1 +1,18 @@
-# launcher: filled in by the work in progress
+# launcher: kata-launch, the host side. Boots QEMU, multiplexes local ttRPC clients onto the one agent
+# channel, and drives the agent from the command line (ctl, stop). Host build only (glibc, sanitizers).
+LAUNCHER_LIB_SRCS := launcher/ttrpc-client.c launcher/json.c launcher/qemu.c launcher/methods.c
+LAUNCHER_SRCS     := $(LAUNCHER_LIB_SRCS) launcher/mux.c launcher/state.c launcher/boot.c launcher/ctl.c \
+		     launcher/main.c
+LAUNCHER_LIBS     := -lprotobuf-c -ljson-c -lm
+
+$(BUILD)/kata-launch: $(call host_objs,$(LAUNCHER_SRCS) $(COMMON_SRCS)) $(PROTO_HOST_OBJS)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LAUNCHER_LIBS)
+
+all: $(BUILD)/kata-launch
+
+UNIT_TESTS += launcher-json launcher-qemu
+test-launcher-json_SRCS := tests/unit/test-launcher-json.c launcher/json.c launcher/methods.c $(COMMON_SRCS)
+test-launcher-json_OBJS := $(PROTO_HOST_OBJS)
+test-launcher-json_LIBS := -lprotobuf-c -ljson-c -lm
+test-launcher-qemu_SRCS := tests/unit/test-launcher-qemu.c launcher/qemu.c $(COMMON_SRCS)
+test-launcher-qemu_LIBS :=

@@ -1,0 +1,391 @@
+/* kata-launch boot: state directory, accelerator choice, QEMU, readiness, then the multiplexer as a daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "launcher/cli.h"
+#include "launcher/mux.h"
+#include "launcher/qemu.h"
+#include "launcher/state.h"
+
+typedef struct boot_opts {
+	const char *name;
+	const char *kernel;
+	const char *initrd;
+	const char *qemu;
+	const char *append;
+	const char *console_log;
+	unsigned memory_mib;
+	unsigned cpus;
+	unsigned timeout_s;
+	qemu_machine machine;
+	qemu_accel accel;
+	bool foreground;
+} boot_opts;
+
+typedef struct boot_ctx {
+	const boot_opts *o;
+	const char *dir;
+	qemu_accel accel;
+	int notify_fd; /* the waiting parent, or -1 in the foreground */
+	unsigned vsock_cid;
+} boot_ctx;
+
+/* vsock only where the host can back it; elsewhere (this project's CI) the agent sits on a virtio-serial
+ * port. CIDs 0-2 are reserved; a pid-derived CID keeps concurrent VMs of one host apart in practice (QEMU
+ * refuses a CID in use, which then fails the boot with its message). */
+static unsigned pick_vsock_cid(void) {
+	if (access("/dev/vhost-vsock", R_OK | W_OK) < 0)
+		return 0;
+	return 3 + (unsigned)getpid() % 1000000u;
+}
+
+static void usage(FILE *f) {
+	fputs("usage: kata-launch boot [--name NAME] [--kernel K] [--initrd I] [--memory MiB] [--cpus N]\n"
+	      "                        [--machine q35|microvm] [--accel auto|tcg|kvm] [--append ARGS]\n"
+	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n",
+	      f);
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
+	uint64_t v;
+	if (parse_u64(s, 10, &v) < 0 || v < min || v > max)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, boot_opts *o) {
+	static const struct option longopts[] = {
+		{ "name", required_argument, NULL, 'n' },     { "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },   { "memory", required_argument, NULL, 'm' },
+		{ "cpus", required_argument, NULL, 'c' },     { "machine", required_argument, NULL, 'M' },
+		{ "accel", required_argument, NULL, 'a' },    { "append", required_argument, NULL, 'A' },
+		{ "timeout", required_argument, NULL, 't' },  { "qemu", required_argument, NULL, 'q' },
+		{ "console-log", required_argument, NULL, 'l' }, { "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },           {},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:fh", longopts, NULL)) >= 0) {
+		int r = 0;
+		switch (c) {
+		case 'n': o->name = optarg; break;
+		case 'k': o->kernel = optarg; break;
+		case 'i': o->initrd = optarg; break;
+		case 'm': r = parse_uint(optarg, 64, 1 << 20, &o->memory_mib); break;
+		case 'c': r = parse_uint(optarg, 1, 255, &o->cpus); break;
+		case 'M': r = qemu_machine_from_string(optarg, &o->machine); break;
+		case 'a': r = qemu_accel_from_string(optarg, &o->accel); break;
+		case 'A': o->append = optarg; break;
+		case 't': r = parse_uint(optarg, 1, 3600, &o->timeout_s); break;
+		case 'q': o->qemu = optarg; break;
+		case 'l': o->console_log = optarg; break;
+		case 'f': o->foreground = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -EINVAL;
+		}
+		if (r < 0) {
+			const char *opt = "?";
+			for (const struct option *lo = longopts; lo->name; lo++)
+				if (lo->val == c)
+					opt = lo->name;
+			fprintf(stderr, "kata-launch boot: invalid value `%s` for --%s\n", optarg, opt);
+			return -EINVAL;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -EINVAL;
+	}
+	if (state_name_check(o->name) < 0) {
+		fprintf(stderr, "kata-launch boot: invalid name `%s` (letters, digits, `_.-`, at most 64)\n", o->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* QEMU is exec'd without a shell: find it in $PATH here, and say which path was missing. */
+static int find_qemu(const char *name, char **ret) {
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return -errno;
+		return (*ret = realpath(name, NULL)) ? 0 : -errno;
+	}
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!copy)
+		return -ENOMEM;
+	for (char *save = NULL, *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char full[PATH_MAX];
+		if (format_checked(full, sizeof full, "%s/%s", d, name) < 0)
+			continue;
+		if (access(full, X_OK) == 0)
+			return (*ret = strdup(full)) ? 0 : -ENOMEM;
+	}
+	return -ENOENT;
+}
+
+static int resolve_file(const char *what, const char *path, char **ret) {
+	char *p = realpath(path, NULL);
+	if (!p) {
+		fprintf(stderr, "kata-launch: %s `%s`: %s\n", what, path, strerror(errno));
+		return -errno;
+	}
+	*ret = p;
+	return 0;
+}
+
+static qemu_accel choose_accel(const boot_opts *o, const char *qemu) {
+	const char *reason = NULL;
+	if (o->accel != QEMU_ACCEL_AUTO) {
+		fprintf(stderr, "kata-launch: accel %s (as requested)\n", qemu_accel_to_string(o->accel));
+		return o->accel;
+	}
+	int r = qemu_probe_kvm(qemu, o->machine, &reason);
+	if (r > 0) {
+		fprintf(stderr, "kata-launch: accel kvm\n");
+		return QEMU_ACCEL_KVM;
+	}
+	fprintf(stderr, "kata-launch: accel tcg (KVM unusable: %s)\n", r < 0 ? strerror(-r) : reason);
+	return QEMU_ACCEL_TCG;
+}
+
+static int prepare_state_dir(const char *name, char *dir, size_t size) {
+	int r = state_dir_path(name, dir, size);
+	if (r < 0)
+		return r;
+	if (mkdir(state_root(), 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* The longest socket path must fit sun_path. */
+	return strlen(dir) + strlen("/agent.sock") < STATE_PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
+static void on_ready(void *userdata, uint64_t elapsed_ns) {
+	boot_ctx *b = userdata;
+	printf("ready in %.3f s (launch to ready), accel %s, machine %s, api %s/api.sock\n", (double)elapsed_ns / 1e9,
+	       qemu_accel_to_string(b->accel), qemu_machine_to_string(b->o->machine), b->dir);
+	fflush(stdout);
+	if (b->notify_fd < 0)
+		return;
+	/* Hand the terminal back: the parent exits 0 on this byte, and the daemon keeps nothing of it. */
+	(void)write_all(b->notify_fd, "", 1);
+	b->notify_fd = safe_close(b->notify_fd);
+	char log[PATH_MAX];
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int log_fd = state_path(b->dir, "daemon.log", log, sizeof log) < 0 ? -1
+			: open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (null_fd >= 0) {
+		(void)dup2(null_fd, STDIN_FILENO);
+		(void)dup2(log_fd >= 0 ? log_fd : null_fd, STDOUT_FILENO);
+		(void)dup2(log_fd >= 0 ? log_fd : null_fd, STDERR_FILENO);
+	}
+	(void)safe_close(null_fd);
+	(void)safe_close(log_fd);
+}
+
+static void report_failure(const boot_ctx *b, const mux_result *res, const char *console, const char *qemu_log) {
+	const boot_opts *o = b->o;
+	if (res->exit == MUX_EXIT_TIMEOUT)
+		fprintf(stderr, "kata-launch: the agent did not answer Health.Check with SERVING within %u s\n",
+			o->timeout_s);
+	else if (WIFEXITED(res->qemu_status))
+		fprintf(stderr, "kata-launch: QEMU exited with status %d before the agent was ready\n",
+			WEXITSTATUS(res->qemu_status));
+	else
+		fprintf(stderr, "kata-launch: QEMU was killed by signal %d before the agent was ready\n",
+			WTERMSIG(res->qemu_status));
+	struct stat st;
+	if (stat(qemu_log, &st) == 0 && st.st_size > 0) {
+		fprintf(stderr, "kata-launch: QEMU said (%s):\n", qemu_log);
+		state_print_tail(qemu_log, 20, "  qemu| ");
+	}
+	fprintf(stderr, "kata-launch: last console lines (%s):\n", console);
+	state_print_tail(console, 20, "  console| ");
+}
+
+/* Everything after the fork: QEMU, the loop, cleanup. Returns the exit code. */
+static int run_vm(boot_ctx *b, char **argv, const char *console) {
+	char path[PATH_MAX], qemu_log[PATH_MAX], agent_addr[PATH_MAX], api[PATH_MAX];
+	pid_t pid;
+	int r;
+
+	if (state_path(b->dir, "qemu.log", qemu_log, sizeof qemu_log) < 0 ||
+	    state_path(b->dir, "api.sock", api, sizeof api) < 0 ||
+	    (b->vsock_cid ? format_checked(agent_addr, sizeof agent_addr, "vsock://%u:%d", b->vsock_cid,
+					   QEMU_AGENT_VSOCK_PORT)
+			  : format_checked(agent_addr, sizeof agent_addr, "unix://%s/agent.sock", b->dir)) < 0)
+		return 1;
+	(void)state_write_pid(b->dir, "pid", getpid());
+	_cleanup_close_ int log_fd = open(qemu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd < 0) {
+		fprintf(stderr, "kata-launch: %s: %s\n", qemu_log, strerror(errno));
+		return 1;
+	}
+	/* Block SIGCHLD before QEMU exists, so an early exit cannot slip past the signalfd. */
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
+
+	uint64_t start = now_ns();
+	r = qemu_spawn(argv, log_fd, &pid);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: cannot start %s: %s\n", argv[0], strerror(-r));
+		return 1;
+	}
+	(void)state_write_pid(b->dir, "qemu.pid", pid);
+
+	mux_config mc = {
+		.agent_address = agent_addr, .api_path = api, .qemu_pid = pid, .start_ns = start,
+		.ready_timeout_ns = (uint64_t)b->o->timeout_s * 1000000000ULL, .on_ready = on_ready, .userdata = b,
+	};
+	mux_result res = {};
+	r = mux_run(&mc, &res);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: event loop failed: %s\n", strerror(-r));
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		return 1;
+	}
+	/* QEMU is gone: its sockets and pid files go too; console.log stays for post-mortems until `stop`. */
+	static const char *const leftovers[] = { "agent.sock", "qmp.sock", "qemu.pid", "pid" };
+	for (size_t i = 0; i < ELEMENTSOF(leftovers); i++)
+		if (state_path(b->dir, leftovers[i], path, sizeof path) >= 0)
+			(void)unlink(path);
+	if (!res.ready) {
+		report_failure(b, &res, console, qemu_log);
+		return 1;
+	}
+	if (WIFEXITED(res.qemu_status) && WEXITSTATUS(res.qemu_status) == 0)
+		return 0;
+	fprintf(stderr, "kata-launch: QEMU ended abnormally (wait status 0x%x)\n", res.qemu_status);
+	return 1;
+}
+
+/* Forks the daemon. The parent waits for one byte (ready) or EOF (the daemon failed and said why on the
+ * shared stderr) and never returns. */
+static int daemonize(int *ret_notify_fd) {
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char c;
+		(void)close(fds[1]);
+		ssize_t n;
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	(void)close(fds[0]);
+	(void)setsid();
+	*ret_notify_fd = fds[1];
+	return 0;
+}
+
+int cmd_boot(int argc, char **argv) {
+	boot_opts o = {
+		.name = "default", .kernel = "build/vmlinux", .initrd = "build/initrd.img", .memory_mib = 512, .cpus = 1,
+		.timeout_s = 30, .machine = QEMU_MACHINE_Q35, .accel = QEMU_ACCEL_AUTO,
+		.qemu = getenv("KATA_LAUNCH_QEMU") ? getenv("KATA_LAUNCH_QEMU") : "qemu-system-x86_64",
+	};
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL;
+	_cleanup_(strv_freep) char **qargv = NULL;
+	char dir[PATH_MAX], console[PATH_MAX];
+	int r;
+
+	if (parse_opts(argc, argv, &o) < 0)
+		return 2;
+	r = find_qemu(o.qemu, &qemu);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: QEMU binary `%s`: %s\n", o.qemu, strerror(-r));
+		return 1;
+	}
+	if (resolve_file("kernel", o.kernel, &kernel) < 0 || resolve_file("initrd", o.initrd, &initrd) < 0)
+		return 1;
+
+	r = prepare_state_dir(o.name, dir, sizeof dir);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: state directory for `%s` under %s: %s\n", o.name, state_root(), strerror(-r));
+		return 1;
+	}
+	_cleanup_close_ int lock_fd = state_lock(dir);
+	if (lock_fd == -EBUSY) {
+		pid_t pid = 0;
+		(void)state_read_pid(dir, "pid", &pid);
+		fprintf(stderr, "kata-launch: a VM named `%s` is already running (daemon pid %d, %s)\n", o.name, (int)pid,
+			dir);
+		return 1;
+	}
+	if (lock_fd < 0) {
+		fprintf(stderr, "kata-launch: %s/lock: %s\n", dir, strerror(-lock_fd));
+		return 1;
+	}
+	/* We hold the lock, so whatever is in the directory belongs to a dead daemon. */
+	r = state_clean(dir, false);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: cleaning stale state in %s: %s\n", dir, strerror(-r));
+		return 1;
+	}
+	if (o.console_log) {
+		/* QEMU creates the file; resolve the directory now, before the daemon leaves the cwd. */
+		_cleanup_free_ char *d = strdup(o.console_log), *base = strdup(o.console_log);
+		if (!d || !base)
+			return 1;
+		char *slash = strrchr(d, '/');
+		const char *parent = slash ? (slash == d ? "/" : (*slash = '\0', d)) : ".";
+		_cleanup_free_ char *pabs = realpath(parent, NULL);
+		if (!pabs) {
+			fprintf(stderr, "kata-launch: console log directory `%s`: %s\n", parent, strerror(errno));
+			return 1;
+		}
+		const char *file = strrchr(base, '/') ? strrchr(base, '/') + 1 : base;
+		if (format_checked(console, sizeof console, "%s/%s", pabs, file) < 0)
+			return 1;
+	} else if (state_path(dir, "console.log", console, sizeof console) < 0)
+		return 1;
+
+	boot_ctx b = { .o = &o, .dir = dir, .notify_fd = -1 };
+	b.accel = choose_accel(&o, qemu);
+	qemu_config qc = {
+		.qemu = qemu, .name = o.name, .kernel = kernel, .initrd = initrd, .state_dir = dir,
+		.console_log = console, .append = o.append, .memory_mib = o.memory_mib, .cpus = o.cpus,
+		.machine = o.machine, .accel = b.accel,
+		.vsock_cid = pick_vsock_cid(),
+	};
+	b.vsock_cid = qc.vsock_cid;
+	r = qemu_build_argv(&qc, &qargv);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch: building the QEMU command line: %s%s\n", strerror(-r),
+			r == -EINVAL ? " (paths must not contain commas)" : "");
+		return 1;
+	}
+	if (!o.foreground) {
+		r = daemonize(&b.notify_fd);
+		if (r < 0) {
+			fprintf(stderr, "kata-launch: fork: %s\n", strerror(-r));
+			return 1;
+		}
+		if (chdir("/") < 0)
+			return 1;
+	}
+	return run_vm(&b, qargv, console);
+}

@@ -1,0 +1,8 @@
+/* The kata-launch subcommands. Each returns the process exit code: 0 success, 1 failure, 2 usage error. */
+#pragma once
+
+int cmd_boot(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+/* Relays local clients to an agent that is already running (no VM): for tests of the multiplexer. */
+int cmd_mux(int argc, char **argv);

@@ -1,0 +1,67 @@
+/* The QEMU command line for a kata-launch VM, and the accelerator probe.
+ *
+ * The argv is built as a vector (QEMU is exec'd directly, no shell), so paths with spaces or commas in the
+ * kernel command line need no quoting. Paths that QEMU parses as option lists (`-serial file:`, `-chardev
+ * path=`) must not contain commas; qemu_build_argv refuses them rather than escape. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/macro.h"
+
+typedef enum qemu_machine {
+	QEMU_MACHINE_Q35,
+	QEMU_MACHINE_MICROVM,
+	_QEMU_MACHINE_MAX,
+} qemu_machine;
+
+typedef enum qemu_accel {
+	QEMU_ACCEL_AUTO,
+	QEMU_ACCEL_TCG,
+	QEMU_ACCEL_KVM,
+	_QEMU_ACCEL_MAX,
+} qemu_accel;
+
+/* The agent listens on this virtio-serial port name, or on this vsock port. */
+#define QEMU_AGENT_PORT_NAME "agent.channel.0"
+#define QEMU_AGENT_VSOCK_PORT 1024
+
+/* The kernel command line Kata uses to boot fast (see reference/guest-boot.md §4), before the agent address. */
+#define QEMU_KERNEL_PARAMS                                                                                    \
+	"console=ttyS0 quiet panic=1 no_timer_check tsc=reliable rcupdate.rcu_expedited=1 i8042.direct=1 "      \
+	"i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 cryptomgr.notests reboot=k"
+
+typedef struct qemu_config {
+	const char *qemu;        /* binary */
+	const char *name;        /* VM name, shown by -name */
+	const char *kernel;
+	const char *initrd;
+	const char *state_dir;   /* holds agent.sock and qmp.sock */
+	const char *console_log; /* the guest's ttyS0 goes here */
+	const char *append;      /* extra kernel parameters, may be NULL */
+	unsigned memory_mib;
+	unsigned cpus;
+	qemu_machine machine;
+	qemu_accel accel;        /* resolved: TCG or KVM */
+	unsigned vsock_cid;      /* 0: agent on a virtio-serial port; else vhost-vsock with this guest CID */
+} qemu_config;
+
+const char *qemu_machine_to_string(qemu_machine m);
+int qemu_machine_from_string(const char *s, qemu_machine *ret);
+const char *qemu_accel_to_string(qemu_accel a);
+int qemu_accel_from_string(const char *s, qemu_accel *ret);
+
+/* A NULL-terminated, malloc'd argv (argv[0] is the binary). */
+int qemu_build_argv(const qemu_config *c, char ***ret);
+/* The kernel command line alone (also part of the argv). */
+int qemu_build_cmdline(const qemu_config *c, char **ret);
+char **strv_free(char **v);
+DEFINE_CLEANUP_FUNC(char **, strv_free);
+
+/* Tries KVM for real: /dev/kvm must open and QEMU must bring a vCPU of this machine up (in a nested VM the
+ * device exists but vCPU setup aborts). Returns 1 usable, 0 not (with *ret_reason, static), -errno. */
+int qemu_probe_kvm(const char *qemu, qemu_machine m, const char **ret_reason);
+
+/* Forks and execs argv with stdin on /dev/null, stdout and stderr on log_fd, every other fd closed. */
+int qemu_spawn(char *const *argv, int log_fd, pid_t *ret_pid);
