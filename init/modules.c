@@ -139,6 +139,14 @@ const kmod_module *kmod_db_at(const kmod_db *db, size_t i) {
 	return db && i < db->n ? db->mods[i] : NULL;
 }
 
+int kmod_db_alias_at(const kmod_db *db, size_t i, const char **ret_pattern, const char **ret_module) {
+	if (!db || i >= db->n_aliases)
+		return -ENOENT;
+	*ret_pattern = db->aliases[i].pattern;
+	*ret_module = db->aliases[i].module;
+	return 0;
+}
+
 size_t kmod_db_malformed(const kmod_db *db) {
 	return db ? db->malformed : 0;
 }
@@ -318,7 +326,7 @@ static int softdep_line(kmod_db *db, char *line, kc_error *err) {
 		else if (streq(tok, "post:"))
 			mode = POST;
 		else if (mode == NONE)
-			goto malformed_free;
+			continue; /* modprobe ignores words before "pre:"/"post:" (cifs ships "softdep cifs ecb") */
 		else if (mode == PRE) {
 			char dep[KMOD_NAME_MAX];
 			if (kmod_name_normalize(tok, dep, sizeof(dep)) <= 0)
@@ -332,8 +340,6 @@ static int softdep_line(kmod_db *db, char *line, kc_error *err) {
 			}
 		}
 	}
-	if (mode == NONE)
-		goto malformed;
 	m = find_normalized(db, name);
 	/* A softdep for a module we do not have (the initrd carries a subset) is simply not ours. */
 	for (size_t i = 0; m && i < n_pre; i++) {

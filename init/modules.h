@@ -45,6 +45,9 @@ int kmod_db_load_dir(int dirfd, kmod_db **ret, kc_error *err);
 size_t kmod_db_count(const kmod_db *db);
 const kmod_module *kmod_db_at(const kmod_db *db, size_t i);
 size_t kmod_db_malformed(const kmod_db *db);
+/* The i-th modules.alias entry: its pattern ('-' folded to '_' outside brackets) and normalised module name.
+ * -ENOENT past the end. */
+int kmod_db_alias_at(const kmod_db *db, size_t i, const char **ret_pattern, const char **ret_module);
 /* Looks up a module by name ('-' or '_' either way); NULL when absent. */
 const kmod_module *kmod_db_find(const kmod_db *db, const char *name);
 
