@@ -296,6 +296,20 @@ static void json_name(const char *name, char *buf, size_t size) {
 	buf[o] = '\0';
 }
 
+static bool same_letters(const char *a, const char *b) {
+	for (;;) {
+		while (*a == '_')
+			a++;
+		while (*b == '_')
+			b++;
+		if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+			return false;
+		if (!*a)
+			return true;
+		a++, b++;
+	}
+}
+
 static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescriptor *desc, const char *key) {
 	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(desc, key);
 	if (f)
@@ -309,7 +323,16 @@ static const ProtobufCFieldDescriptor *find_field(const ProtobufCMessageDescript
 		if (jn[0] && tolower((unsigned char)jn[0]) == key[0] && key[0] != jn[0] && strcmp(jn + 1, key + 1) == 0)
 			return &desc->fields[i];
 	}
-	return NULL;
+	/* Last resort for acronyms (`ipAddresses` for `IPAddresses`, `oci` for `OCI`): the same letters ignoring
+	 * case and underscores, when exactly one field has them. */
+	const ProtobufCFieldDescriptor *found = NULL;
+	for (unsigned i = 0; i < desc->n_fields; i++)
+		if (same_letters(desc->fields[i].name, key)) {
+			if (found)
+				return NULL;
+			found = &desc->fields[i];
+		}
+	return found;
 }
 
 /* protobuf-c keeps no map flag: a map field is a repeated `<Name>Entry` message with key=1 and value=2. */

@@ -145,6 +145,29 @@ int state_clean(const char *dir, bool remove_dir) {
 	return 0;
 }
 
+/* The firmware paints the console with escape sequences (clear screen, wrap off): drop them and other
+ * control bytes in place so the lines read cleanly on a terminal or in a CI log. */
+static void strip_controls(char *s) {
+	char *o = s;
+	for (const char *p = s; *p; p++) {
+		if (*p == '\x1b') {
+			if (p[1] == '[') {
+				p += 2;
+				while (*p && !(*p >= 0x40 && *p <= 0x7e))
+					p++;
+			} else if (p[1])
+				p++;
+			if (!*p)
+				break;
+			continue;
+		}
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			continue;
+		*o++ = *p;
+	}
+	*o = '\0';
+}
+
 void state_print_tail(const char *path, unsigned n, const char *prefix) {
 	enum { WINDOW = 16 * 1024 };
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -170,8 +193,7 @@ void state_print_tail(const char *path, unsigned n, const char *prefix) {
 		char *nl = strchr(line, '\n');
 		if (nl)
 			*nl = '\0';
-		/* Console output carries \r and escape codes now and then; drop \r to keep lines readable. */
-		line[strcspn(line, "\r")] = '\0';
+		strip_controls(line);
 		fprintf(stderr, "%s%s\n", prefix, line);
 		line = nl ? nl + 1 : NULL;
 	}
