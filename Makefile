@@ -42,8 +42,11 @@ include agent/module.mk
 include launcher/module.mk
 include rootfs-builder/module.mk
 include kernel-config/module.mk
+include tests/interop/module.mk
+include fuzz/module.mk
 include tests/module.mk
--include fuzz/module.mk
+include tests/integration/module.mk
+
 -include bench/module.mk
 
 $(BUILD)/host/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps

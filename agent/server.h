@@ -33,7 +33,7 @@ typedef struct ttrpc_limits {
 } ttrpc_limits;
 
 #define TTRPC_DEFAULT_LIMITS \
-	((ttrpc_limits){ .max_frame = 4u << 20, .max_pending = 4096, .max_queued_bytes = 16u << 20, .max_conns = 256 })
+	((ttrpc_limits){ .max_frame = 4u << 20, .max_pending = 4096, .max_queued_bytes = 4u << 20, .max_conns = 256 })
 
 int ttrpc_server_new(ev_loop *loop, const ttrpc_service *services, size_t n_services, void *ctx,
 		     const ttrpc_limits *limits, ttrpc_server **ret);

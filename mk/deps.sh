@@ -16,7 +16,7 @@ PKGS=(
 	protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev protobuf-compiler
 	libseccomp-dev libcap-ng-dev libcmocka-dev libjson-c-dev
 	qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio gzip xz-utils
-	golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev
+	golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
 	dpkg-dev python3
 )
 

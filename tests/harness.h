@@ -72,8 +72,8 @@ int th_run(const th_case *cases, size_t n);
 	int th_state;                                                                \
 	const char *th_current;                                                      \
 	int th_run(const th_case *cases, size_t n) {                                 \
-		int failed = 0;                                                      \
-		for (size_t i = 0; i < n; i++) {                                     \
+		volatile int failed = 0;                                             \
+		for (volatile size_t i = 0; i < n; i++) {                            \
 			th_current = cases[i].name;                                  \
 			th_state = 0;                                                \
 			printf("[ RUN      ] %s\n", cases[i].name);                  \
