@@ -27,8 +27,9 @@ $(INITRD_KMODS)/modules.dep: $(BUILD)/host/mkinitrd | $(STAMPS)/deps
 
 $(BUILD)/initrd.img: $(BUILD)/host/mkinitrd $(BUILD)/kata-agent $(INITRD_KMODS)/modules.dep rootfs-builder/module.mk
 	$(BUILD)/host/mkinitrd build --init $(BUILD)/kata-agent --moddir $(INITRD_KMODS) --release $(INITRD_KREL) \
-		--output $(BUILD)/initrd.cpio $(addprefix --exclude ,$(INITRD_EXCLUDE)) $(INITRD_MODULES)
-	gzip -n -9 -c $(BUILD)/initrd.cpio >$@.tmp
+		--output $@.cpio $(addprefix --exclude ,$(INITRD_EXCLUDE)) $(INITRD_MODULES)
+	gzip -n -9 -c $@.cpio >$@.tmp
+	rm -f $@.cpio
 	mv $@.tmp $@
 	@printf '  %-28s %9s bytes (gzip -9)\n' 'compressed' "$$(stat -c %s $@)"
 
