@@ -369,7 +369,7 @@ int cmd_boot(int argc, char **argv) {
 		.qemu = qemu, .name = o.name, .kernel = kernel, .initrd = initrd, .state_dir = dir,
 		.console_log = console, .append = o.append, .memory_mib = o.memory_mib, .cpus = o.cpus,
 		.machine = o.machine, .accel = b.accel,
-		.vsock_cid = pick_vsock_cid(),
+		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);
@@ -377,6 +377,12 @@ int cmd_boot(int argc, char **argv) {
 		fprintf(stderr, "kata-launch: building the QEMU command line: %s%s\n", strerror(-r),
 			r == -EINVAL ? " (paths must not contain commas)" : "");
 		return 1;
+	}
+	if (getenv("KATA_LAUNCH_DEBUG")) {
+		fputs("kata-launch: exec", stderr);
+		for (char **a = qargv; *a; a++)
+			fprintf(stderr, " '%s'", *a);
+		fputc('\n', stderr);
 	}
 	if (!o.foreground) {
 		r = daemonize(&b.notify_fd);

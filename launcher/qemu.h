@@ -45,6 +45,7 @@ typedef struct qemu_config {
 	qemu_machine machine;
 	qemu_accel accel;        /* resolved: TCG or KVM */
 	unsigned vsock_cid;      /* 0: agent on a virtio-serial port; else vhost-vsock with this guest CID */
+	unsigned host_tsc_khz;   /* 0: unknown. See qemu_build_cmdline for why microvm under TCG wants it */
 } qemu_config;
 
 const char *qemu_machine_to_string(qemu_machine m);
@@ -57,6 +58,8 @@ int qemu_build_argv(const qemu_config *c, char ***ret);
 /* The kernel command line alone (also part of the argv). */
 int qemu_build_cmdline(const qemu_config *c, char **ret);
 char **strv_free(char **v);
+/* The host's TSC frequency from /proc/cpuinfo ("cpu MHz"), 0 when unknown. */
+unsigned qemu_host_tsc_khz(void);
 DEFINE_CLEANUP_FUNC(char **, strv_free);
 
 /* Tries KVM for real: /dev/kvm must open and QEMU must bring a vCPU of this machine up (in a nested VM the

@@ -104,6 +104,17 @@ static void test_microvm(void **state) {
 	assert_true(has_device(argv, "virtserialport,bus=serial0.0,chardev=agentch,name=agent.channel.0"));
 	assert_false(has_device_prefix(argv, "virtio-serial-pci"));
 	assert_false(has_device_prefix(argv, "pcie-root-port"));
+	assert_null(strstr(value_of(argv, "-append"), "tsc_early_khz"));
+	strv_free(argv);
+
+	/* With the host's TSC rate known, TCG microvm skips the flaky PIT calibration; q35 is left alone. */
+	c.host_tsc_khz = 2445430;
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_non_null(strstr(value_of(argv, "-append"), " tsc_early_khz=2445430 agent.server_addr="));
+	strv_free(argv);
+	c.machine = QEMU_MACHINE_Q35;
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_null(strstr(value_of(argv, "-append"), "tsc_early_khz"));
 	strv_free(argv);
 }
 
