@@ -174,6 +174,8 @@ static int prepare_state_dir(const char *name, char *dir, size_t size) {
 
 static void on_ready(void *userdata, uint64_t elapsed_ns) {
 	boot_ctx *b = userdata;
+	if (getenv("KATA_LAUNCH_DEBUG"))
+		fprintf(stderr, "kata-launch: ready at realtime %.6f\n", (double)realtime_ns() / 1e9);
 	printf("ready in %.3f s (launch to ready), accel %s, machine %s, api %s/api.sock\n", (double)elapsed_ns / 1e9,
 	       qemu_accel_to_string(b->accel), qemu_machine_to_string(b->o->machine), b->dir);
 	fflush(stdout);
@@ -242,6 +244,8 @@ static int run_vm(boot_ctx *b, char **argv, const char *console) {
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	uint64_t start = now_ns();
+	if (getenv("KATA_LAUNCH_DEBUG"))
+		fprintf(stderr, "kata-launch: launching QEMU at realtime %.6f\n", (double)realtime_ns() / 1e9);
 	r = qemu_spawn(argv, log_fd, &pid);
 	if (r < 0) {
 		fprintf(stderr, "kata-launch: cannot start %s: %s\n", argv[0], strerror(-r));

@@ -55,7 +55,7 @@ int cmd_ctl(int argc, char **argv) {
 	uint64_t timeout_s = 60;
 	int flags = 0, c, r;
 
-	while ((c = getopt_long(argc, argv, "+t:dh", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "t:dh", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 't':
 			if (parse_u64(optarg, 10, &timeout_s) < 0 || timeout_s > 86400) {
