@@ -108,6 +108,21 @@ static void drop_call(ttrpc_client *c, outstanding *o) {
 	*o = c->calls[--c->n_calls];
 }
 
+/* send() with MSG_NOSIGNAL: a peer that went away is -EPIPE for this call, not SIGPIPE for the process. */
+static int send_all(int fd, const uint8_t *buf, size_t len) {
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int ttrpc_client_send(ttrpc_client *c, const char *service, const char *method, const uint8_t *payload,
 		      size_t payload_len, int64_t timeout_ns, uint32_t *ret_stream) {
 	_cleanup_free_ uint8_t *frame = NULL;
@@ -128,7 +143,7 @@ int ttrpc_client_send(ttrpc_client *c, const char *service, const char *method, 
 				    &frame, &frame_len);
 	if (r < 0)
 		return r;
-	r = write_all(c->fd, frame, frame_len);
+	r = send_all(c->fd, frame, frame_len);
 	if (r < 0)
 		return r;
 	/* Odd ids are client-initiated; wrap-around is not a concern for one connection's lifetime. */
@@ -153,9 +168,10 @@ static void deliver(ttrpc_client *c) {
 static int pump(ttrpc_client *c) {
 	uint8_t buf[64 * 1024];
 	ssize_t n = read(c->fd, buf, sizeof buf);
-	if (n < 0)
+	if (n < 0 && errno != ECONNRESET)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
-	if (n == 0) {
+	/* A peer that closed with our request unread resets the connection: the same as EOF for us. */
+	if (n <= 0) {
 		c->eof = true;
 		return -EPIPE;
 	}
