@@ -10,7 +10,7 @@ $(BUILD)/kata-launch: $(call host_objs,$(LAUNCHER_SRCS) $(COMMON_SRCS)) $(PROTO_
 
 all: $(BUILD)/kata-launch
 
-UNIT_TESTS += launcher-json launcher-qemu launcher-ttrpc
+UNIT_TESTS += launcher-json launcher-qemu launcher-ttrpc launcher-mux
 test-launcher-json_SRCS := tests/unit/test-launcher-json.c launcher/json.c launcher/methods.c $(COMMON_SRCS)
 test-launcher-json_OBJS := $(PROTO_HOST_OBJS)
 test-launcher-json_LIBS := -lprotobuf-c -ljson-c -lm
@@ -19,3 +19,6 @@ test-launcher-qemu_LIBS :=
 test-launcher-ttrpc_SRCS := tests/unit/test-launcher-ttrpc.c launcher/ttrpc-client.c $(COMMON_SRCS)
 test-launcher-ttrpc_OBJS := $(PROTO_HOST_OBJS)
 test-launcher-ttrpc_LIBS := -lprotobuf-c
+test-launcher-mux_SRCS := tests/unit/test-launcher-mux.c launcher/mux.c launcher/ttrpc-client.c $(COMMON_SRCS)
+test-launcher-mux_OBJS := $(PROTO_HOST_OBJS)
+test-launcher-mux_LIBS := -lprotobuf-c
