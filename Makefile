@@ -47,7 +47,7 @@ include fuzz/module.mk
 include tests/module.mk
 include tests/integration/module.mk
 
--include bench/module.mk
+include bench/module.mk
 
 $(BUILD)/host/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
 	@mkdir -p $(@D)
