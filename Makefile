@@ -28,11 +28,28 @@ guest_objs = $(patsubst %.c,$(BUILD)/guest/%.o,$(1))
 .PHONY: all deps check demo bench fuzz clean lint
 all:
 
-# Everything below needs the toolchain, the sysroot and the kernel; `make deps` provides them idempotently.
-$(STAMPS)/deps:
+# Everything below needs the toolchain, the sysroot and the kernel; mk/deps.sh provides them idempotently
+# and runs again whenever it changes (a new package in its list).
+$(STAMPS)/deps: mk/deps.sh
 	./mk/deps.sh
 deps:
 	./mk/deps.sh
+# Keeps the installed sysroot and kernel; `rm -rf build` forgets everything.
+clean:
+	rm -rf $(BUILD)/host $(BUILD)/guest $(BUILD)/bench-obj $(GEN) $(BUILD)/kata-agent $(BUILD)/kata-launch \
+		$(BUILD)/initrd.img $(BUILD)/vmlinux $(BUILD)/interop
+
+ifeq ($(wildcard $(STAMPS)/deps),)
+# A fresh machine: the kernel release and the sysroot are only known once deps ran, and prerequisite lists
+# are expanded as the makefiles are read. So install first, then run the goal in a new make that sees them.
+GOALS := $(or $(MAKECMDGOALS),all)
+$(filter-out deps clean,$(GOALS)): bootstrap
+	@:
+.PHONY: bootstrap
+bootstrap:
+	./mk/deps.sh
+	$(MAKE) $(GOALS)
+else
 
 COMMON_SRCS := common/error.c common/util.c common/log.c
 
@@ -57,14 +74,13 @@ $(BUILD)/guest/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 
-demo: all
+demo: $(STAMPS)/deps
+	$(MAKE) all
 	./mk/demo.sh
 
 # Close-on-exec at birth: every open/socket/pipe/accept/epoll/dup call must say so.
 lint:
-	./mk/lint-cloexec.sh
-
-clean:
-	rm -rf $(BUILD)/host $(BUILD)/guest $(GEN) $(BUILD)/kata-agent $(BUILD)/kata-launch $(BUILD)/initrd.img
+	./mk/lint-cloexec.py
 
 -include $(shell find $(BUILD)/host $(BUILD)/guest -name '*.d' 2>/dev/null)
+endif
