@@ -203,7 +203,11 @@ int main(int argc, char **argv) {
 	}
 
 	r = ev_loop_run(a.loop);
-	if (a.poweroff_requested) {
+	if (a.pid1) {
+		/* Only DestroySandbox ends the loop of PID 1, or a broken epoll; either way returning would panic
+		 * the kernel, so let the reply out and power off. */
+		if (!a.poweroff_requested)
+			log_error("event loop failed (%s): powering off", strerror(-r));
 		ttrpc_server_flush(a.server, 2000);
 		init_poweroff();
 	}
