@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "agent/config.h"
 #include "agent/loop.h"
@@ -17,6 +18,8 @@ typedef struct agent {
 	bool poweroff_requested; /* DestroySandbox as PID 1: power off once the reply is out */
 	const char *sysfs;       /* "/sys"; tests may point it elsewhere */
 	oom_waiter *oom_waiters; /* pending GetOOMEvent calls, oldest first */
+	pid_t modload_pid;       /* the child loading the kernel modules not needed to serve, or 0 */
+	char moddir[300];        /* /lib/modules/<release> */
 	unsigned n_oom_waiters;
 } agent;
 

@@ -17,10 +17,11 @@ int init_leave_initramfs(char *const argv[], kc_error *err);
 /* cgroup2 on /sys/fs/cgroup, or with v1 a read-only tmpfs holding one mount per enabled controller. */
 int init_mount_cgroups(bool v1, kc_error *err);
 
-/* Loads every module in modules_dir/modules.dep in dependency order (softdeps honoured) with finit_module.
- * A missing directory is 0; a module that fails is logged, the rest still load, and the end result is the
- * first failure. */
-int init_load_modules(const char *modules_dir, kc_error *err);
+/* Loads the closure of the named modules (every module in modules_dir/modules.dep when names is NULL) in
+ * dependency order (softdeps honoured) with finit_module; modules already live are skipped. A missing
+ * directory is 0; a module that fails is logged, the rest still load, and the end result is the first
+ * failure. */
+int init_load_modules(const char *modules_dir, const char *const *names, size_t n_names, kc_error *err);
 
 /* /dev/ptmx -> pts/ptmx, a new session with the console as controlling tty, PATH, hostname. */
 int init_console_session(void);

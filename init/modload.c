@@ -32,13 +32,22 @@ static const char *failed_dep(const kmod_db *db, const kmod_module *m, const boo
 	return NULL;
 }
 
-int init_load_modules(const char *modules_dir, kc_error *err) {
+/* A module that is already live needs no second finit_module (which would read the whole file again only to
+ * fail with EEXIST). initstate exists only for loadable modules, so built-ins are not mistaken for it. */
+static bool module_live(const char *name) {
+	char p[300];
+	if (format_checked(p, sizeof p, "/sys/module/%s/initstate", name) < 0)
+		return false;
+	return access(p, F_OK) == 0;
+}
+
+int init_load_modules(const char *modules_dir, const char *const *names, size_t n_names, kc_error *err) {
 	_cleanup_(kmod_db_freep) kmod_db *db = NULL;
 	_cleanup_(plan_donep) kmod_plan plan = {};
 	_cleanup_free_ const char **roots = NULL;
 	_cleanup_free_ bool *failed = NULL;
 	_cleanup_close_ int dirfd = -EBADF;
-	size_t n_failed = 0;
+	size_t n_failed = 0, n_live = 0;
 	uint64_t start = now_ns();
 	int r, first = 0;
 
@@ -60,13 +69,18 @@ int init_load_modules(const char *modules_dir, kc_error *err) {
 		log_warn("%s: skipped %zu malformed lines", modules_dir, kmod_db_malformed(db));
 
 	size_t n = kmod_db_count(db);
-	roots = calloc(n + 1, sizeof(*roots));
 	failed = calloc(n + 1, sizeof(*failed));
-	if (!roots || !failed)
+	if (!failed)
 		return kc_error_set(err, ENOMEM, "module load plan");
-	for (size_t i = 0; i < n; i++)
-		roots[i] = kmod_db_at(db, i)->name;
-	r = kmod_closure(db, roots, n, KMOD_KEEP_GOING, &plan, err);
+	if (!names) {
+		roots = calloc(n + 1, sizeof(*roots));
+		if (!roots)
+			return kc_error_set(err, ENOMEM, "module load plan");
+		for (size_t i = 0; i < n; i++)
+			roots[i] = kmod_db_at(db, i)->name;
+	} else
+		n = n_names;
+	r = kmod_closure(db, names ? names : roots, n, KMOD_KEEP_GOING, &plan, err);
 	if (r < 0)
 		return kc_error_prefix(err, "%s", modules_dir);
 	if (r > 0) {
@@ -78,6 +92,10 @@ int init_load_modules(const char *modules_dir, kc_error *err) {
 	for (size_t i = 0; i < plan.n; i++) {
 		const kmod_module *m = plan.mods[i];
 		const char *dep = failed_dep(db, m, failed);
+		if (!dep && module_live(m->name)) {
+			n_live++;
+			continue;
+		}
 		r = dep ? -ENOLINK : load_one(dirfd, m);
 		if (r >= 0)
 			continue;
@@ -91,8 +109,9 @@ int init_load_modules(const char *modules_dir, kc_error *err) {
 			first = kc_error_set(err, r, "module %s", m->name);
 	}
 
-	log_info("loaded %zu of %zu kernel modules in %llu ms", plan.n - (n_failed > plan.n ? plan.n : n_failed),
-		 n, (unsigned long long)((now_ns() - start) / 1000000));
+	size_t n_loaded = plan.n - MIN(plan.n, n_failed + n_live);
+	log_info("loaded %zu kernel modules (%zu already live, %zu failed) in %llu ms", n_loaded, n_live, n_failed,
+		 (unsigned long long)((now_ns() - start) / 1000000));
 	if (first < 0)
 		return kc_error_prefix(err, "%zu of %zu kernel modules failed to load, first", n_failed, n);
 	return 0;

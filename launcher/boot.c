@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,13 +146,73 @@ static int resolve_file(const char *what, const char *path, char **ret) {
 	return 0;
 }
 
+/* The KVM probe starts a QEMU and costs about half a second under nested virtualisation, where it fails.
+ * Its answer cannot change until the host reboots or QEMU changes, so it is kept in the state root (a tmpfs
+ * under /run, emptied by a reboot) keyed by the QEMU binary's identity. */
+#define KVM_CACHE_NAME "kvm-probe"
+
+static bool kvm_cache_key(const char *qemu, char *key, size_t size) {
+	struct stat st;
+	if (stat(qemu, &st) < 0)
+		return false;
+	return format_checked(key, size, "%s %llu %lld.%09ld %lld", qemu, (unsigned long long)st.st_ino,
+			      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_size) >= 0;
+}
+
+/* Returns 1 (usable), 0 (not) or -1 (no valid cache entry). */
+static int kvm_cache_read(const char *qemu, char *reason, size_t size) {
+	char path[PATH_MAX], key[PATH_MAX + 96];
+	_cleanup_free_ char *content = NULL;
+	if (format_checked(path, sizeof path, "%s/" KVM_CACHE_NAME, state_root()) < 0 || !kvm_cache_key(qemu, key, sizeof key))
+		return -1;
+	if (read_file_capped(AT_FDCWD, path, 8192, &content, NULL) < 0)
+		return -1;
+	/* Line 1: key; line 2: 0 or 1; line 3: reason. */
+	char *nl1 = strchr(content, '\n');
+	if (!nl1)
+		return -1;
+	*nl1 = '\0';
+	if (strcmp(content, key) != 0 || (nl1[1] != '0' && nl1[1] != '1') || nl1[2] != '\n')
+		return -1;
+	char *r = nl1 + 3;
+	r[strcspn(r, "\n")] = '\0';
+	(void)format_checked(reason, size, "%s", r);
+	return nl1[1] - '0';
+}
+
+static void kvm_cache_write(const char *qemu, int usable, const char *reason) {
+	char path[PATH_MAX], tmp[PATH_MAX + 16], key[PATH_MAX + 96];
+	if (format_checked(path, sizeof path, "%s/" KVM_CACHE_NAME, state_root()) < 0 ||
+	    format_checked(tmp, sizeof tmp, "%s.%d", path, (int)getpid()) < 0 || !kvm_cache_key(qemu, key, sizeof key))
+		return;
+	if (mkdir(state_root(), 0755) < 0 && errno != EEXIST)
+		return;
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return;
+	char line[PATH_MAX + 512];
+	if (format_checked(line, sizeof line, "%s\n%d\n%s\n", key, usable, reason ? reason : "") < 0 ||
+	    write_all(fd, line, strlen(line)) < 0 || rename(tmp, path) < 0)
+		(void)unlink(tmp);
+}
+
 static qemu_accel choose_accel(const boot_opts *o, const char *qemu) {
 	const char *reason = NULL;
+	char cached_reason[256];
 	if (o->accel != QEMU_ACCEL_AUTO) {
 		fprintf(stderr, "kata-launch: accel %s (as requested)\n", qemu_accel_to_string(o->accel));
 		return o->accel;
 	}
-	int r = qemu_probe_kvm(qemu, o->machine, &reason);
+	int r = kvm_cache_read(qemu, cached_reason, sizeof cached_reason);
+	if (r >= 0) {
+		reason = cached_reason;
+		if (r == 0)
+			(void)strncat(cached_reason, " (cached probe)", sizeof cached_reason - strlen(cached_reason) - 1);
+	} else {
+		r = qemu_probe_kvm(qemu, o->machine, &reason);
+		if (r >= 0)
+			kvm_cache_write(qemu, r, reason);
+	}
 	if (r > 0) {
 		fprintf(stderr, "kata-launch: accel kvm\n");
 		return QEMU_ACCEL_KVM;
