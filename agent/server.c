@@ -16,6 +16,7 @@
 #define CALL_BUCKETS 256
 #define INBUF_SIZE (16u * 1024)
 #define READS_PER_WAKEUP 8
+#define MAX_DEADLINE_NS (365ULL * 24 * 3600 * 1000000000ULL)
 /* While the host side of a serial port is away, look again at this pace in case no wakeup comes. */
 #define SERIAL_RETRY_NS (500ULL * 1000 * 1000)
 
@@ -382,7 +383,9 @@ static void dispatch(ttrpc_conn *c, uint32_t stream_id, const uint8_t *payload, 
 	int r = handler(s->ctx, call, call->req, &err);
 	if (r == TTRPC_PENDING) {
 		call->pending = true;
-		if (call->timeout_ns > 0 && ev_timer_arm(&call->deadline, now_ns() + (uint64_t)call->timeout_ns) < 0)
+		/* A deadline beyond a year is no deadline: it also keeps now + timeout from wrapping around. */
+		if (call->timeout_ns > 0 && (uint64_t)call->timeout_ns < MAX_DEADLINE_NS &&
+		    ev_timer_arm(&call->deadline, now_ns() + (uint64_t)call->timeout_ns) < 0)
 			ttrpc_call_fail(call, KC_RESOURCE_EXHAUSTED, "cannot arm the deadline");
 		return;
 	}

@@ -263,7 +263,9 @@ static void case_timeout_nano(void) {
 	expect_code(fd, 1, KC_DEADLINE_EXCEEDED);
 	uint64_t ms = (now_ns() - t0) / 1000000;
 	ASSERT_TRUE(ms >= 140 && ms < 3000);
-	expect_silence(fd, 200); /* stream 5 has no deadline */
+	/* An absurd deadline must not wrap around into an immediate expiry. */
+	send_oom(fd, 9, INT64_MAX);
+	expect_silence(fd, 200); /* streams 5 and 9 have no (reachable) deadline */
 	/* A call answered at once is not affected by a short deadline. */
 	Grpc__CheckRequest req = GRPC__CHECK_REQUEST__INIT;
 	send_request(fd, 7, "grpc.Health", "Check", &req.base, 1);
