@@ -130,19 +130,13 @@ static int destroy_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *
 	return 0;
 }
 
-/* Handlers by method name; agent_methods_init() places them in per-service slot arrays indexed like the
- * descriptors' method lists, and refuses a name the descriptors do not have. */
-static const struct {
-	const ProtobufCServiceDescriptor *service;
-	const char *method;
-	ttrpc_handler_fn fn;
-} handlers[] = {
-	{ &grpc__health__descriptor, "Check", health_check },
-	{ &grpc__health__descriptor, "Version", health_version },
-	{ &grpc__agent_service__descriptor, "GetGuestDetails", get_guest_details },
-	{ &grpc__agent_service__descriptor, "GetOOMEvent", get_oom_event },
-	{ &grpc__agent_service__descriptor, "DestroySandbox", destroy_sandbox },
-};
+AGENT_HANDLER(grpc__health__descriptor, "Check", health_check);
+AGENT_HANDLER(grpc__health__descriptor, "Version", health_version);
+AGENT_HANDLER(grpc__agent_service__descriptor, "GetGuestDetails", get_guest_details);
+AGENT_HANDLER(grpc__agent_service__descriptor, "GetOOMEvent", get_oom_event);
+AGENT_HANDLER(grpc__agent_service__descriptor, "DestroySandbox", destroy_sandbox);
+
+extern const agent_handler __start_agent_handlers[], __stop_agent_handlers[];
 
 static ttrpc_handler_fn health_slots[2];
 static ttrpc_handler_fn agent_slots[42];
@@ -158,13 +152,15 @@ int agent_methods_init(kc_error *err) {
 	if (grpc__health__descriptor.n_methods != ELEMENTSOF(health_slots) ||
 	    grpc__agent_service__descriptor.n_methods != ELEMENTSOF(agent_slots))
 		return kc_error_set(err, EINVAL, "service descriptors do not match the handler slots");
-	for (size_t i = 0; i < ELEMENTSOF(handlers); i++) {
-		const ProtobufCServiceDescriptor *d = handlers[i].service;
-		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(d, handlers[i].method);
+	for (const agent_handler *h = __start_agent_handlers; h < __stop_agent_handlers; h++) {
+		const ProtobufCServiceDescriptor *d = h->service;
+		const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(d, h->method);
 		if (!m)
-			return kc_error_set(err, EINVAL, "handler for unknown method %s/%s", d->name, handlers[i].method);
+			return kc_error_set(err, EINVAL, "handler for unknown method %s/%s", d->name, h->method);
 		ttrpc_handler_fn *slots = d == &grpc__health__descriptor ? health_slots : agent_slots;
-		slots[m - d->methods] = handlers[i].fn;
+		if (slots[m - d->methods])
+			return kc_error_set(err, EEXIST, "two handlers for %s/%s", d->name, h->method);
+		slots[m - d->methods] = h->fn;
 	}
 	return 0;
 }
