@@ -9,6 +9,7 @@
 #include "agent/server.h"
 
 typedef struct oom_waiter oom_waiter;
+typedef struct child_watch_entry child_watch_entry;
 
 typedef struct agent {
 	ev_loop *loop;
@@ -18,7 +19,7 @@ typedef struct agent {
 	bool poweroff_requested; /* DestroySandbox as PID 1: power off once the reply is out */
 	const char *sysfs;       /* "/sys"; tests may point it elsewhere */
 	oom_waiter *oom_waiters; /* pending GetOOMEvent calls, oldest first */
-	pid_t modload_pid;       /* the child loading the kernel modules not needed to serve, or 0 */
+	child_watch_entry *children; /* children whose exit someone waits for (agent/child.h) */
 	char moddir[300];        /* /lib/modules/<release> */
 	unsigned n_oom_waiters;
 } agent;

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include "agent/agent.h"
+#include "agent/child.h"
 #include "agent/transport.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -40,13 +41,9 @@ static int on_signal(ev_io *io, int fd, uint32_t revents, void *userdata) {
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			pid_t pid;
-			/* Apart from the module loader, every exit is an orphan to reap (PID 1 or subreaper). */
+			/* A child nobody watches is an orphan to reap (PID 1 or subreaper). */
 			while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
-				if (pid == a->modload_pid) {
-					a->modload_pid = 0;
-					if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-						log_error("background kernel module loading failed (status 0x%x)", status);
-				} else
+				if (!child_reaped(a, pid, status))
 					log_debug("reaped orphan %d", (int)pid);
 			}
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
@@ -156,23 +153,24 @@ static void load_boot_modules(agent *a) {
 		log_error("kernel modules for the host channel: %s", err.msg);
 }
 
+static int load_all_modules(void *userdata, kc_error *err) {
+	const agent *a = userdata;
+	return init_load_modules(a->moddir, NULL, 0, err);
+}
+
+static void modules_loaded(int result, const kc_error *err, void *userdata) {
+	if (result < 0)
+		log_error("kernel modules: %s", err->msg);
+}
+
 static void load_other_modules_in_background(agent *a) {
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_error("fork for module loading: %m; loading them inline");
+	int r = helper_run(a, "loading kernel modules", load_all_modules, a, 0, modules_loaded, a);
+	if (r < 0) {
 		kc_error err = { 0 };
+		log_error("cannot fork to load modules (%s): loading them inline", strerror(-r));
 		if (init_load_modules(a->moddir, NULL, 0, &err) < 0)
 			log_error("kernel modules: %s", err.msg);
-		return;
 	}
-	if (pid == 0) {
-		kc_error err = { 0 };
-		int r = init_load_modules(a->moddir, NULL, 0, &err);
-		if (r < 0)
-			log_error("kernel modules: %s", err.msg);
-		_exit(r < 0 ? 1 : 0);
-	}
-	a->modload_pid = pid;
 }
 
 /* The PID-1 bring-up. Each step that fails is logged and the boot goes on: a guest with a missing
@@ -264,6 +262,7 @@ int main(int argc, char **argv) {
 	log_info("kata-agent stopping");
 	ev_timer_disarm(&sw.timer);
 	a.server = ttrpc_server_free(a.server);
+	child_registry_free(&a);
 	ev_io_free(sig_io);
 	safe_close(sig_fd);
 	a.loop = ev_loop_free(a.loop);
