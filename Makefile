@@ -37,7 +37,7 @@ deps:
 # Keeps the installed sysroot and kernel; `rm -rf build` forgets everything.
 clean:
 	rm -rf $(BUILD)/host $(BUILD)/guest $(BUILD)/bench-obj $(GEN) $(BUILD)/kata-agent $(BUILD)/kata-launch \
-		$(BUILD)/initrd.img $(BUILD)/vmlinux $(BUILD)/interop
+		$(BUILD)/initrd.img $(BUILD)/vmlinux $(BUILD)/interop $(BUILD)/vsock-probe $(BUILD)/test-initrd.img
 
 ifeq ($(wildcard $(STAMPS)/deps),)
 # A fresh machine: the kernel release and the sysroot are only known once deps ran, and prerequisite lists
@@ -63,6 +63,7 @@ include tests/interop/module.mk
 include fuzz/module.mk
 include tests/module.mk
 include tests/integration/module.mk
+include tests/guest/module.mk
 
 include bench/module.mk
 
