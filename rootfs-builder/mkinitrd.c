@@ -4,7 +4,9 @@
  *       writes MODDIR/modules.dep, modules.softdep and modules.alias from the .modinfo sections of the .ko
  *       files under MODDIR/kernel: Debian's kernel package ships none (depmod runs at install time) and
  *       the build host need not have kmod.
- *   mkinitrd build --init FILE --moddir DIR --release REL --output FILE [--exclude MOD]... GROUP=MOD[,MOD]...
+ *   mkinitrd build --init FILE --moddir DIR --release REL --output FILE [--exclude MOD]... [--file DEST=SRC]...
+ *                  GROUP=MOD[,MOD]...
+ * --file adds a further executable (mode 0755, parents 0755), e.g. a test initrd's bin/kata-agent.
  *       /init, /dev/console, the base directories and the module closure of every GROUP's modules, with
  *       modules.dep / softdep / alias filtered to exactly that closure, so the guest loads all of it and
  *       nothing else. Prints a size breakdown.
@@ -12,6 +14,7 @@
  * Reproducible: the cpio writer sorts entries and zeroes owners; the mtime is SOURCE_DATE_EPOCH or 0. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -270,6 +273,8 @@ typedef struct build_opts {
 	const char *init, *moddir, *release, *output;
 	const char *exclude[EXCLUDES_MAX];
 	size_t n_exclude;
+	const char *files[EXCLUDES_MAX];
+	size_t n_files;
 	group groups[GROUPS_MAX];
 	size_t n_groups;
 } build_opts;
@@ -440,6 +445,18 @@ static int cmd_build(build_opts *o) {
 		r = add_blob(a, AT_FDCWD, o->init, "init", 0755, &init_size);
 	if (r < 0)
 		return fprintf(stderr, "mkinitrd: adding /init from %s: %s\n", o->init, strerror(-r)), r;
+	for (size_t i = 0; i < o->n_files; i++) {
+		char spec[CPIO_NAME_MAX + PATH_MAX];
+		char *eq;
+		if (format_checked(spec, sizeof(spec), "%s", o->files[i]) < 0 || !(eq = strchr(spec, '=')) || eq == spec ||
+		    spec[0] == '/' || !eq[1])
+			return fprintf(stderr, "mkinitrd: --file %s: expected DEST=SRC with a relative DEST\n", o->files[i]),
+			       -EINVAL;
+		*eq = '\0';
+		r = add_blob(a, AT_FDCWD, eq + 1, spec, 0755, &init_size);
+		if (r < 0)
+			return fprintf(stderr, "mkinitrd: adding %s from %s: %s\n", spec, eq + 1, strerror(-r)), r;
+	}
 
 	r = format_checked(base, sizeof(base), "lib/modules/%s", o->release);
 	if (r >= 0)
@@ -496,7 +513,7 @@ static int cmd_build(build_opts *o) {
 		return fprintf(stderr, "mkinitrd: write %s: %m\n", o->output), -EIO;
 
 	printf("initrd %s:\n", o->output);
-	printf("  %-28s %9llu bytes\n", "/init", (unsigned long long)init_size);
+	printf("  %-28s %9llu bytes\n", o->n_files ? "/init and --file" : "/init", (unsigned long long)init_size);
 	size_t n_ko = 0;
 	for (size_t g = 0; g < o->n_groups; g++) {
 		char label[64];
@@ -527,7 +544,7 @@ static int parse_group(build_opts *o, char *arg) {
 static int usage(void) {
 	fprintf(stderr, "usage: mkinitrd depmod MODDIR\n"
 			"       mkinitrd build --init FILE --moddir DIR --release REL --output FILE [--exclude MOD]... "
-			"GROUP=MOD[,MOD]...\n");
+			"[--file DEST=SRC]... GROUP=MOD[,MOD]...\n");
 	return 2;
 }
 
@@ -550,6 +567,8 @@ int main(int argc, char **argv) {
 			opt = &o.output;
 		else if (strcmp(argv[i], "--exclude") == 0 && o.n_exclude < EXCLUDES_MAX)
 			opt = &o.exclude[o.n_exclude++];
+		else if (strcmp(argv[i], "--file") == 0 && o.n_files < EXCLUDES_MAX)
+			opt = &o.files[o.n_files++];
 		else if (parse_group(&o, argv[i]) < 0)
 			return usage();
 		if (opt) {
