@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
+#include "netconfig/netconfig.h"
 
 /* While a serial port has not appeared yet (virtio-serial ports are announced by the host after the
  * driver loads), look again at this pace. */
@@ -195,6 +196,8 @@ static void pid1_setup(agent *a, char **argv) {
 		log_error("cannot name the kernel modules directory");
 	else
 		load_boot_modules(a);
+	if (nl_loopback_up(&err) < 0)
+		log_error("loopback: %s", err.msg);
 	if (init_console_session() < 0)
 		log_warn("console session setup failed");
 }

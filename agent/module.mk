@@ -1,6 +1,7 @@
 # The agent: a static musl build for the guest (build/kata-agent, stripped) and a glibc ASan+UBSan build
 # for the host tests (build/host/kata-agent), from the same sources.
 AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/transport.c agent/methods.c agent/child.c
+AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
 AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)
@@ -16,3 +17,8 @@ test-agent-config_SRCS := tests/unit/test-agent-config.c agent/config.c agent/tr
 
 UNIT_TESTS += agent-child
 test-agent-child_SRCS := tests/unit/test-agent-child.c agent/child.c agent/loop.c $(COMMON_SRCS)
+
+UNIT_TESTS += netconfig-proto
+test-netconfig-proto_SRCS := tests/unit/test-netconfig-proto.c agent/network-convert.c $(NETCONFIG_SRCS) $(COMMON_SRCS)
+test-netconfig-proto_OBJS = $(PROTO_HOST_OBJS)
+test-netconfig-proto_LIBS := -lprotobuf-c

@@ -1,6 +1,6 @@
 # Fuzz targets. `make check` replays each corpus with plain gcc under ASan+UBSan (fuzz-main.c); `make fuzz`
 # runs them for real with libFuzzer (clang), FUZZ_SECONDS each, and grows the corpora.
-FUZZ_TARGETS := frame cmdline
+FUZZ_TARGETS := frame cmdline netlink
 fuzz-frame_SRCS := fuzz/fuzz-frame.c $(COMMON_SRCS)
 fuzz-frame_OBJS = $(PROTO_HOST_OBJS)
 fuzz-cmdline_SRCS := fuzz/fuzz-cmdline.c agent/config.c agent/transport.c $(COMMON_SRCS)

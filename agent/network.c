@@ -1,0 +1,760 @@
+/* The network RPCs: UpdateInterface, UpdateRoutes, ListInterfaces, ListRoutes, AddARPNeighbors (netconfig,
+ * inline: short kernel calls), and GetIPTables / SetIPTables (the guest's iptables-save / iptables-restore).
+ * A request is validated whole before the first netlink write (network-convert.c); when the kernel refuses a
+ * step, what this call already created or changed is undone and the kernel's message returned. Entries that a
+ * replace overwrote are not restored. Each call opens its own netlink socket: no state between calls. */
+#define LOG_SOURCE "network"
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "agent/network.h"
+#include "common/log.h"
+#include "common/util.h"
+
+static void iface_cleanup(net_iface *i) {
+	net_iface_done(i);
+}
+
+static bool same_ip(const nl_ip *a, const nl_ip *b) {
+	return a->family == b->family && memcmp(a->addr, b->addr, nl_ip_len(a->family)) == 0;
+}
+
+static void describe_ip(const nl_ip *ip, bool with_len, char *buf, size_t size) {
+	char a[NL_IP_STR_MAX];
+	nl_ip_format(ip, a);
+	if (with_len)
+		(void)format_checked(buf, size, "%s/%u", a, ip->prefixlen);
+	else
+		(void)format_checked(buf, size, "%s", a);
+}
+
+/* ==== UpdateInterface ==== */
+
+/* What one UpdateInterface changed, to be put back if a later step fails. */
+typedef struct iface_txn {
+	nl_sock *s;
+	nl_link before;        /* the target as found */
+	bool target_changed;   /* any RTM_NEWLINK sent for the target */
+	bool displaced;        /* another link held the requested name */
+	nl_link displaced_before;
+	char temp_name[IFNAMSIZ];
+	nl_ip *added; /* addresses this call created (not those it replaced) */
+	size_t n_added;
+} iface_txn;
+
+static void undo_link(nl_sock *s, const nl_link *before, const char *what) {
+	kc_error e = { 0 };
+	nl_link now;
+
+	if (nl_link_get_by_index(s, before->ifindex, &now, &e) < 0) {
+		log_warn("undo %s: %s", what, e.msg);
+		return;
+	}
+	bool rename = strcmp(now.name, before->name) != 0;
+	bool hwaddr = now.hwaddr_len != before->hwaddr_len || memcmp(now.hwaddr, before->hwaddr, now.hwaddr_len) != 0;
+	/* The kernel renames (and re-addresses most NICs) only while the link is down. */
+	if ((rename || hwaddr) && (now.flags & IFF_UP) && nl_link_set_up(s, now.ifindex, false, &e) < 0)
+		log_warn("undo %s: set %s down: %s", what, now.name, e.msg);
+	nl_link_change c = {
+		.set = NL_LINK_SET_MTU | NL_LINK_SET_NOARP | NL_LINK_SET_UP,
+		.mtu = before->mtu,
+		.noarp = before->flags & IFF_NOARP,
+		.up = before->flags & IFF_UP,
+	};
+	if (rename) {
+		c.set |= NL_LINK_SET_NAME;
+		memcpy(c.name, before->name, sizeof c.name);
+	}
+	if (hwaddr && before->hwaddr_len) {
+		c.set |= NL_LINK_SET_HWADDR;
+		memcpy(c.hwaddr, before->hwaddr, before->hwaddr_len);
+		c.hwaddr_len = before->hwaddr_len;
+	}
+	if (nl_link_change_apply(s, now.ifindex, &c, &e) < 0)
+		log_warn("undo %s: restore %s: %s", what, before->name, e.msg);
+}
+
+static void iface_undo(iface_txn *t) {
+	kc_error e = { 0 };
+
+	/* Free the target's old name first: after the swap the displaced link may hold it. */
+	if (t->displaced && nl_link_rename(t->s, t->displaced_before.ifindex, t->temp_name, &e) < 0 && e.err != EEXIST)
+		log_debug("undo: park the displaced link: %s", e.msg);
+	if (t->target_changed)
+		undo_link(t->s, &t->before, "interface");
+	if (t->displaced)
+		undo_link(t->s, &t->displaced_before, "displaced link");
+	for (size_t i = t->n_added; i-- > 0;)
+		if (nl_address_del(t->s, t->before.ifindex, &t->added[i], &e) < 0)
+			log_warn("undo: remove an address from %s: %s", t->before.name, e.msg);
+}
+
+static int find_target(nl_sock *s, const net_iface *want, nl_link *ret, bool *ret_set_hwaddr, kc_error *err) {
+	char mac[NL_HWADDR_STR_MAX];
+	int r;
+
+	*ret_set_hwaddr = false;
+	if (want->hwaddr_len) {
+		r = nl_link_get_by_hwaddr(s, want->hwaddr, want->hwaddr_len, ret, err);
+		if (r != -ENOENT || !want->name[0])
+			return r < 0 ? kc_error_prefix(err, "interface.hwAddr") : 0;
+		/* A VM made from a template keeps the template's MAC: find the NIC by name and give it the MAC the
+		 * host expects (as upstream does). */
+		r = nl_link_get_by_name(s, want->name, ret, err);
+		if (r == -ENOENT) {
+			nl_hwaddr_format(want->hwaddr, want->hwaddr_len, mac);
+			return kc_error_set(err, ENOENT, "interface: no link with hardware address %s or named \"%s\"",
+					    mac, want->name);
+		}
+		if (r < 0)
+			return kc_error_prefix(err, "interface.name");
+		*ret_set_hwaddr = true;
+		return 0;
+	}
+	if (want->has_device_path)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOTSUP,
+					 "interface.devicePath: finding a link by PCI path is not supported yet; "
+					 "give interface.hwAddr");
+	r = nl_link_get_by_name(s, want->name, ret, err);
+	return r < 0 ? kc_error_prefix(err, "interface.name") : 0;
+}
+
+/* Whether the kernel already has this address on the link; replacing it then creates nothing to undo.
+ * IPv4 keys an address by address and prefix length, IPv6 by address alone. */
+static bool address_present(const nl_address *list, size_t n, const nl_ip *ip) {
+	for (size_t i = 0; i < n; i++)
+		if (same_ip(&list[i].ip, ip) && (ip->family == AF_INET6 || list[i].ip.prefixlen == ip->prefixlen))
+			return true;
+	return false;
+}
+
+static int add_addresses(iface_txn *t, const net_iface *want, kc_error *err) {
+	_cleanup_free_ nl_address *existing = NULL;
+	size_t n_existing;
+	char text[NL_IP_STR_MAX + 4];
+
+	int r = nl_address_list(t->s, AF_UNSPEC, t->before.ifindex, &existing, &n_existing, err);
+	if (r < 0)
+		return r;
+	bool v6_off = nl_ipv6_disabled("/proc");
+	for (size_t i = 0; i < want->n_addrs; i++) {
+		const nl_ip *ip = &want->addrs[i];
+		describe_ip(ip, true, text, sizeof text);
+		if (ip->family == AF_INET6 && v6_off) {
+			log_debug("IPv6 is disabled: not adding %s to %s", text, t->before.name);
+			continue;
+		}
+		bool is_new = !address_present(existing, n_existing, ip);
+		r = nl_address_add(t->s, t->before.ifindex, ip, true, err);
+		if (r < 0)
+			return kc_error_prefix(err, "interface.IPAddresses[%zu]: add %s to %s", i, text, t->before.name);
+		if (is_new)
+			t->added[t->n_added++] = *ip;
+	}
+	return 0;
+}
+
+/* Another link holds the requested name: park it under "<name>_temp" (down, as a rename needs), to give it
+ * the target's old name once the target has taken the new one. */
+static int displace_clash(iface_txn *t, const char *name, kc_error *err) {
+	kc_error e = { 0 };
+	nl_link other;
+
+	int r = nl_link_get_by_name(t->s, name, &other, &e);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		*err = e;
+		return r;
+	}
+	size_t keep = MIN(strlen(name), (size_t)IFNAMSIZ - 1 - strlen("_temp"));
+	(void)format_checked(t->temp_name, sizeof t->temp_name, "%.*s_temp", (int)keep, name);
+	nl_link_change c = { .set = NL_LINK_SET_UP | NL_LINK_SET_NAME, .up = false };
+	memcpy(c.name, t->temp_name, sizeof c.name);
+	t->displaced = true;
+	t->displaced_before = other;
+	r = nl_link_change_apply(t->s, other.ifindex, &c, err);
+	if (r < 0)
+		return kc_error_prefix(err, "interface.name: move link %s (index %d) holding \"%s\" out of the way", name,
+				       other.ifindex, name);
+	log_info("UpdateInterface: %s (index %d) renamed %s to free its name", name, other.ifindex, t->temp_name);
+	return 0;
+}
+
+/* The displaced link takes the target's old name, and its own up state back. */
+static int restore_displaced(iface_txn *t, kc_error *err) {
+	nl_link_change c = { .set = NL_LINK_SET_NAME | NL_LINK_SET_UP, .up = t->displaced_before.flags & IFF_UP };
+	memcpy(c.name, t->before.name, sizeof c.name);
+	int r = nl_link_change_apply(t->s, t->displaced_before.ifindex, &c, err);
+	return r < 0 ? kc_error_prefix(err, "interface.name: rename the displaced link to %s", t->before.name) : 0;
+}
+
+static int iface_apply(iface_txn *t, const net_iface *want, bool set_hwaddr, kc_error *err) {
+	const nl_link *l = &t->before;
+	bool rename = want->name[0] && strcmp(want->name, l->name) != 0;
+	int r;
+
+	/* Upstream sets the link down unconditionally; we do only when the kernel needs it (a rename or a new
+	 * MAC), because a down link loses its routes and IPv6 addresses, and a repeated call must change
+	 * nothing. */
+	if ((rename || set_hwaddr) && (l->flags & IFF_UP)) {
+		t->target_changed = true;
+		r = nl_link_set_up(t->s, l->ifindex, false, err);
+		if (r < 0)
+			return kc_error_prefix(err, "interface: set %s down", l->name);
+	}
+	r = add_addresses(t, want, err);
+	if (r < 0)
+		return r;
+	if (rename && (r = displace_clash(t, want->name, err)) < 0)
+		return r;
+	nl_link_change c = { .set = NL_LINK_SET_UP | NL_LINK_SET_NOARP, .up = true, .noarp = want->noarp };
+	if (want->mtu) {
+		c.set |= NL_LINK_SET_MTU;
+		c.mtu = want->mtu;
+	}
+	if (rename) {
+		c.set |= NL_LINK_SET_NAME;
+		memcpy(c.name, want->name, sizeof c.name);
+	}
+	if (set_hwaddr) {
+		c.set |= NL_LINK_SET_HWADDR;
+		memcpy(c.hwaddr, want->hwaddr, want->hwaddr_len);
+		c.hwaddr_len = want->hwaddr_len;
+	}
+	/* The kernel applies an RTM_NEWLINK attribute by attribute: a refusal may follow a partial change. */
+	t->target_changed = true;
+	r = nl_link_change_apply(t->s, l->ifindex, &c, err);
+	if (r < 0)
+		return kc_error_prefix(err, "interface: set %s (index %d)%s%s%s%s up", l->name, l->ifindex,
+				       want->mtu ? " mtu" : "", rename ? " name" : "", set_hwaddr ? " address" : "",
+				       want->noarp ? " noarp" : " arp");
+	if (t->displaced)
+		return restore_displaced(t, err);
+	return 0;
+}
+
+static int update_interface(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__UpdateInterfaceRequest *req = (const Grpc__UpdateInterfaceRequest *)req_;
+	_cleanup_(iface_cleanup) net_iface want = { 0 };
+	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
+	_cleanup_free_ nl_ip *added = NULL;
+	bool set_hwaddr;
+
+	int r = net_iface_from_proto(req->interface, &want, err);
+	if (r < 0)
+		return r;
+	if (want.hwaddr_len && want.has_device_path)
+		log_debug("UpdateInterface: devicePath ignored, the link is found by hwAddr");
+	r = nl_sock_open(&s, err);
+	if (r < 0)
+		return r;
+	iface_txn t = { .s = s };
+	r = find_target(s, &want, &t.before, &set_hwaddr, err);
+	if (r < 0)
+		return r;
+	added = t.added = calloc(MAX(want.n_addrs, (size_t)1), sizeof *t.added);
+	if (!added)
+		return kc_error_set(err, ENOMEM, "UpdateInterface: out of memory");
+	r = iface_apply(&t, &want, set_hwaddr, err);
+	if (r < 0) {
+		log_warn("UpdateInterface on %s failed, undoing: %s", t.before.name, err->msg);
+		iface_undo(&t);
+		return r;
+	}
+	log_info("UpdateInterface: %s (index %d) configured as %s with %zu address(es)", t.before.name,
+		 t.before.ifindex, want.name[0] ? want.name : t.before.name, want.n_addrs);
+	ttrpc_call_reply(call, &req->interface->base);
+	return 0;
+}
+
+/* ==== ListInterfaces ==== */
+
+static int list_interfaces(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
+	_cleanup_free_ nl_link *links = NULL;
+	_cleanup_free_ nl_address *addrs = NULL;
+	size_t n_links, n_addrs, k = 0;
+
+	int r = nl_sock_open(&s, err);
+	if (r >= 0)
+		r = nl_link_list(s, &links, &n_links, err);
+	if (r >= 0)
+		r = nl_address_list(s, AF_UNSPEC, 0, &addrs, &n_addrs, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ net_iface_out *ifs = calloc(MAX(n_links, (size_t)1), sizeof *ifs);
+	_cleanup_free_ Types__Interface **ifp = calloc(MAX(n_links, (size_t)1), sizeof *ifp);
+	_cleanup_free_ net_addr_out *ads = calloc(MAX(n_addrs, (size_t)1), sizeof *ads);
+	_cleanup_free_ Types__IPAddress **adp = calloc(MAX(n_addrs, (size_t)1), sizeof *adp);
+	if (!ifs || !ifp || !ads || !adp)
+		return kc_error_set(err, ENOMEM, "ListInterfaces: out of memory");
+	for (size_t i = 0; i < n_links; i++) {
+		net_iface_to_proto(&links[i], &ifs[i]);
+		ifs[i].pb.ipaddresses = adp + k;
+		for (size_t j = 0; j < n_addrs; j++) {
+			if (addrs[j].ifindex != links[i].ifindex)
+				continue;
+			net_addr_to_proto(&addrs[j].ip, &ads[k]);
+			adp[k] = &ads[k].pb;
+			k++;
+			ifs[i].pb.n_ipaddresses++;
+		}
+		ifp[i] = &ifs[i].pb;
+	}
+	Grpc__Interfaces resp = GRPC__INTERFACES__INIT;
+	resp.n_interfaces = n_links;
+	resp.interfaces = ifp;
+	ttrpc_call_reply(call, &resp.base);
+	return 0;
+}
+
+/* ==== ListRoutes, and the answer of UpdateRoutes ==== */
+
+static const char *link_name(const nl_link *links, size_t n, int ifindex) {
+	for (size_t i = 0; i < n; i++)
+		if (links[i].ifindex == ifindex)
+			return links[i].name;
+	return "";
+}
+
+/* The main table, IPv4 then IPv6, one dump after the other (the kernel refuses a second dump on a socket
+ * while one is running). */
+static int reply_routes(nl_sock *s, ttrpc_call *call, kc_error *err) {
+	_cleanup_free_ nl_link *links = NULL;
+	_cleanup_free_ nl_route *v4 = NULL, *v6 = NULL;
+	size_t n_links, n4, n6;
+
+	int r = nl_link_list(s, &links, &n_links, err);
+	if (r >= 0)
+		r = nl_route_list(s, AF_INET, RT_TABLE_MAIN, &v4, &n4, err);
+	if (r >= 0)
+		r = nl_route_list(s, AF_INET6, RT_TABLE_MAIN, &v6, &n6, err);
+	if (r < 0)
+		return r;
+	size_t n = n4 + n6;
+	_cleanup_free_ net_route_out *outs = calloc(MAX(n, (size_t)1), sizeof *outs);
+	_cleanup_free_ Types__Route **ptrs = calloc(MAX(n, (size_t)1), sizeof *ptrs);
+	if (!outs || !ptrs)
+		return kc_error_set(err, ENOMEM, "ListRoutes: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const nl_route *rt = i < n4 ? &v4[i] : &v6[i - n4];
+		net_route_to_proto(rt, link_name(links, n_links, rt->oif), &outs[i]);
+		ptrs[i] = &outs[i].pb;
+	}
+	Grpc__Routes resp = GRPC__ROUTES__INIT;
+	resp.n_routes = n;
+	resp.routes = ptrs;
+	ttrpc_call_reply(call, &resp.base);
+	return 0;
+}
+
+static int list_routes(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
+	int r = nl_sock_open(&s, err);
+	if (r < 0)
+		return r;
+	return reply_routes(s, call, err);
+}
+
+/* ==== UpdateRoutes ==== */
+
+static void describe_route(const net_route *nr, char *buf, size_t size) {
+	char dst[NL_IP_STR_MAX + 4] = "default", gw[NL_IP_STR_MAX] = "";
+	if (nr->route.dst.prefixlen)
+		describe_ip(&nr->route.dst, true, dst, sizeof dst);
+	if (nr->route.has_gateway)
+		describe_ip(&nr->route.gateway, false, gw, sizeof gw);
+	(void)format_checked(buf, size, "%s%s%s%s%s", dst, gw[0] ? " via " : "", gw, nr->device[0] ? " dev " : "",
+			     nr->device);
+}
+
+static int route_existed(const nl_route *list, size_t n, const nl_route *rt) {
+	for (size_t i = 0; i < n; i++)
+		if (nl_route_same_key(&list[i], rt))
+			return true;
+	return false;
+}
+
+static int resolve_devices(nl_sock *s, net_route *routes, size_t n, kc_error *err) {
+	for (size_t i = 0; i < n; i++) {
+		nl_link l;
+		if (!routes[i].device[0])
+			continue;
+		int r = nl_link_get_by_name(s, routes[i].device, &l, err);
+		if (r < 0)
+			return kc_error_prefix(err, "routes.Routes[%zu].device", i);
+		routes[i].route.oif = l.ifindex;
+	}
+	return 0;
+}
+
+static int update_routes(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__UpdateRoutesRequest *req = (const Grpc__UpdateRoutesRequest *)req_;
+	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
+	_cleanup_free_ net_route *routes = NULL;
+	_cleanup_free_ nl_route *v4 = NULL, *v6 = NULL;
+	_cleanup_free_ size_t *added = NULL;
+	size_t n, n4, n6, n_added = 0;
+	char text[200];
+
+	int r = net_routes_from_proto(req->routes, &routes, &n, err);
+	if (r >= 0)
+		r = nl_sock_open(&s, err);
+	if (r >= 0)
+		r = resolve_devices(s, routes, n, err);
+	/* What exists already, so that undo removes only the routes this call created. */
+	if (r >= 0)
+		r = nl_route_list(s, AF_INET, RT_TABLE_MAIN, &v4, &n4, err);
+	if (r >= 0)
+		r = nl_route_list(s, AF_INET6, RT_TABLE_MAIN, &v6, &n6, err);
+	if (r < 0)
+		return r;
+	added = calloc(MAX(n, (size_t)1), sizeof *added);
+	if (!added)
+		return kc_error_set(err, ENOMEM, "UpdateRoutes: out of memory");
+	/* Routes without a gateway first: a gateway must be reachable through one of them to be accepted. */
+	for (int pass = 0; pass < 2 && r >= 0; pass++)
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			const nl_route *rt = &routes[i].route;
+			if (rt->has_gateway != (pass == 1))
+				continue;
+			bool existed = rt->family == AF_INET ? route_existed(v4, n4, rt) : route_existed(v6, n6, rt);
+			r = nl_route_replace(s, rt, err);
+			if (r == -EEXIST)
+				r = 0;
+			else if (r < 0) {
+				describe_route(&routes[i], text, sizeof text);
+				(void)kc_error_prefix(err, "routes.Routes[%zu]: replace %s", i, text);
+			} else if (!existed)
+				added[n_added++] = i;
+		}
+	if (r < 0) {
+		log_warn("UpdateRoutes failed, removing the %zu route(s) it added: %s", n_added, err->msg);
+		for (size_t j = n_added; j-- > 0;) {
+			kc_error e = { 0 };
+			if (nl_route_del(s, &routes[added[j]].route, &e) < 0)
+				log_warn("undo: remove route %zu: %s", added[j], e.msg);
+		}
+		return r;
+	}
+	log_info("UpdateRoutes: %zu route(s) applied", n);
+	return reply_routes(s, call, err);
+}
+
+/* ==== AddARPNeighbors ==== */
+
+static bool neigh_existed(const nl_neigh *list, size_t n, const nl_neigh *x) {
+	for (size_t i = 0; i < n; i++)
+		if (list[i].ifindex == x->ifindex && same_ip(&list[i].dst, &x->dst))
+			return true;
+	return false;
+}
+
+static int add_arp_neighbors(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__AddARPNeighborsRequest *req = (const Grpc__AddARPNeighborsRequest *)req_;
+	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
+	_cleanup_free_ net_neigh *neighs = NULL;
+	_cleanup_free_ nl_neigh *existing = NULL;
+	_cleanup_free_ size_t *added = NULL;
+	size_t n, n_existing, n_added = 0;
+	char text[NL_IP_STR_MAX];
+
+	int r = net_neighs_from_proto(req->neighbors, &neighs, &n, err);
+	if (r >= 0)
+		r = nl_sock_open(&s, err);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		nl_link l;
+		r = nl_link_get_by_name(s, neighs[i].device, &l, err);
+		if (r < 0)
+			(void)kc_error_prefix(err, "neighbors.ARPNeighbors[%zu].device", i);
+		else
+			neighs[i].neigh.ifindex = l.ifindex;
+	}
+	if (r >= 0)
+		r = nl_neigh_list(s, AF_UNSPEC, &existing, &n_existing, err);
+	if (r < 0)
+		return r;
+	added = calloc(MAX(n, (size_t)1), sizeof *added);
+	if (!added)
+		return kc_error_set(err, ENOMEM, "AddARPNeighbors: out of memory");
+	for (size_t i = 0; i < n; i++) {
+		const nl_neigh *x = &neighs[i].neigh;
+		bool existed = neigh_existed(existing, n_existing, x);
+		r = nl_neigh_replace(s, x, err);
+		if (r < 0) {
+			describe_ip(&x->dst, false, text, sizeof text);
+			(void)kc_error_prefix(err, "neighbors.ARPNeighbors[%zu]: replace %s dev %s", i, text,
+					      neighs[i].device);
+			log_warn("AddARPNeighbors failed, removing the %zu entries it added: %s", n_added, err->msg);
+			for (size_t j = n_added; j-- > 0;) {
+				kc_error e = { 0 };
+				if (nl_neigh_del(s, &neighs[added[j]].neigh, &e) < 0)
+					log_warn("undo: remove neighbour %zu: %s", added[j], e.msg);
+			}
+			return r;
+		}
+		if (!existed)
+			added[n_added++] = i;
+	}
+	log_info("AddARPNeighbors: %zu entries", n);
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(call, &empty.base);
+	return 0;
+}
+
+/* ==== GetIPTables / SetIPTables ==== */
+
+/* The tools run synchronously, so the loop (and every other call) waits for them: this bounds it.
+ * iptables-restore gets `--wait 5` for the xtables lock, so a healthy run ends well within it. */
+#define IPT_TIMEOUT_MS 8000
+#define IPT_OUTPUT_MAX (4u << 20)
+#define IPT_STDERR_MAX 1024
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+static int find_tool(const char *name, char *buf, size_t size) {
+	static const char *const dirs[] = { "/usr/sbin", "/sbin" };
+	for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+		if (format_checked(buf, size, "%s/%s", dirs[i], name) >= 0 && access(buf, X_OK) == 0)
+			return 0;
+	return -ENOENT;
+}
+
+typedef struct tool_run {
+	uint8_t *out;
+	size_t out_len, out_cap;
+	char errtext[IPT_STDERR_MAX + 1];
+	size_t err_len;
+} tool_run;
+
+static void move_fd(int fd, int target) {
+	if (fd == target)
+		(void)fcntl(fd, F_SETFD, 0);
+	else if (dup2(fd, target /* cloexec-ok: onto the child's stdio, meant to survive exec */) < 0)
+		_exit(127);
+}
+
+/* The child: stdio from the pipes, default signal state, and nothing else open across exec. Only
+ * async-signal-safe calls. An exec failure goes back over the close-on-exec pipe. */
+_noreturn_ static void tool_child(const char *path, char *const argv[], int in, int out, int errfd, int report) {
+	static char *const envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+	sigset_t none;
+
+	move_fd(in, STDIN_FILENO);
+	move_fd(out, STDOUT_FILENO);
+	move_fd(errfd, STDERR_FILENO);
+	(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	execve(path, argv, envp);
+	int e = errno;
+	(void)!write(report, &e, sizeof e);
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static int append_out(tool_run *t, const uint8_t *buf, size_t n) {
+	if (n > IPT_OUTPUT_MAX - t->out_len)
+		return -E2BIG;
+	if (t->out_len + n > t->out_cap) {
+		size_t cap = MIN(MAX(t->out_cap * 2, t->out_len + n), (size_t)IPT_OUTPUT_MAX);
+		uint8_t *p = realloc(t->out, cap);
+		if (!p)
+			return -ENOMEM;
+		t->out = p;
+		t->out_cap = cap;
+	}
+	memcpy(t->out + t->out_len, buf, n);
+	t->out_len += n;
+	return 0;
+}
+
+/* Feeds stdin and collects stdout (capped) and stderr (its start) until both close or the deadline. */
+static int tool_io(int in, int out, int errfd, const uint8_t *data, size_t len, tool_run *t, kc_error *err) {
+	uint64_t deadline = now_ns() + (uint64_t)IPT_TIMEOUT_MS * 1000000;
+	size_t written = 0;
+	uint8_t buf[65536];
+
+	if (in >= 0 && len == 0)
+		in = safe_close(in);
+	while (out >= 0 || errfd >= 0) {
+		struct pollfd p[3] = { { .fd = out, .events = POLLIN }, { .fd = errfd, .events = POLLIN },
+				       { .fd = in, .events = POLLOUT } };
+		uint64_t now = now_ns();
+		if (now >= deadline)
+			return kc_error_set(err, ETIMEDOUT, "no result within %d ms", IPT_TIMEOUT_MS);
+		int k = poll(p, 3, (int)((deadline - now) / 1000000) + 1);
+		if (k < 0 && errno != EINTR)
+			return kc_error_set(err, errno, "poll: %m");
+		if (k <= 0)
+			continue;
+		if (in >= 0 && p[2].revents) {
+			ssize_t w = write(in, data + written, MIN(len - written, (size_t)65536));
+			if (w > 0)
+				written += (size_t)w;
+			/* A tool that stops reading (EPIPE) answers on stderr and by its exit status. */
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == len)
+				in = safe_close(in);
+		}
+		for (int i = 0; i < 2; i++) {
+			int *fd = i == 0 ? &out : &errfd;
+			if (*fd < 0 || !p[i].revents)
+				continue;
+			ssize_t n = read(*fd, buf, sizeof buf);
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (n <= 0) {
+				*fd = safe_close(*fd);
+				continue;
+			}
+			if (i == 0 && append_out(t, buf, (size_t)n) < 0)
+				return kc_error_set(err, E2BIG, "output exceeds %u bytes", IPT_OUTPUT_MAX);
+			if (i == 1) {
+				size_t keep = MIN((size_t)n, IPT_STDERR_MAX - t->err_len);
+				memcpy(t->errtext + t->err_len, buf, keep);
+				t->err_len += keep;
+			}
+		}
+	}
+	safe_close(in);
+	return 0;
+}
+
+static int run_tool(const char *path, char *const argv[], const uint8_t *in, size_t in_len, tool_run *t,
+		    kc_error *err) {
+	int p_in[2], p_out[2], p_err[2], p_rep[2];
+	int e = 0, status, r;
+
+	if (pipe2(p_in, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %m");
+	if (pipe2(p_out, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto close_in;
+	}
+	if (pipe2(p_err, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto close_out;
+	}
+	if (pipe2(p_rep, O_CLOEXEC) < 0) {
+		r = -errno;
+		goto close_err;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		safe_close(p_rep[0]);
+		safe_close(p_rep[1]);
+		goto close_err;
+	}
+	if (pid == 0)
+		tool_child(path, argv, p_in[0], p_out[1], p_err[1], p_rep[1]);
+	safe_close(p_in[0]);
+	safe_close(p_out[1]);
+	safe_close(p_err[1]);
+	safe_close(p_rep[1]);
+	/* EOF means the exec happened; otherwise the child's errno. */
+	ssize_t n;
+	do
+		n = read(p_rep[0], &e, sizeof e);
+	while (n < 0 && errno == EINTR);
+	safe_close(p_rep[0]);
+	if (n == (ssize_t)sizeof e) {
+		safe_close(p_in[1]);
+		safe_close(p_out[0]);
+		safe_close(p_err[0]);
+		(void)waitpid(pid, &status, 0);
+		return kc_error_set(err, e, "exec %s: %s", path, strerror(e));
+	}
+	(void)fd_set_nonblock(p_in[1], true);
+	r = tool_io(p_in[1], p_out[0], p_err[0], in, in_len, t, err);
+	if (r < 0)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return kc_error_prefix(err, "%s", path);
+	t->errtext[t->err_len] = '\0';
+	t->errtext[strcspn(t->errtext, "\n")] = '\0';
+	if (WIFSIGNALED(status))
+		return kc_error_set(err, EIO, "%s killed by signal %d: %s", path, WTERMSIG(status), t->errtext);
+	if (WEXITSTATUS(status) != 0)
+		return kc_error_set(err, EIO, "%s exited with status %d: %s", path, WEXITSTATUS(status), t->errtext);
+	return 0;
+
+close_err:
+	safe_close(p_err[0]);
+	safe_close(p_err[1]);
+close_out:
+	safe_close(p_out[0]);
+	safe_close(p_out[1]);
+close_in:
+	safe_close(p_in[0]);
+	safe_close(p_in[1]);
+	return kc_error_set(err, -r, "starting %s: %s", path, strerror(-r));
+}
+
+static int iptables(bool ipv6, const char *suffix, char *const extra[], const ProtobufCBinaryData *in,
+		    tool_run *t, kc_error *err) {
+	char name[32], path[64];
+	char *argv[8] = { name };
+
+	(void)format_checked(name, sizeof name, "%s-%s", ipv6 ? "ip6tables" : "iptables", suffix);
+	if (find_tool(name, path, sizeof path) < 0)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT,
+					 "%s is not installed in the guest (looked in /usr/sbin and /sbin)", name);
+	for (size_t i = 0; extra && extra[i] && i + 2 < ELEMENTSOF(argv); i++)
+		argv[i + 1] = extra[i];
+	return run_tool(path, argv, in ? in->data : NULL, in ? in->len : 0, t, err);
+}
+
+static int get_iptables(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__GetIPTablesRequest *req = (const Grpc__GetIPTablesRequest *)req_;
+	tool_run t = { 0 };
+
+	int r = iptables(req->is_ipv6, "save", NULL, NULL, &t, err);
+	if (r >= 0) {
+		Grpc__GetIPTablesResponse resp = GRPC__GET_IPTABLES_RESPONSE__INIT;
+		resp.data.data = t.out;
+		resp.data.len = t.out_len;
+		ttrpc_call_reply(call, &resp.base);
+	}
+	free(t.out);
+	return r < 0 ? r : 0;
+}
+
+static int set_iptables(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__SetIPTablesRequest *req = (const Grpc__SetIPTablesRequest *)req_;
+	static char *const wait_args[] = { (char *)"--wait", (char *)"5", NULL };
+	tool_run t = { 0 };
+
+	if (req->data.len > IPT_OUTPUT_MAX)
+		return kc_error_set_code(err, KC_INVALID_ARGUMENT, E2BIG, "data: %zu bytes, at most %u", req->data.len,
+					 IPT_OUTPUT_MAX);
+	int r = iptables(req->is_ipv6, "restore", wait_args, &req->data, &t, err);
+	if (r >= 0) {
+		Grpc__SetIPTablesResponse resp = GRPC__SET_IPTABLES_RESPONSE__INIT;
+		resp.data.data = t.out;
+		resp.data.len = t.out_len;
+		ttrpc_call_reply(call, &resp.base);
+	}
+	free(t.out);
+	return r < 0 ? r : 0;
+}
+
+AGENT_HANDLER(grpc__agent_service__descriptor, "UpdateInterface", update_interface);
+AGENT_HANDLER(grpc__agent_service__descriptor, "UpdateRoutes", update_routes);
+AGENT_HANDLER(grpc__agent_service__descriptor, "ListInterfaces", list_interfaces);
+AGENT_HANDLER(grpc__agent_service__descriptor, "ListRoutes", list_routes);
+AGENT_HANDLER(grpc__agent_service__descriptor, "AddARPNeighbors", add_arp_neighbors);
+AGENT_HANDLER(grpc__agent_service__descriptor, "GetIPTables", get_iptables);
+AGENT_HANDLER(grpc__agent_service__descriptor, "SetIPTables", set_iptables);
