@@ -62,6 +62,7 @@ include rootfs-builder/module.mk
 include kernel-config/module.mk
 include tests/interop/module.mk
 include fuzz/module.mk
+include libcontainer-c/module.mk
 include tests/module.mk
 include tests/integration/module.mk
 include tests/guest/module.mk
