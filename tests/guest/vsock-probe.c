@@ -287,8 +287,9 @@ static int case_guest_details(probe *p, ttrpc_client *c, kc_error *err) {
 }
 
 static int case_unimplemented(probe *p, ttrpc_client *c, kc_error *err) {
-	Grpc__ListInterfacesRequest req = GRPC__LIST_INTERFACES_REQUEST__INIT;
-	return call_expect_code(c, AGENT, "ListInterfaces", &req.base, CALL_TIMEOUT_NS, KC_UNIMPLEMENTED, NULL, err);
+	/* ResizeVolume: the upstream agent itself always answers UNIMPLEMENTED. */
+	Grpc__ResizeVolumeRequest req = GRPC__RESIZE_VOLUME_REQUEST__INIT;
+	return call_expect_code(c, AGENT, "ResizeVolume", &req.base, CALL_TIMEOUT_NS, KC_UNIMPLEMENTED, NULL, err);
 }
 
 /* Nothing produces OOM events yet, so the long poll must end with the agent's deadline answer, not before. */

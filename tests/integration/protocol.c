@@ -227,8 +227,9 @@ static void case_guest_details(void) {
 
 static void case_unimplemented(void) {
 	int fd = dial();
-	Grpc__ListRoutesRequest lr = GRPC__LIST_ROUTES_REQUEST__INIT;
-	send_request(fd, 1, "grpc.AgentService", "ListRoutes", &lr.base, 0);
+	/* ResizeVolume: the upstream agent itself always answers UNIMPLEMENTED. */
+	Grpc__ResizeVolumeRequest lr = GRPC__RESIZE_VOLUME_REQUEST__INIT;
+	send_request(fd, 1, "grpc.AgentService", "ResizeVolume", &lr.base, 0);
 	expect_code(fd, 1, 12);
 	send_request(fd, 3, "grpc.AgentService", "NoSuchMethod", &lr.base, 0);
 	expect_code(fd, 3, 12);

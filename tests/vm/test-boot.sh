@@ -123,7 +123,7 @@ wait
 n=$(cat "$tmp"/par.* | grep -c SERVING)
 [ "$n" -eq 8 ] && pass mux-parallel-clients || fail mux-parallel-clients "$n of 8 answered SERVING"
 
-out=$(ctl ListInterfaces 2>&1)
+out=$(ctl ResizeVolume 2>&1)
 rc=$?
 [ "$rc" -eq 1 ] && grep -q '^error: UNIMPLEMENTED: ' <<<"$out" && pass unimplemented ||
 	fail unimplemented "rc=$rc: $out"
