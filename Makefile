@@ -55,6 +55,7 @@ COMMON_SRCS := common/error.c common/util.c common/log.c
 
 include proto/module.mk
 include init/module.mk
+include storage/module.mk
 include netconfig/module.mk
 include agent/module.mk
 include launcher/module.mk

@@ -4,6 +4,8 @@ FUZZ_TARGETS := frame cmdline netlink
 fuzz-frame_SRCS := fuzz/fuzz-frame.c $(COMMON_SRCS)
 fuzz-frame_OBJS = $(PROTO_HOST_OBJS)
 fuzz-cmdline_SRCS := fuzz/fuzz-cmdline.c agent/config.c agent/transport.c $(COMMON_SRCS)
+FUZZ_TARGETS += mount-options
+fuzz-mount-options_SRCS := fuzz/fuzz-mount-options.c storage/options.c $(COMMON_SRCS)
 FUZZ_SECONDS ?= 60
 
 define fuzz_rule
@@ -20,7 +22,8 @@ fuzz: $(STAMPS)/deps
 	$(MAKE) $(GEN_HDRS)
 	set -e; for t in $(FUZZ_TARGETS); do \
 		srcs="fuzz/fuzz-$$t.c $(COMMON_SRCS)"; \
-		case $$t in frame) srcs="$$srcs proto/frame.c $(GEN_SRCS)";; cmdline) srcs="$$srcs agent/config.c agent/transport.c";; esac; \
+		case $$t in frame) srcs="$$srcs proto/frame.c $(GEN_SRCS)";; cmdline) srcs="$$srcs agent/config.c agent/transport.c";; \
+			mount-options) srcs="$$srcs storage/options.c";; esac; \
 		clang -std=gnu11 -D_GNU_SOURCE -Ulinux -Uunix -I. -I$(GEN) -DKC_VERSION='"fuzz"' -g -O1 \
 			-fsanitize=fuzzer,address,undefined $$srcs -o $(BUILD)/libfuzzer/fuzz-$$t -lprotobuf-c; \
 		$(BUILD)/libfuzzer/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz/corpus/$$t; \

@@ -1,0 +1,380 @@
+/* The storage drivers and the one mount sequence they share:
+ *   check -> options -> resolve (and create) the mount point inside the root -> mount onto its fd ->
+ *   propagation -> ownership -> done; any failure after the mount unmounts it, and a directory the sequence
+ *   created is removed again. */
+#define LOG_SOURCE "storage"
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "storage/path.h"
+#include "storage/storage.h"
+
+#define MOUNT_POINT_MODE 0755
+#define SOURCE_MAX 4096 /* a share tag or a path */
+
+typedef struct mount_job {
+	const stor_spec *s;
+	const stor_root *root;
+	const char *what;
+	stor_mount_opts o;
+	char target[STOR_FD_PATH_MAX]; /* the mount point directory's fd, as a path for mount(2) */
+	bool has_fsgid, has_mode;
+	gid_t fsgid;
+	mode_t mode;
+} mount_job;
+
+struct stor_driver {
+	const char *name;
+	unsigned flags;
+	/* Checks the driver's own needs (source, fstype); NULL: none. */
+	int (*check)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+	/* Mounts onto job->target; NULL: nothing to mount (a plain directory). */
+	int (*mount)(mount_job *job, kc_error *err);
+};
+
+static void detach(const stor_root *root, const char *rel) {
+	_cleanup_close_ int fd = -EBADF;
+	char p[STOR_FD_PATH_MAX];
+	if (stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL) < 0)
+		return;
+	stor_fd_path(fd, p);
+	(void)umount2(p, MNT_DETACH);
+}
+
+static void remove_dir(const stor_root *root, const char *rel) {
+	_cleanup_close_ int dfd = -EBADF;
+	const char *name;
+	if (stor_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) < 0)
+		return;
+	/* Only an empty directory goes; anything else stays (ENOTEMPTY, EBUSY, ENOTDIR). */
+	(void)unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+static int mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err) {
+	const char *data = job->o.data_len ? job->o.data : NULL;
+	if (mount(source, job->target, fstype, job->o.flags, data) < 0)
+		return kc_error_set(err, errno, "%s: mount %s `%s` on %s: %m", job->what, fstype, source,
+				    job->s->mount_point);
+	return 0;
+}
+
+/* ---- virtio-fs and 9p: a share tag from the host ---- */
+
+static int check_tag(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	if (!s->source || !*s->source)
+		return kc_error_set(err, EINVAL, "%s.source: the share tag is empty", what);
+	if (strlen(s->source) >= SOURCE_MAX)
+		return kc_error_set(err, ENAMETOOLONG, "%s.source: longer than %d bytes", what, SOURCE_MAX - 1);
+	return 0;
+}
+
+static int mount_virtiofs(mount_job *job, kc_error *err) {
+	return mount_fs(job, job->s->source, "virtiofs", err);
+}
+
+/* The Go runtime sends trans=virtio,version=9p2000.L,cache=mmap,nodev and msize; a bare request still
+ * means a virtio transport with the Linux dialect, not the kernel's default of TCP and 9P2000. */
+static int mount_9p(mount_job *job, kc_error *err) {
+	if (!stor_options_has(&job->o, "trans") && stor_options_append(&job->o, "trans=virtio") < 0)
+		return kc_error_set(err, E2BIG, "%s.options: too long", job->what);
+	if (!stor_options_has(&job->o, "version") && stor_options_append(&job->o, "version=9p2000.L") < 0)
+		return kc_error_set(err, E2BIG, "%s.options: too long", job->what);
+	return mount_fs(job, job->s->source, "9p", err);
+}
+
+/* ---- ephemeral: tmpfs in guest memory (emptyDir medium Memory, the sandbox shm) ---- */
+
+static int check_ephemeral(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	if (s->fstype && *s->fstype && strcmp(s->fstype, "tmpfs") != 0)
+		return kc_error_set(err, EINVAL, "%s.fstype: `%s` is not supported for ephemeral storage (tmpfs only)",
+				    what, s->fstype);
+	return 0;
+}
+
+static int mount_ephemeral(mount_job *job, kc_error *err) {
+	const char *src = job->s->source && *job->s->source ? job->s->source : "tmpfs";
+	return mount_fs(job, src, "tmpfs", err);
+}
+
+/* ---- bind: a directory that already exists under the root ---- */
+
+static int check_bind(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	const char *rel;
+	char field[128];
+	(void)format_checked(field, sizeof field, "%s.source", what);
+	return stor_path_check(s->source, root->prefix, &rel, field, err);
+}
+
+static int mount_bind(mount_job *job, kc_error *err) {
+	const char *rel = job->s->source + strlen(job->root->prefix);
+	_cleanup_close_ int src = -EBADF;
+	char srcpath[STOR_FD_PATH_MAX];
+
+	/* The source is as hostile as the mount point: resolved inside the same root. */
+	int r = stor_open_in_root(job->root->fd, rel, O_PATH, 0, 0, &src, NULL);
+	if (r < 0)
+		return kc_error_set(err, r, "%s.source: `%s`: %s", job->what, job->s->source, strerror(-r));
+	stor_fd_path(src, srcpath);
+	if (mount(srcpath, job->target, NULL, MS_BIND | (job->o.flags & MS_REC), NULL) < 0)
+		return kc_error_set(err, errno, "%s: bind `%s` on %s: %m", job->what, job->s->source,
+				    job->s->mount_point);
+	/* A bind mount takes its flags only from a remount, on the new mount (not the directory it covers). */
+	unsigned long extra = job->o.flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT);
+	if (!extra)
+		return 0;
+	_cleanup_close_ int m = -EBADF;
+	char mp[STOR_FD_PATH_MAX];
+	r = stor_open_in_root(job->root->fd, job->s->mount_point + strlen(job->root->prefix), O_PATH | O_DIRECTORY,
+			      0, 0, &m, NULL);
+	if (r < 0) {
+		detach(job->root, job->s->mount_point + strlen(job->root->prefix));
+		return kc_error_set(err, r, "%s: reopen %s: %s", job->what, job->s->mount_point, strerror(-r));
+	}
+	stor_fd_path(m, mp);
+	if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | extra, NULL) < 0) {
+		int e = errno;
+		(void)umount2(mp, MNT_DETACH);
+		return kc_error_set(err, e, "%s: remount bind of %s with its options: %s", job->what,
+				    job->s->mount_point, strerror(e));
+	}
+	return 0;
+}
+
+static const stor_driver drivers[] = {
+	{ "virtio-fs", STOR_DRIVER_BLOCKS, check_tag, mount_virtiofs },
+	{ "9p", STOR_DRIVER_BLOCKS, check_tag, mount_9p },
+	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral },
+	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL },
+	{ "bind", 0, check_bind, mount_bind },
+};
+
+static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind" };
+_Static_assert(ELEMENTSOF(driver_names) == ELEMENTSOF(drivers), "one name per driver");
+
+const stor_driver *stor_driver_find(const char *name) {
+	for (size_t i = 0; name && i < ELEMENTSOF(drivers); i++)
+		if (strcmp(drivers[i].name, name) == 0)
+			return &drivers[i];
+	return NULL;
+}
+
+const char *stor_driver_name(const stor_driver *d) {
+	return d->name;
+}
+
+unsigned stor_driver_flags(const stor_driver *d) {
+	return d ? d->flags : 0;
+}
+
+const char *const *stor_driver_names(size_t *ret_n) {
+	*ret_n = ELEMENTSOF(driver_names);
+	return driver_names;
+}
+
+int stor_mount_point_key(const char *mount_point, char *buf, size_t size) {
+	size_t out = 0;
+	for (const char *p = mount_point; *p;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (len == 0)
+			break;
+		if (!(len == 1 && p[0] == '.')) {
+			if (out + 1 + len >= size)
+				return -ENAMETOOLONG;
+			buf[out++] = '/';
+			memcpy(buf + out, p, len);
+			out += len;
+		}
+		p += len;
+	}
+	if (size < 2)
+		return -ENAMETOOLONG;
+	if (out == 0)
+		buf[out++] = '/';
+	buf[out] = '\0';
+	return 0;
+}
+
+int stor_spec_check(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	const stor_driver *d = stor_driver_find(s->driver);
+	stor_mount_opts o;
+	char field[128];
+	const char *rel;
+
+	if (!d)
+		return kc_error_set(err, EINVAL, "%s.driver: unknown storage driver `%s`", what,
+				    s->driver ? s->driver : "");
+	(void)format_checked(field, sizeof field, "%s.mount_point", what);
+	int r = stor_path_check(s->mount_point, root->prefix, &rel, field, err);
+	if (r < 0)
+		return r;
+	(void)format_checked(field, sizeof field, "%s.options", what);
+	r = stor_options_parse(s->options, s->n_options, &o, field, err);
+	if (r < 0)
+		return r;
+	if (s->has_fs_group && s->fs_policy != STOR_FSGROUP_ALWAYS && s->fs_policy != STOR_FSGROUP_ON_ROOT_MISMATCH)
+		return kc_error_set(err, EINVAL, "%s.fs_group.group_change_policy: unknown policy %d", what,
+				    (int)s->fs_policy);
+	return d->check ? d->check(s, root, what, err) : 0;
+}
+
+/* fsgid= and mode= are the agent's, not the filesystem's: taken out of the data and applied to the root of
+ * the mounted tree (ephemeral) or to the directory (local). */
+static int take_ownership_options(mount_job *job, kc_error *err) {
+	char v[32];
+	uint64_t n;
+	int r = stor_options_take(&job->o, "fsgid", v, sizeof v);
+	if (r < 0 || (r > 0 && (parse_u64(v, 10, &n) < 0 || n >= UINT32_MAX)))
+		return kc_error_set(err, EINVAL, "%s.options: fsgid must be a group id", job->what);
+	if (r > 0) {
+		job->has_fsgid = true;
+		job->fsgid = (gid_t)n;
+	}
+	if (job->s->driver && strcmp(job->s->driver, "local") != 0)
+		return 0;
+	r = stor_options_take(&job->o, "mode", v, sizeof v);
+	if (r < 0 || (r > 0 && (parse_u64(v, 8, &n) < 0 || n > 07777)))
+		return kc_error_set(err, EINVAL, "%s.options: mode must be octal permissions", job->what);
+	if (r > 0) {
+		job->has_mode = true;
+		job->mode = (mode_t)n;
+	}
+	return 0;
+}
+
+static int apply_ownership(mount_job *job, int fd, kc_error *err) {
+	char p[STOR_FD_PATH_MAX];
+	struct stat st;
+
+	stor_fd_path(fd, p);
+	if (job->has_mode && chmod(p, job->mode) < 0)
+		return kc_error_set(err, errno, "%s: chmod %s: %m", job->what, job->s->mount_point);
+	if (job->has_fsgid) {
+		if (fchownat(fd, "", (uid_t)-1, job->fsgid, AT_EMPTY_PATH) < 0 || fstat(fd, &st) < 0 ||
+		    chmod(p, (st.st_mode & 07777) | S_ISGID) < 0)
+			return kc_error_set(err, errno, "%s: fsgid on %s: %m", job->what, job->s->mount_point);
+	}
+	if (job->s->has_fs_group) {
+		int r = stor_fs_group_apply(fd, job->s->fs_gid, job->s->fs_policy, job->o.flags & MS_RDONLY, err);
+		if (r < 0)
+			return kc_error_prefix(err, "%s: %s", job->what, job->s->mount_point);
+	}
+	return 0;
+}
+
+int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	mount_job job = { .s = s, .root = root, .what = what };
+	_cleanup_close_ int target = -EBADF, mounted_root = -EBADF;
+	bool created = false, mounted = false;
+	char field[128];
+
+	int r = stor_spec_check(s, root, what, err);
+	if (r < 0)
+		return r;
+	const stor_driver *d = stor_driver_find(s->driver);
+	const char *rel = s->mount_point + strlen(root->prefix);
+	(void)format_checked(field, sizeof field, "%s.options", what);
+	r = stor_options_parse(s->options, s->n_options, &job.o, field, err);
+	if (r >= 0)
+		r = take_ownership_options(&job, err);
+	if (r < 0)
+		return r;
+
+	r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
+			      &created);
+	if (r < 0)
+		return kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
+	stor_fd_path(target, job.target);
+
+	if (d->mount) {
+		r = d->mount(&job, err);
+		if (r < 0)
+			goto fail;
+		mounted = true;
+	}
+	/* The fd taken before the mount names the covered directory; propagation and ownership go to the new
+	 * mount. */
+	r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &mounted_root, NULL);
+	if (r < 0) {
+		r = kc_error_set(err, r, "%s: reopen %s after mounting: %s", what, s->mount_point, strerror(-r));
+		goto fail;
+	}
+	if (mounted && job.o.propagation) {
+		char mp[STOR_FD_PATH_MAX];
+		stor_fd_path(mounted_root, mp);
+		if (mount(NULL, mp, NULL, job.o.propagation, NULL) < 0) {
+			r = kc_error_set(err, errno, "%s: propagation of %s: %m", what, s->mount_point);
+			goto fail;
+		}
+	}
+	r = apply_ownership(&job, mounted_root, err);
+	if (r < 0)
+		goto fail;
+	return 0;
+
+fail:
+	if (mounted)
+		detach(root, rel);
+	if (created)
+		remove_dir(root, rel);
+	return r;
+}
+
+int stor_umount(const char *mount_point, unsigned driver_flags, const stor_root *root, kc_error *err) {
+	const char *rel;
+	_cleanup_close_ int fd = -EBADF;
+	char p[STOR_FD_PATH_MAX];
+
+	int r = stor_path_check(mount_point, root->prefix, &rel, "mount_point", err);
+	if (r < 0)
+		return r;
+	if (!(driver_flags & STOR_DRIVER_NO_MOUNT)) {
+		r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return kc_error_set(err, r, "unmount %s: %s", mount_point, strerror(-r));
+		stor_fd_path(fd, p);
+		/* EINVAL: not a mount point (any more), which is what we want. */
+		if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL)
+			return kc_error_set(err, errno, "unmount %s: %m", mount_point);
+		fd = safe_close(fd);
+	}
+	remove_dir(root, rel);
+	return 0;
+}
+
+int stor_remount(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	mount_job job = { .s = s, .root = root, .what = what };
+	_cleanup_close_ int fd = -EBADF;
+	char field[128];
+
+	int r = stor_spec_check(s, root, what, err);
+	if (r < 0)
+		return r;
+	if (!(stor_driver_flags(stor_driver_find(s->driver)) & STOR_DRIVER_REMOUNT))
+		return kc_error_set(err, EINVAL, "%s.driver: `%s` storage cannot be remounted (ephemeral only)", what,
+				    s->driver);
+	(void)format_checked(field, sizeof field, "%s.options", what);
+	r = stor_options_parse(s->options, s->n_options, &job.o, field, err);
+	if (r >= 0)
+		r = take_ownership_options(&job, err);
+	if (r < 0)
+		return r;
+	r = stor_open_in_root(root->fd, s->mount_point + strlen(root->prefix), O_PATH | O_DIRECTORY, 0, 0, &fd,
+			      NULL);
+	if (r < 0)
+		return kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
+	stor_fd_path(fd, job.target);
+	const char *data = job.o.data_len ? job.o.data : NULL;
+	if (mount(NULL, job.target, NULL, MS_REMOUNT | (job.o.flags & ~(unsigned long)MS_BIND), data) < 0)
+		return kc_error_set(err, errno, "%s: remount %s: %m", what, s->mount_point);
+	return apply_ownership(&job, fd, err);
+}

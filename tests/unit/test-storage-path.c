@@ -1,0 +1,444 @@
+/* Path confinement: host paths checked against their prefix, then resolved inside the root through openat2
+ * and through the component-walking fallback, case by case: "..", absolute and relative symlinks that try to
+ * leave, symlink loops, magic links, creation of missing directories. Also the storage spec checks, and real
+ * mounts (tmpfs, bind, a failing one) inside a private mount namespace when the test runs as root. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "storage/path.h"
+#include "storage/storage.h"
+
+static char top[64];
+static int rootfd = -1;
+
+static void mk(const char *rel, bool dir) {
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	if (dir)
+		assert_int_equal(mkdir(p, 0755), 0);
+	else {
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		assert_true(fd >= 0);
+		close(fd);
+	}
+}
+
+static void ln(const char *target, const char *rel) {
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static int setup(void **state) {
+	snprintf(top, sizeof top, "/tmp/test-storage-path.XXXXXX");
+	if (!mkdtemp(top))
+		return -1;
+	mk("a", true);
+	mk("a/b", true);
+	mk("a/file", false);
+	mk("etc", true);
+	mk("etc/passwd", false);
+	ln("/a/b", "abs");               /* absolute, stays inside once rooted */
+	ln("/etc", "esc");               /* would be the host's /etc without confinement */
+	ln("../../../../..", "up");      /* climbs past the root */
+	ln("../file", "a/b/rel");        /* relative, inside */
+	ln("loop2", "loop1");
+	ln("loop1", "loop2");
+	ln("/proc/self/root", "magic");  /* a magic link, rooted: does not exist inside */
+	ln("up/a/../esc/passwd", "chain");
+	rootfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return rootfd < 0 ? -1 : 0;
+}
+
+static int teardown(void **state) {
+	char cmd[128];
+	close(rootfd);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Asserts that path resolves (both ways) to the same inode as expect, a path relative to top. */
+static void resolves_to(const char *path, const char *expect) {
+	char p[256];
+	struct stat want, got;
+	snprintf(p, sizeof p, "%s/%s", top, expect);
+	assert_int_equal(lstat(p, &want), 0);
+	for (int fallback = 0; fallback < 2; fallback++) {
+		int fd = -1;
+		int r = stor_open_in_root(rootfd, path, O_PATH, fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0, 0, &fd, NULL);
+		if (r < 0)
+			fail_msg("`%s` (fallback=%d): %s", path, fallback, strerror(-r));
+		assert_int_equal(fstat(fd, &got), 0);
+		if (got.st_ino != want.st_ino || got.st_dev != want.st_dev)
+			fail_msg("`%s` (fallback=%d) did not resolve to %s", path, fallback, expect);
+		close(fd);
+	}
+}
+
+static void fails_with(const char *path, int open_flags, int expect) {
+	for (int fallback = 0; fallback < 2; fallback++) {
+		int fd = -1;
+		int r = stor_open_in_root(rootfd, path, open_flags, fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0, 0, &fd,
+					  NULL);
+		if (r != expect)
+			fail_msg("`%s` (fallback=%d): got %d (%s), want %d", path, fallback, r,
+				 r < 0 ? strerror(-r) : "ok", expect);
+	}
+}
+
+static void test_plain(void **state) {
+	resolves_to("a/b", "a/b");
+	resolves_to("/a/file", "a/file");
+	resolves_to("a//b/./", "a/b");
+	resolves_to("", ".");
+	resolves_to("/", ".");
+}
+
+static void test_dotdot_stops_at_root(void **state) {
+	resolves_to("..", ".");
+	resolves_to("../../a/file", "a/file");
+	resolves_to("a/b/../../../../etc/passwd", "etc/passwd");
+}
+
+static void test_symlinks_stay_inside(void **state) {
+	resolves_to("abs", "a/b");
+	resolves_to("esc/passwd", "etc/passwd"); /* the root's etc, not the host's */
+	resolves_to("up", ".");
+	resolves_to("up/a/file", "a/file");
+	resolves_to("a/b/rel", "a/file");
+	resolves_to("chain", "etc/passwd");
+}
+
+static void test_bad_paths(void **state) {
+	fails_with("loop1", O_PATH, -ELOOP);
+	fails_with("magic", O_PATH, -ENOENT);
+	fails_with("a/file/x", O_PATH, -ENOTDIR);
+	fails_with("nope/x", O_PATH, -ENOENT);
+	fails_with("a/file", O_PATH | O_DIRECTORY, -ENOTDIR);
+}
+
+static void test_nofollow_last(void **state) {
+	for (int fallback = 0; fallback < 2; fallback++) {
+		int fd = -1;
+		struct stat st;
+		unsigned f = STOR_RESOLVE_NOFOLLOW | (fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0);
+		assert_int_equal(stor_open_in_root(rootfd, "esc", O_PATH, f, 0, &fd, NULL), 0);
+		assert_int_equal(fstat(fd, &st), 0);
+		assert_true(S_ISLNK(st.st_mode));
+		close(fd);
+	}
+}
+
+static void test_real_open_reopens_safely(void **state) {
+	for (int fallback = 0; fallback < 2; fallback++) {
+		int fd = -1;
+		unsigned f = fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0;
+		assert_int_equal(stor_open_in_root(rootfd, "esc/passwd", O_RDONLY, f, 0, &fd, NULL), 0);
+		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		assert_false(fcntl(fd, F_GETFL) & O_PATH);
+		close(fd);
+	}
+	int fd;
+	assert_int_equal(stor_open_in_root(rootfd, "x", O_RDWR | O_CREAT, 0, 0, &fd, NULL), -EINVAL);
+}
+
+static void test_mkdir_inside(void **state) {
+	int fd = -1;
+	bool created = false;
+	struct stat st;
+	char p[256];
+
+	assert_int_equal(stor_open_in_root(rootfd, "esc/newdir/deeper", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR,
+					   0750, &fd, &created), 0);
+	assert_true(created);
+	close(fd);
+	snprintf(p, sizeof p, "%s/etc/newdir/deeper", top);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_not_equal(stat("/etc/newdir", &st), 0);
+
+	assert_int_equal(stor_open_in_root(rootfd, "up/up/made", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0700,
+					   &fd, &created), 0);
+	assert_true(created);
+	close(fd);
+	snprintf(p, sizeof p, "%s/made", top);
+	assert_int_equal(stat(p, &st), 0);
+	/* Existing: not created. */
+	assert_int_equal(stor_open_in_root(rootfd, "a/b", O_PATH, STOR_RESOLVE_MKDIR, 0700, &fd, &created), 0);
+	assert_false(created);
+	close(fd);
+}
+
+static void test_parent(void **state) {
+	int dfd = -1;
+	const char *name = NULL;
+	struct stat st, want;
+	char p[256];
+
+	assert_int_equal(stor_open_parent_in_root(rootfd, "esc/passwd", 0, 0, &dfd, &name), 0);
+	assert_string_equal(name, "passwd");
+	snprintf(p, sizeof p, "%s/etc", top);
+	assert_int_equal(stat(p, &want), 0);
+	assert_int_equal(fstat(dfd, &st), 0);
+	assert_int_equal(st.st_ino, want.st_ino);
+	close(dfd);
+	assert_int_equal(stor_open_parent_in_root(rootfd, "a/..", 0, 0, &dfd, &name), -EINVAL);
+	assert_int_equal(stor_open_parent_in_root(rootfd, "", 0, 0, &dfd, &name), -EINVAL);
+	assert_int_equal(stor_open_parent_in_root(rootfd, "top", 0, 0, &dfd, &name), 0);
+	assert_string_equal(name, "top");
+	close(dfd);
+}
+
+static void test_path_check(void **state) {
+	const char *rel = NULL;
+	kc_error err = { 0 };
+	const char *P = "/run/kata-containers/";
+
+	assert_int_equal(stor_path_check("/run/kata-containers/sandbox/shm", P, &rel, "mount_point", &err), 0);
+	assert_string_equal(rel, "sandbox/shm");
+	assert_int_equal(stor_path_check("/run/kata-containers//a/./b", P, &rel, "mp", &err), 0);
+	assert_string_equal(rel, "a/./b");
+	assert_int_equal(stor_path_check("/run/kata-containers/../../etc", P, &rel, "storages[3].mount_point", &err),
+			 -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[3].mount_point"));
+	assert_non_null(strstr(err.msg, ".."));
+	assert_int_equal(stor_path_check("/run/kata-containers/a/..", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check("/etc/passwd", P, &rel, "mp", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is not under"));
+	assert_int_equal(stor_path_check("/run/kata-containersX/a", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check("run/kata-containers/a", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check("/run/kata-containers/", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check("/run/kata-containers//", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check("", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(stor_path_check(NULL, P, &rel, "mp", &err), -EINVAL);
+	/* "..." and "..x" are names, not traversal. */
+	assert_int_equal(stor_path_check("/run/kata-containers/.../..x", P, &rel, "mp", &err), 0);
+	char longp[5000];
+	memset(longp, 'a', sizeof longp - 1);
+	longp[sizeof longp - 1] = '\0';
+	memcpy(longp, P, strlen(P));
+	assert_int_equal(stor_path_check(longp, P, &rel, "mp", &err), -ENAMETOOLONG);
+}
+
+static void test_mount_point_key(void **state) {
+	char k[64];
+	assert_int_equal(stor_mount_point_key("/run/kata-containers//a/./b/", k, sizeof k), 0);
+	assert_string_equal(k, "/run/kata-containers/a/b");
+	assert_int_equal(stor_mount_point_key("/", k, sizeof k), 0);
+	assert_string_equal(k, "/");
+	assert_int_equal(stor_mount_point_key("/run/kata-containers/a", k, 8), -ENAMETOOLONG);
+}
+
+static void test_spec_check(void **state) {
+	stor_root root = { .fd = rootfd, .prefix = "/run/kata-containers/" };
+	kc_error err = { 0 };
+	const char *opts[] = { "size=1m" };
+	stor_spec s = { .driver = "ephemeral", .source = "tmpfs", .mount_point = "/run/kata-containers/x",
+			.options = opts, .n_options = 1 };
+
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.driver = "nfs";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[1]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[1].driver"));
+	s.driver = NULL;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[1]", &err), -EINVAL);
+	s.driver = "ephemeral";
+	s.fstype = "hugetlbfs";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[2].fstype"));
+	s.fstype = "tmpfs";
+	s.mount_point = "/run/kata-containers/../../etc";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].mount_point"));
+	s.mount_point = "/run/kata-containers/x";
+	s.driver = "9p";
+	s.source = "";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].source"));
+	s.driver = "bind";
+	s.source = "/etc";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].source"));
+	s.source = "/run/kata-containers/shared/containers/c1";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.has_fs_group = true;
+	s.fs_policy = 7;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "group_change_policy"));
+
+	size_t n;
+	const char *const *names = stor_driver_names(&n);
+	assert_int_equal(n, 5);
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(stor_driver_find(names[i]));
+	assert_true(stor_driver_flags(stor_driver_find("9p")) & STOR_DRIVER_BLOCKS);
+	assert_true(stor_driver_flags(stor_driver_find("virtio-fs")) & STOR_DRIVER_BLOCKS);
+	assert_true(stor_driver_flags(stor_driver_find("ephemeral")) & STOR_DRIVER_REMOUNT);
+}
+
+/* ---- real mounts, in a private mount namespace ---- */
+
+static bool in_private_ns(void) {
+	static int state = 0;
+	if (state == 0) {
+		state = (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0) ? 1 : -1;
+		/* An fd opened before unshare names a mount of the old namespace, which takes no mounts from us. */
+		if (state > 0) {
+			close(rootfd);
+			rootfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		}
+	}
+	return state > 0;
+}
+
+static bool exists(const char *rel) {
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	return lstat(p, &st) == 0;
+}
+
+static long fs_type(const char *rel) {
+	char p[256];
+	struct statfs sf;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	return statfs(p, &sf) == 0 ? (long)sf.f_type : -1;
+}
+
+static void test_mounts(void **state) {
+	if (!in_private_ns())
+		skip();
+	/* The test tree lives on the host's /tmp: give it a tmpfs of its own so its st_dev differs from the
+	 * mounts made inside it. */
+	stor_root root = { .fd = rootfd, .prefix = "/k/" };
+	kc_error err = { 0 };
+	const char *opts[] = { "nodev", "size=1m", "mode=0750", "fsgid=1234" };
+	stor_spec s = { .driver = "ephemeral", .source = "shm", .fstype = "tmpfs", .mount_point = "/k/sb/shm",
+			.options = opts, .n_options = 4 };
+	struct stat st;
+	char p[256];
+
+	if (stor_mount(&s, &root, "storages[0]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fs_type("sb/shm"), 0x01021994); /* TMPFS_MAGIC */
+	snprintf(p, sizeof p, "%s/sb/shm", top);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_gid, 1234);
+	assert_int_equal(st.st_mode & 07777, 02750);
+
+	/* Remount with a new size: still mounted. */
+	const char *bigger[] = { "size=2m" };
+	s.options = bigger;
+	s.n_options = 1;
+	assert_int_equal(stor_remount(&s, &root, "storages[0]", &err), 0);
+	struct statfs sf;
+	assert_int_equal(statfs(p, &sf), 0);
+	assert_int_equal((long)sf.f_blocks * sf.f_bsize, 2 << 20);
+
+	/* A bind of a directory inside the root, read-only, through an escaping symlink as mount point. */
+	stor_spec b = { .driver = "bind", .source = "/k/a", .mount_point = "/k/esc/bound",
+			.options = (const char *[]){ "ro" }, .n_options = 1 };
+	assert_int_equal(stor_mount(&b, &root, "storages[1]", &err), 0);
+	assert_true(exists("etc/bound/file"));
+	snprintf(p, sizeof p, "%s/etc/bound/newfile", top);
+	assert_true(open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) < 0 && errno == EROFS);
+	assert_int_equal(stor_umount("/k/esc/bound", 0, &root, &err), 0);
+	assert_false(exists("etc/bound"));
+
+	/* A mount that fails leaves neither a mount nor the directory it created. */
+	const char *bad[] = { "size=notanumber" };
+	stor_spec f = { .driver = "ephemeral", .source = "tmpfs", .mount_point = "/k/made/for/nothing",
+			.options = bad, .n_options = 1 };
+	assert_int_not_equal(stor_mount(&f, &root, "storages[2]", &err), 0);
+	assert_non_null(strstr(err.msg, "storages[2]"));
+	assert_false(exists("made/for/nothing"));
+	/* fs_group that cannot be applied (a read-only bind) undoes the mount. */
+	stor_spec g = { .driver = "bind", .source = "/k/a", .mount_point = "/k/rofs",
+			.options = (const char *[]){ "ro" }, .n_options = 1, .has_fs_group = true, .fs_gid = 5 };
+	assert_int_not_equal(stor_mount(&g, &root, "storages[3]", &err), 0);
+	assert_false(exists("rofs"));
+	assert_int_not_equal(fs_type("a"), 0x01021994);
+
+	/* local: a directory with mode and group. */
+	stor_spec l = { .driver = "local", .mount_point = "/k/sb/local/vol",
+			.options = (const char *[]){ "mode=0770", "fsgid=42" }, .n_options = 2 };
+	assert_int_equal(stor_mount(&l, &root, "storages[4]", &err), 0);
+	snprintf(p, sizeof p, "%s/sb/local/vol", top);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02770);
+	assert_int_equal(st.st_gid, 42);
+	assert_int_equal(stor_umount("/k/sb/local/vol", STOR_DRIVER_NO_MOUNT, &root, &err), 0);
+	assert_false(exists("sb/local/vol"));
+
+	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
+	assert_false(exists("sb/shm"));
+	/* Not mounted any more: not an error. */
+	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
+}
+
+static void test_fs_group(void **state) {
+	if (geteuid() != 0)
+		skip();
+	char p[256];
+	struct stat st;
+	kc_error err = { 0 };
+	mk("g", true);
+	mk("g/d", true);
+	mk("g/d/f", false);
+	ln("/etc/passwd", "g/link");
+	snprintf(p, sizeof p, "%s/g/d/f", top);
+	assert_int_equal(chmod(p, 04700), 0);
+	int fd = openat(rootfd, "g", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(stor_fs_group_apply(fd, 777, STOR_FSGROUP_ALWAYS, false, &err), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_gid, 777);
+	assert_int_equal(st.st_mode & 07777, 0760); /* g+rw, set-id bits dropped */
+	snprintf(p, sizeof p, "%s/g/d", top);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02775);
+	snprintf(p, sizeof p, "%s/g/link", top);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_gid, 777);
+	snprintf(p, sizeof p, "%s/etc/passwd", top);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_not_equal(st.st_gid, 777); /* the link was not followed */
+	/* OnRootMismatch: the root matches now, so a changed file below stays as it is. */
+	snprintf(p, sizeof p, "%s/g/d/f", top);
+	assert_int_equal(chmod(p, 0600), 0);
+	assert_int_equal(stor_fs_group_apply(fd, 777, STOR_FSGROUP_ON_ROOT_MISMATCH, false, &err), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	close(fd);
+}
+
+int main(void) {
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_plain),
+		cmocka_unit_test(test_dotdot_stops_at_root),
+		cmocka_unit_test(test_symlinks_stay_inside),
+		cmocka_unit_test(test_bad_paths),
+		cmocka_unit_test(test_nofollow_last),
+		cmocka_unit_test(test_real_open_reopens_safely),
+		cmocka_unit_test(test_mkdir_inside),
+		cmocka_unit_test(test_parent),
+		cmocka_unit_test(test_path_check),
+		cmocka_unit_test(test_mount_point_key),
+		cmocka_unit_test(test_spec_check),
+		cmocka_unit_test(test_fs_group),
+		cmocka_unit_test(test_mounts),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
