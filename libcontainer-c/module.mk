@@ -14,3 +14,7 @@ UNIT_TESTS += lc-spec
 test-lc-spec_SRCS := tests/unit/test-lc-spec.c $(LC_HOST_SRCS) $(COMMON_SRCS)
 test-lc-spec_OBJS := $(PROTO_HOST_OBJS)
 test-lc-spec_LIBS := $(LC_HOST_LIBS)
+UNIT_TESTS += lc-specconv
+test-lc-specconv_SRCS := tests/unit/test-lc-specconv.c $(LC_HOST_SRCS) $(COMMON_SRCS)
+test-lc-specconv_OBJS := $(PROTO_HOST_OBJS)
+test-lc-specconv_LIBS := $(LC_HOST_LIBS)
