@@ -21,16 +21,20 @@ all: $(BUILD)/host/fuzz/fuzz-$(1)
 endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
+# libFuzzer builds come from the same per-target lists; a target whose objects include the protobuf code
+# compiles the generated sources and the frame codec directly.
+define libfuzzer_rule
+$(BUILD)/libfuzzer/fuzz-$(1): $(fuzz-$(1)_SRCS) $(GEN_HDRS)
+	@mkdir -p $$(@D)
+	clang -std=gnu11 -D_GNU_SOURCE -Ulinux -Uunix -I. -I$(GEN) -DKC_VERSION='"fuzz"' -g -O1 \
+		-fsanitize=fuzzer,address,undefined $(fuzz-$(1)_SRCS) \
+		$(if $(fuzz-$(1)_OBJS),$(PROTO_SRCS) $(GEN_SRCS)) -o $$@ -lprotobuf-c $(fuzz-$(1)_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call libfuzzer_rule,$(t))))
+
 fuzz: $(STAMPS)/deps
 	command -v clang >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang libclang-rt-14-dev
-	@mkdir -p $(BUILD)/libfuzzer
-	$(MAKE) $(GEN_HDRS)
+	$(MAKE) $(addprefix $(BUILD)/libfuzzer/fuzz-,$(FUZZ_TARGETS))
 	set -e; for t in $(FUZZ_TARGETS); do \
-		srcs="fuzz/fuzz-$$t.c $(COMMON_SRCS)"; \
-		case $$t in frame) srcs="$$srcs proto/frame.c $(GEN_SRCS)";; cmdline) srcs="$$srcs agent/config.c agent/transport.c";; \
-			mount-options) srcs="$$srcs storage/options.c";; \
-			oci-json) srcs="$$srcs $(filter libcontainer-c/%,$(fuzz-oci-json_SRCS)) $(GEN_SRCS) -ljson-c";; esac; \
-		clang -std=gnu11 -D_GNU_SOURCE -Ulinux -Uunix -I. -I$(GEN) -DKC_VERSION='"fuzz"' -g -O1 \
-			-fsanitize=fuzzer,address,undefined $$srcs -o $(BUILD)/libfuzzer/fuzz-$$t -lprotobuf-c; \
 		$(BUILD)/libfuzzer/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 fuzz/corpus/$$t; \
 	done
