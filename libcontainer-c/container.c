@@ -1,0 +1,493 @@
+/* The lifecycle over the state directory: each entry point is a short, bounded sequence of steps, so that lcrun
+ * can run each as its own process and the agent can call them from its loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "libcontainer-c/container.h"
+#include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/linux-syscalls.h"
+#include "libcontainer-c/specconv.h"
+#include "libcontainer-c/state-internal.h"
+
+#define LC_OCI_VERSION_DEFAULT "1.0.2"
+/* How long delete --force waits for a killed init to die, and start for the init to take the fifo. */
+#define LC_KILL_WAIT_MS 10000
+#define LC_START_WAIT_MS 10000
+
+/* ---- signals -------------------------------------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int sig;
+} signal_table[] = {
+	{"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},       {"TRAP", SIGTRAP},
+	{"ABRT", SIGABRT},     {"IOT", SIGIOT},       {"BUS", SIGBUS},     {"FPE", SIGFPE},       {"KILL", SIGKILL},
+	{"USR1", SIGUSR1},     {"SEGV", SIGSEGV},     {"USR2", SIGUSR2},   {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},
+	{"TERM", SIGTERM},     {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},   {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+	{"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},       {"XCPU", SIGXCPU},
+	{"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},   {"WINCH", SIGWINCH},   {"IO", SIGIO},
+	{"POLL", SIGPOLL},     {"PWR", SIGPWR},       {"SYS", SIGSYS},
+};
+
+int lc_signal_from_string(const char *s) {
+	uint64_t n;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (parse_u64(s, 10, &n) >= 0)
+		return n >= 1 && n <= (uint64_t)SIGRTMAX ? (int)n : -EINVAL;
+	if (strncasecmp(s, "SIG", 3) == 0)
+		s += 3;
+	for (size_t i = 0; i < ELEMENTSOF(signal_table); i++)
+		if (strcasecmp(s, signal_table[i].name) == 0)
+			return signal_table[i].sig;
+	/* RTMIN, RTMIN+n, RTMAX-n as kill(1) writes them. */
+	if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+		bool min = strncasecmp(s, "RTMIN", 5) == 0;
+		const char *rest = s + 5;
+		uint64_t off = 0;
+		if (*rest && ((min && *rest != '+') || (!min && *rest != '-') || parse_u64(rest + 1, 10, &off) < 0))
+			return -EINVAL;
+		int sig = min ? SIGRTMIN + (int)off : SIGRTMAX - (int)off;
+		return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+/* ---- create ------------------------------------------------------------------------------------------------ */
+
+static int load_config(int bundlefd, const char *bundle, char **ret_text, size_t *ret_len, lc_config **ret,
+		       kc_error *err) {
+	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	lc_specconv_opts opts = {0};
+
+	int r = read_file_capped(bundlefd, "config.json", LC_SPEC_JSON_MAX, &text, &len);
+	if (r < 0)
+		return kc_error_set(err, -r, "%s/config.json: %s", bundle, strerror(-r));
+	r = lc_spec_from_json(text, len, &spec, err);
+	if (r < 0)
+		return kc_error_prefix(err, "%s/config.json", bundle);
+	r = lc_config_from_spec(spec, &opts, ret, err);
+	if (r < 0)
+		return kc_error_prefix(err, "%s/config.json", bundle);
+	*ret_text = TAKE_PTR(text);
+	*ret_len = len;
+	return 0;
+}
+
+static void rfc3339_now(char buf[64]) {
+	struct timespec ts;
+	struct tm tm;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, 64, "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(buf + n, 64 - n, ".%09ldZ", ts.tv_nsec);
+}
+
+static json_object *state_doc(const lc_config *cfg, const char *id, const char *bundle, const char *rootfs, pid_t pid,
+			      uint64_t start_time) {
+	char created[64];
+	json_object *doc = json_object_new_object(), *ann = json_object_new_object();
+
+	rfc3339_now(created);
+	json_object_object_add(doc, "ociVersion",
+			       json_object_new_string(cfg->spec->oci_version ? cfg->spec->oci_version : LC_OCI_VERSION_DEFAULT));
+	json_object_object_add(doc, "id", json_object_new_string(id));
+	json_object_object_add(doc, "pid", json_object_new_int(pid));
+	json_object_object_add(doc, "bundle", json_object_new_string(bundle));
+	json_object_object_add(doc, "rootfs", json_object_new_string(rootfs));
+	json_object_object_add(doc, "created", json_object_new_string(created));
+	/* runc prints "" for root. */
+	json_object_object_add(doc, "owner", json_object_new_string(""));
+	for (size_t i = 0; i < cfg->spec->n_annotations; i++)
+		json_object_object_add(ann, cfg->spec->annotations[i].key,
+				       json_object_new_string(cfg->spec->annotations[i].value));
+	json_object_object_add(doc, "annotations", ann);
+	json_object_object_add(doc, "lcrun-start-time", json_object_new_int64((int64_t)start_time));
+	return doc;
+}
+
+static int write_pid_file(const char *path, pid_t pid, kc_error *err) {
+	char tmp[PATH_MAX], buf[DECIMAL_STR_MAX(pid_t)];
+	int r = format_checked(tmp, sizeof tmp, "%s.lcrun-tmp", path);
+	if (r < 0)
+		return kc_error_set(err, -r, "--pid-file `%s`: path too long", path);
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return kc_error_set(err, errno, "--pid-file `%s`: %s", path, strerror(errno));
+	(void)snprintf(buf, sizeof buf, "%d", (int)pid);
+	r = write_all(fd, buf, strlen(buf));
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void)unlink(tmp);
+		return kc_error_set(err, -r, "--pid-file `%s`: %s", path, strerror(-r));
+	}
+	return 0;
+}
+
+static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,
+			 int *ret_pidfd, kc_error *err) {
+	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	char rootfs[PATH_MAX];
+	int r;
+	(void)root;
+
+	_cleanup_close_ int bundlefd = open(o->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (bundlefd < 0)
+		return kc_error_set(err, errno, "bundle `%s`: %s", o->bundle, strerror(errno));
+	r = load_config(bundlefd, o->bundle, &text, &len, &cfg, err);
+	if (r < 0)
+		return r;
+	if (!cfg->rootfs || !*cfg->rootfs)
+		return kc_error_set(err, EINVAL, "root.path: missing");
+	r = cfg->rootfs[0] == '/' ? format_checked(rootfs, sizeof rootfs, "%s", cfg->rootfs)
+				  : format_checked(rootfs, sizeof rootfs, "%s/%s", o->bundle, cfg->rootfs);
+	if (r < 0)
+		return kc_error_set(err, -r, "root.path: too long");
+	struct stat st;
+	if (stat(rootfs, &st) < 0)
+		return kc_error_set(err, errno, "root.path: `%s`: %s", rootfs, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return kc_error_set(err, ENOTDIR, "root.path: `%s` is not a directory", rootfs);
+	if (cfg->process && cfg->process->terminal && o->console_sock_fd < 0)
+		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs --console-socket");
+
+	/* The frozen config, for exec's defaults. */
+	_cleanup_close_ int cfd = openat(statefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (cfd < 0 || write_all(cfd, text, len) < 0)
+		return kc_error_set(err, errno, "save config.json in the state directory: %s", strerror(errno));
+
+	if (mkfifoat(statefd, "exec.fifo", 0600) < 0)
+		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
+	_cleanup_close_ int fifo = openat(statefd, "exec.fifo", O_PATH | O_CLOEXEC);
+	if (fifo < 0)
+		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
+
+	lc_spawn_args a = {
+		.cfg = cfg,
+		.rootfs = rootfs,
+		.exec_fifo_fd = fifo,
+		.console_sock_fd = o->console_sock_fd,
+		.preserve_fds = o->preserve_fds,
+		.no_pivot = o->no_pivot,
+	};
+	lc_spawned sp = {0};
+	r = lc_spawn_init(&a, &sp, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int pidfd = sp.pidfd;
+
+	uint64_t start_time = 0;
+	r = lc_proc_start_time(sp.pid, &start_time);
+	if (r >= 0) {
+		json_object *doc = state_doc(cfg, id, o->bundle, rootfs, sp.pid, start_time);
+		r = lc_state_save(statefd, doc, err);
+		json_object_put(doc);
+	} else
+		kc_error_set(err, -r, "container init %d: %s", (int)sp.pid, strerror(-r));
+	if (r >= 0 && o->pid_file)
+		r = write_pid_file(o->pid_file, sp.pid, err);
+	if (r < 0) {
+		/* Our child, unseen by the caller: the one place the library collects one. */
+		siginfo_t si;
+		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
+		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		return r;
+	}
+	*ret_pid = sp.pid;
+	*ret_pidfd = TAKE_FD(pidfd);
+	return 0;
+}
+
+int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
+			kc_error *err) {
+	int statefd = -1;
+
+	int r = lc_id_check(id, err);
+	if (r < 0)
+		return r;
+	if (!o->bundle || o->bundle[0] != '/')
+		return kc_error_set(err, EINVAL, "bundle: must be an absolute path");
+	r = lc_state_dir_create(root, id, &statefd, err);
+	if (r < 0)
+		return r;
+	r = create_in_dir(root, id, statefd, o, ret_pid, ret_pidfd, err);
+	(void)safe_close(statefd);
+	if (r < 0)
+		(void)lc_state_dir_remove(root, id);
+	return r;
+}
+
+/* ---- the others ---------------------------------------------------------------------------------------------- */
+
+/* A pidfd for the recorded init, verified against the start time after it is opened, so that a recycled pid is
+ * never signalled. */
+static int open_init(const lc_state *s, int *ret, kc_error *err) {
+	uint64_t st;
+	int fd = lc_pidfd_open(s->pid);
+	if (fd < 0)
+		return kc_error_set(err, ESRCH, "container `%s` is not running", s->id);
+	if (lc_proc_start_time(s->pid, &st) < 0 || st != s->start_time) {
+		(void)close(fd);
+		return kc_error_set(err, ESRCH, "container `%s` is not running", s->id);
+	}
+	*ret = fd;
+	return 0;
+}
+
+static int wait_pidfd(int pidfd, int timeout_ms) {
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int r;
+	do
+		r = poll(&p, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
+}
+
+int lc_container_start(const char *root, const char *id, kc_error *err) {
+	_cleanup_(lc_state_freep) lc_state *s = NULL;
+	_cleanup_close_ int pidfd = -1;
+	char c;
+
+	int r = lc_state_load(root, id, &s, err);
+	if (r < 0)
+		return r;
+	if (s->status != LC_STATUS_CREATED)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EINVAL,
+					 "container `%s` is %s, not created: cannot start it", id, lc_status_name(s->status));
+	r = open_init(s, &pidfd, err);
+	if (r < 0)
+		return r;
+	/* Non-blocking open: the init is blocked opening the write side, and it may have died meanwhile; poll both
+	 * so that start can never hang. */
+	_cleanup_close_ int fifo = openat(s->dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fifo < 0)
+		return kc_error_set(err, errno, "container `%s`: open exec fifo: %s", id, strerror(errno));
+	struct pollfd p[2] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+	uint64_t deadline = now_ns() + (uint64_t)LC_START_WAIT_MS * 1000000u;
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= deadline)
+			return kc_error_set(err, ETIMEDOUT, "container `%s`: the init did not take the start signal", id);
+		r = poll(p, 2, (int)((deadline - now) / 1000000u) + 1);
+		if (r < 0 && errno != EINTR)
+			return kc_error_set(err, errno, "poll: %s", strerror(errno));
+		if (r > 0 && (p[0].revents & POLLIN))
+			break;
+		if (r > 0 && p[1].revents)
+			return kc_error_set(err, ESRCH, "container `%s`: the init exited before start", id);
+	}
+	if (read(fifo, &c, 1) != 1)
+		return kc_error_set(err, EIO, "container `%s`: read exec fifo", id);
+	/* From here on the container is running; an exec failure is the process's own exit status (127). */
+	if (unlinkat(s->dirfd, "exec.fifo", 0) < 0)
+		return kc_error_set(err, errno, "container `%s`: remove exec fifo: %s", id, strerror(errno));
+	return 0;
+}
+
+int lc_container_state(const char *root, const char *id, char **ret_json, lc_status *ret_status, kc_error *err) {
+	_cleanup_(lc_state_freep) lc_state *s = NULL;
+	static const char *const keys[] = {"ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations"};
+	json_object *v;
+
+	int r = lc_state_load(root, id, &s, err);
+	if (r < 0)
+		return r;
+	json_object *out = json_object_new_object();
+	if (!out)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+		if (strcmp(keys[i], "status") == 0)
+			json_object_object_add(out, "status", json_object_new_string(lc_status_name(s->status)));
+		else if (strcmp(keys[i], "pid") == 0) /* runc and crun print 0 once it is stopped */
+			json_object_object_add(out, "pid", json_object_new_int(s->status == LC_STATUS_STOPPED ? 0 : s->pid));
+		else if (json_object_object_get_ex(s->doc, keys[i], &v))
+			json_object_object_add(out, keys[i], json_object_get(v));
+	}
+	const char *text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *copy = strdup(text);
+	json_object_put(out);
+	if (!copy)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	*ret_json = copy;
+	if (ret_status)
+		*ret_status = s->status;
+	return 0;
+}
+
+int lc_container_kill(const char *root, const char *id, int sig, kc_error *err) {
+	_cleanup_(lc_state_freep) lc_state *s = NULL;
+	_cleanup_close_ int pidfd = -1;
+
+	if (sig <= 0 || sig > SIGRTMAX)
+		return kc_error_set(err, EINVAL, "invalid signal %d", sig);
+	int r = lc_state_load(root, id, &s, err);
+	if (r < 0)
+		return r;
+	if (s->status == LC_STATUS_STOPPED)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", id);
+	r = open_init(s, &pidfd, err);
+	if (r < 0)
+		return r;
+	r = lc_pidfd_send_signal(pidfd, sig);
+	if (r < 0)
+		return kc_error_set(err, -r, "container `%s`: send signal %d: %s", id, sig, strerror(-r));
+	return 0;
+}
+
+int lc_container_delete(const char *root, const char *id, bool force, kc_error *err) {
+	_cleanup_(lc_state_freep) lc_state *s = NULL;
+	int r = lc_state_load(root, id, &s, err);
+	if (r == -ENOENT && s == NULL && lc_id_check(id, NULL) >= 0) {
+		/* A state directory without state.json is a create that died half way: clean it. */
+		struct stat st;
+		char p[PATH_MAX];
+		if (format_checked(p, sizeof p, "%s/%s", root, id) >= 0 && stat(p, &st) == 0 && force) {
+			(void)lc_state_dir_remove(root, id);
+			return 0;
+		}
+	}
+	if (r < 0)
+		return r;
+	/* A created container has not run anything yet: runc and crun delete it without --force. */
+	if (s->status == LC_STATUS_RUNNING && !force)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY,
+					 "container `%s` is running: stop it first or use --force", id);
+	if (s->status != LC_STATUS_STOPPED) {
+		_cleanup_close_ int pidfd = -1;
+		r = open_init(s, &pidfd, err);
+		if (r >= 0) {
+			/* SIGKILL to the init of a pid namespace takes every process in it down with it. */
+			r = lc_pidfd_send_signal(pidfd, SIGKILL);
+			if (r < 0 && r != -ESRCH)
+				return kc_error_set(err, -r, "container `%s`: SIGKILL: %s", id, strerror(-r));
+			r = wait_pidfd(pidfd, LC_KILL_WAIT_MS);
+			if (r < 0)
+				return kc_error_set(err, -r, "container `%s`: the init did not die after SIGKILL", id);
+		}
+	}
+	r = lc_state_dir_remove(root, id);
+	if (r < 0)
+		return kc_error_set(err, -r, "container `%s`: remove state directory: %s", id, strerror(-r));
+	return 0;
+}
+
+/* ---- exec ---------------------------------------------------------------------------------------------------- */
+
+/* The namespaces of pid that differ from ours: those are the container's to join. */
+static unsigned container_ns_flags(pid_t pid) {
+	static const lc_ns_kind kinds[] = {LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC, LC_NS_NET, LC_NS_PID, LC_NS_CGROUP, LC_NS_TIME};
+	unsigned flags = 0;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		char a[64], b[64];
+		struct stat sa, sb;
+		(void)snprintf(a, sizeof a, "/proc/%d/ns/%s", (int)pid, lc_ns_kind_proc_name(kinds[i]));
+		(void)snprintf(b, sizeof b, "/proc/self/ns/%s", lc_ns_kind_proc_name(kinds[i]));
+		if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
+			flags |= (unsigned)lc_ns_kind_clone_flag(kinds[i]);
+	}
+	return flags;
+}
+
+#define LC_EXEC_ENV_MAX 4096
+
+int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
+		      kc_error *err) {
+	_cleanup_(lc_state_freep) lc_state *s = NULL;
+	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+	_cleanup_close_ int pidfd = -1;
+	_cleanup_free_ char **env = NULL;
+	lc_specconv_opts sopts = {.flags = LC_SPECCONV_PROCESS_OPTIONAL};
+
+	*ret_pid = -1;
+	*ret_pidfd = -1;
+	if (!o->args || !o->args[0])
+		return kc_error_set(err, EINVAL, "exec: no command given");
+	int r = lc_state_load(root, id, &s, err);
+	if (r < 0)
+		return r;
+	if (s->status == LC_STATUS_STOPPED)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", id);
+	r = open_init(s, &pidfd, err);
+	if (r < 0)
+		return r;
+	r = lc_spec_from_file(s->dirfd, "config.json", &spec, err);
+	if (r >= 0)
+		r = lc_config_from_spec(spec, &sopts, &cfg, err);
+	if (r < 0)
+		return kc_error_prefix(err, "container `%s`: frozen config.json", id);
+
+	/* The container's process is the template: its user, cwd, environment, limits. */
+	lc_process_config p = cfg->process ? *cfg->process : (lc_process_config){.cwd = "/"};
+	size_t n_env = 0, n_extra = 0;
+	for (char *const *e = p.env; e && *e; e++)
+		n_env++;
+	for (char *const *e = o->env; e && *e; e++)
+		n_extra++;
+	if (n_env + n_extra > LC_EXEC_ENV_MAX)
+		return kc_error_set(err, E2BIG, "exec: more than %d environment entries", LC_EXEC_ENV_MAX);
+	env = calloc(n_env + n_extra + 1, sizeof *env);
+	if (!env)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	/* --env overrides an entry of the same name rather than adding a duplicate. */
+	size_t n = 0;
+	for (size_t i = 0; i < n_env; i++) {
+		size_t k = strcspn(p.env[i], "=");
+		bool overridden = false;
+		for (size_t j = 0; j < n_extra; j++)
+			overridden |= strncmp(o->env[j], p.env[i], k) == 0 && o->env[j][k] == '=';
+		if (!overridden)
+			env[n++] = p.env[i];
+	}
+	for (size_t j = 0; j < n_extra; j++) {
+		if (!strchr(o->env[j], '='))
+			return kc_error_set(err, EINVAL, "exec: --env `%s`: expected KEY=VALUE", o->env[j]);
+		env[n++] = o->env[j];
+	}
+	p.args = o->args;
+	p.env = env;
+	if (o->cwd)
+		p.cwd = o->cwd;
+	if (!p.cwd)
+		p.cwd = "/";
+	if (o->has_user) {
+		p.uid = o->uid;
+		p.gid = o->gid;
+		p.additional_gids = NULL;
+		p.n_additional_gids = 0;
+	}
+	p.terminal = o->tty;
+	if (p.terminal && o->console_sock_fd < 0)
+		return kc_error_set(err, EINVAL, "exec: a terminal needs --console-socket");
+
+	lc_exec_args a = {
+		.target_pidfd = pidfd,
+		.ns_flags = container_ns_flags(s->pid),
+		.process = &p,
+		.console_sock_fd = o->console_sock_fd,
+		.preserve_fds = o->preserve_fds,
+	};
+	lc_spawned sp = {.pid = -1, .pidfd = -1};
+	r = lc_spawn_exec(&a, &sp, err);
+	*ret_pid = sp.pid;
+	*ret_pidfd = sp.pidfd;
+	return r;
+}

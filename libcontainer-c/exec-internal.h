@@ -1,0 +1,99 @@
+/* The executor's private interfaces: the sync protocol between the runtime and the children it clones, the
+ * child-side rootfs and console steps, and the spawn entry points that container.c drives. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "libcontainer-c/specconv.h"
+
+/* ---- sync protocol ---------------------------------------------------------------------------------------
+ * One SOCK_SEQPACKET socketpair per spawn, close-on-exec on both ends, so message boundaries are kept and the
+ * parent sees EOF once every child holding the other end has exec'd or exited. Each datagram is one lc_sync_msg
+ * of at most LC_SYNC_MSG_MAX bytes; a longer one is truncated by the kernel and rejected by the receiver.
+ *
+ *   create:  parent -> child  GO        (after uid/gid maps and cgroup placement; the child waits for it)
+ *            child  -> parent READY     (the rootfs is set up, the cwd and the executable checked; the child
+ *                                        now blocks on the exec fifo until `start`)
+ *            child  -> parent ERROR     (err = errno, text = the message) at any step; the child then exits
+ *   exec:    helper -> parent PID       (value = host pid of the process inside the container)
+ *            helper or process -> parent ERROR, as above
+ *            EOF                        (the process exec'd: its end was close-on-exec)
+ */
+enum {
+	LC_SYNC_GO = 1,
+	LC_SYNC_READY = 2,
+	LC_SYNC_ERROR = 3,
+	LC_SYNC_PID = 4,
+};
+
+#define LC_SYNC_TEXT_MAX KC_ERROR_MSG_MAX
+typedef struct lc_sync_msg {
+	uint32_t type;
+	int32_t err;
+	int64_t value;
+	char text[LC_SYNC_TEXT_MAX];
+} lc_sync_msg;
+#define LC_SYNC_MSG_MAX sizeof(lc_sync_msg)
+
+/* How long the runtime waits for a child's next message before it gives up and kills it. */
+#define LC_SYNC_TIMEOUT_MS 60000
+
+int lc_sync_send(int fd, uint32_t type, int64_t value, const kc_error *e);
+/* Waits at most timeout_ms. Returns 1 with a message, 0 on EOF, -ETIMEDOUT, or -errno. */
+int lc_sync_recv(int fd, int timeout_ms, lc_sync_msg *ret);
+/* Sends err (type ERROR) to the parent and exits the child with status 1 (127 for ENOENT, 126 for EACCES). */
+_noreturn_ void lc_child_fail(int syncfd, const kc_error *err);
+
+/* ---- spawning -------------------------------------------------------------------------------------------- */
+
+typedef struct lc_spawn_args {
+	const lc_config *cfg;
+	const char *rootfs;     /* absolute host path */
+	int exec_fifo_fd;       /* O_PATH fd of the state dir's exec.fifo: the start gate */
+	int console_sock_fd;    /* connected console socket, or -1 */
+	unsigned preserve_fds;  /* fds 3..3+n-1 reach the process */
+	bool no_pivot;
+} lc_spawn_args;
+
+typedef struct lc_spawned {
+	pid_t pid;
+	int pidfd;
+} lc_spawned;
+
+/* Clones the container's init into its new namespaces and waits (bounded) until it is ready and blocked on the
+ * start gate. On failure the child is killed and collected, and nothing is left. */
+int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err);
+
+typedef struct lc_exec_args {
+	int target_pidfd;         /* the container's init */
+	unsigned ns_flags;        /* CLONE_NEW* to join */
+	const lc_process_config *process;
+	int console_sock_fd;      /* or -1 */
+	unsigned preserve_fds;
+} lc_exec_args;
+
+/* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it
+ * exits with no signal) joins the namespaces through the pidfd with dumpable off and clones the process as a
+ * child of the caller (CLONE_PARENT), so that the caller alone reaps it. */
+int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err);
+
+/* ---- the child's steps ----------------------------------------------------------------------------------- */
+
+/* Mount namespace setup up to and including pivot_root (or MS_MOVE + chroot on initramfs, or chroot with
+ * no_pivot), then masked and readonly paths and the readonly root. host_procfd: the host's /proc (O_PATH),
+ * for sysctls, opened before anything of the container's is mounted. */
+int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int host_procfd, kc_error *err);
+/* Resolves the executable as execvpe would, with the container's PATH; fills ret (PATH_MAX). */
+int lc_find_executable(const char *file, char *const *env, char *ret, size_t size, kc_error *err);
+/* Checks that the cwd is reachable from the root after chdir (CVE-2024-21626: a leaked host directory fd
+ * as cwd shows as "(unreachable)"). */
+int lc_chdir_verified(const char *cwd, kc_error *err);
+/* The process identity and limits. The security module (caps, seccomp) plugs in here. */
+int lc_child_apply_process(const lc_process_config *p, kc_error *err);
+
+/* Console: in the child, after pivot_root: opens a pty from the container's /dev/ptmx, sends the master to
+ * the console socket (SCM_RIGHTS) and makes the slave the controlling terminal and stdio. */
+int lc_console_setup_child(int console_sock_fd, const lc_process_config *p, kc_error *err);

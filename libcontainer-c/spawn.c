@@ -1,0 +1,575 @@
+/* Spawning: the container's init (clone3 into new namespaces, then the child's ordered setup) and processes
+ * exec'd into a running container (setns through a pidfd). The parent and each child talk over one
+ * SOCK_SEQPACKET socketpair (exec-internal.h describes the messages); errors in a child travel back as a
+ * length-capped message, never as an exit code to guess from. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/linux-syscalls.h"
+
+/* ---- sync socket ------------------------------------------------------------------------------------------- */
+
+int lc_sync_send(int fd, uint32_t type, int64_t value, const kc_error *e) {
+	lc_sync_msg m = {.type = type, .value = value};
+	size_t len = offsetof(lc_sync_msg, text) + 1;
+
+	if (e) {
+		m.err = e->err;
+		size_t n = strnlen(e->msg, sizeof m.text - 1);
+		memcpy(m.text, e->msg, n);
+		len += n;
+	}
+	/* MSG_NOSIGNAL: the parent of a created container is gone by the time the process execs. */
+	if (send(fd, &m, len, MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+int lc_sync_recv(int fd, int timeout_ms, lc_sync_msg *ret) {
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		int r = poll(&p, 1, (int)((deadline - now + 999999u) / 1000000u));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	memset(ret, 0, sizeof *ret);
+	ssize_t n = recv(fd, ret, sizeof *ret, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == ECONNRESET ? 0 : -errno;
+	if (n == 0)
+		return 0;
+	if ((size_t)n > sizeof *ret || (size_t)n < offsetof(lc_sync_msg, text))
+		return -EBADMSG;
+	ret->text[sizeof ret->text - 1] = '\0';
+	return 1;
+}
+
+_noreturn_ void lc_child_fail(int syncfd, const kc_error *err) {
+	int e = err->err ? err->err : EIO;
+
+	if (syncfd < 0 || lc_sync_send(syncfd, LC_SYNC_ERROR, 0, err) < 0) {
+		/* Nobody listens any more (a created container's runtime has exited): stderr is all we have. */
+		char line[KC_ERROR_MSG_MAX + 16];
+		int n = snprintf(line, sizeof line, "lcrun: %s\n", err->msg);
+		if (n > 0)
+			(void)!write(STDERR_FILENO, line, MIN((size_t)n, sizeof line - 1));
+	}
+	_exit(e == ENOENT ? 127 : e == EACCES ? 126 : 1);
+}
+
+/* Copies err into e and returns -err; keeps a message the child sent even when errno is 0. */
+static int error_from_msg(const lc_sync_msg *m, const char *what, kc_error *err) {
+	return kc_error_set(err, m->err > 0 ? m->err : EIO, "%s: %s", what, m->text);
+}
+
+/* Moves fd above the fds the caller asked to preserve, so that clearing their close-on-exec flag can never
+ * let one of ours through. */
+static int move_above(int fd, unsigned preserve_fds) {
+	int min = 3 + (int)preserve_fds;
+	if (fd < 0 || fd >= min)
+		return fd;
+	int nfd = fcntl(fd, F_DUPFD_CLOEXEC, min);
+	if (nfd < 0)
+		return -errno;
+	(void)close(fd);
+	return nfd;
+}
+
+/* ---- the process, common to init and exec ------------------------------------------------------------------- */
+
+int lc_find_executable(const char *file, char *const *env, char *ret, size_t size, kc_error *err) {
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	struct stat st;
+	int r;
+
+	if (strchr(file, '/')) {
+		if (stat(file, &st) < 0)
+			return kc_error_set(err, errno, "process.args[0]: `%s`: %s", file, strerror(errno));
+		if (!S_ISREG(st.st_mode) || access(file, X_OK) < 0)
+			return kc_error_set(err, EACCES, "process.args[0]: `%s` is not an executable file", file);
+		return format_checked(ret, size, "%s", file);
+	}
+	for (char *const *e = env; e && *e; e++)
+		if (startswith(*e, "PATH="))
+			path = *e + 5;
+	/* The container's PATH, searched inside its root: execvpe would search the runtime's own PATH. */
+	for (const char *p = path;;) {
+		size_t len = strcspn(p, ":");
+		r = format_checked(ret, size, "%.*s/%s", (int)len, len ? p : ".", file);
+		if (r >= 0 && stat(ret, &st) == 0 && S_ISREG(st.st_mode) && access(ret, X_OK) == 0)
+			return 0;
+		if (!p[len])
+			break;
+		p += len + 1;
+	}
+	return kc_error_set(err, ENOENT, "process.args[0]: executable `%s` not found in $PATH (%s)", file, path);
+}
+
+int lc_chdir_verified(const char *cwd, kc_error *err) {
+	char buf[PATH_MAX];
+
+	if (chdir(cwd) < 0)
+		return kc_error_set(err, errno, "process.cwd: chdir to `%s`: %s", cwd, strerror(errno));
+	/* CVE-2024-21626: a cwd that is a leaked host directory (/proc/self/fd/N) resolves, but getcwd() reports
+	 * it as unreachable from our root. The raw syscall, since some libcs paper over "(unreachable)". */
+	long n = syscall(SYS_getcwd, buf, sizeof buf);
+	if (n < 0)
+		return kc_error_set(err, errno, "process.cwd: getcwd after chdir to `%s`: %s", cwd, strerror(errno));
+	if (buf[0] != '/')
+		return kc_error_set(err, EPERM, "process.cwd: `%s` is outside the container's root", cwd);
+	return 0;
+}
+
+/* The identity and limits of the process. This is the interim subset the executor needs to run a process as the
+ * spec's user; the security module (capabilities, seccomp, scheduler, I/O priority, LSM labels) replaces it with
+ * its single ordered entry point once it lands (see the report for what is left). */
+int lc_child_apply_process(const lc_process_config *p, kc_error *err) {
+	for (size_t i = 0; i < p->n_rlimits; i++) {
+		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			return kc_error_set(err, errno, "process.rlimits[%zu]: setrlimit: %s", i, strerror(errno));
+	}
+	if (p->has_oom_score_adj) {
+		char v[DECIMAL_STR_MAX(int)];
+		(void)snprintf(v, sizeof v, "%d", p->oom_score_adj);
+		int r = write_string_file("/proc/self/oom_score_adj", v);
+		if (r < 0)
+			return kc_error_set(err, -r, "process.oomScoreAdj: write %s: %s", v, strerror(-r));
+	}
+	if (p->has_umask)
+		(void)umask(p->umask);
+	if (setgroups(p->n_additional_gids, p->additional_gids) < 0 && errno != EPERM)
+		return kc_error_set(err, errno, "process.user.additionalGids: setgroups: %s", strerror(errno));
+	if (setresgid(p->gid, p->gid, p->gid) < 0)
+		return kc_error_set(err, errno, "process.user.gid: setresgid %u: %s", (unsigned)p->gid, strerror(errno));
+	if (setresuid(p->uid, p->uid, p->uid) < 0)
+		return kc_error_set(err, errno, "process.user.uid: setresuid %u: %s", (unsigned)p->uid, strerror(errno));
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return kc_error_set(err, errno, "process.noNewPrivileges: %s", strerror(errno));
+	return 0;
+}
+
+/* The last steps before execve, shared by init and exec: nothing of ours may reach the process (CVE-2024-21626),
+ * and the signal mask the runtime blocked for its own loop is not the process's. */
+static _noreturn_ void exec_process(int syncfd, const char *path, const lc_process_config *p, unsigned preserve_fds) {
+	kc_error err = {0};
+	sigset_t none;
+
+	for (unsigned fd = 3; fd < 3 + preserve_fds; fd++) {
+		int fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0)
+			(void)fcntl((int)fd, F_SETFD, fl & ~FD_CLOEXEC);
+	}
+	int r = lc_close_range(3 + preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (r < 0) {
+		kc_error_set(&err, -r, "close_range: %s", strerror(-r));
+		lc_child_fail(syncfd, &err);
+	}
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(path, p->args, p->env ? p->env : (char *const[]){NULL});
+	kc_error_set(&err, errno, "exec `%s`: %s", path, strerror(errno));
+	lc_child_fail(syncfd, &err);
+}
+
+/* ---- init ---------------------------------------------------------------------------------------------------- */
+
+static int join_namespaces(const lc_config *cfg, kc_error *err) {
+	/* The user namespace first: the others are owned by it and need its capabilities to join. */
+	static const lc_ns_kind order[] = {LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC, LC_NS_NET, LC_NS_CGROUP, LC_NS_TIME};
+	for (size_t i = 0; i < ELEMENTSOF(order); i++) {
+		const lc_ns_config *ns = &cfg->ns[order[i]];
+		if (!ns->enabled || !ns->path)
+			continue;
+		_cleanup_close_ int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return kc_error_set(err, errno, "linux.namespaces: open %s namespace `%s`: %s",
+					    lc_ns_kind_name(order[i]), ns->path, strerror(errno));
+		if (setns(fd, (int)lc_ns_kind_clone_flag(order[i])) < 0)
+			return kc_error_set(err, errno, "linux.namespaces: join %s namespace `%s`: %s",
+					    lc_ns_kind_name(order[i]), ns->path, strerror(errno));
+	}
+	return 0;
+}
+
+/* Sysctls go through the host's procfs, opened before anything of the container's is mounted: /proc/sys/net and
+ * the ipc and uts entries show the namespaces of the task that opens them, which are the container's now. */
+static int write_sysctls(const lc_config *cfg, int host_procfd, kc_error *err) {
+	for (size_t i = 0; i < cfg->n_sysctl; i++) {
+		char rel[PATH_MAX];
+		int r = format_checked(rel, sizeof rel, "sys/%s", cfg->sysctl[i].proc_path);
+		if (r < 0)
+			return kc_error_set(err, -r, "linux.sysctl.%s: path too long", cfg->sysctl[i].key);
+		_cleanup_close_ int fd = openat(host_procfd, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return kc_error_set(err, errno, "linux.sysctl.%s: open /proc/%s: %s", cfg->sysctl[i].key, rel,
+					    strerror(errno));
+		r = write_all(fd, cfg->sysctl[i].value, strlen(cfg->sysctl[i].value));
+		if (r < 0)
+			return kc_error_set(err, -r, "linux.sysctl.%s: write `%s`: %s", cfg->sysctl[i].key,
+					    cfg->sysctl[i].value, strerror(-r));
+	}
+	return 0;
+}
+
+static int set_names(const lc_config *cfg, kc_error *err) {
+	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
+		return kc_error_set(err, errno, "hostname: `%s`: %s", cfg->hostname, strerror(errno));
+	if (cfg->domainname && setdomainname(cfg->domainname, strlen(cfg->domainname)) < 0)
+		return kc_error_set(err, errno, "domainname: `%s`: %s", cfg->domainname, strerror(errno));
+	return 0;
+}
+
+/* Blocks until `start` opens the exec fifo for reading. The fifo is reached through the O_PATH fd the parent
+ * gave us and the host's procfs we kept, because the state directory is outside the container's root now. */
+static int wait_for_start(int host_procfd, int fifo_path_fd, kc_error *err) {
+	char rel[32];
+	(void)snprintf(rel, sizeof rel, "self/fd/%d", fifo_path_fd);
+	_cleanup_close_ int fd = openat(host_procfd, rel, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kc_error_set(err, errno, "open exec fifo: %s", strerror(errno));
+	if (write(fd, "0", 1) != 1)
+		return kc_error_set(err, errno ? errno : EIO, "write exec fifo: %s", strerror(errno));
+	return 0;
+}
+
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
+	const lc_config *cfg = a->cfg;
+	const lc_process_config *p = cfg->process;
+	kc_error err = {0};
+	lc_sync_msg m;
+	char exe[PATH_MAX];
+	int r;
+
+	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
+	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	int fifo = move_above(a->exec_fifo_fd, a->preserve_fds);
+	int console = move_above(a->console_sock_fd, a->preserve_fds);
+	syncfd = move_above(syncfd, a->preserve_fds);
+	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0))
+		_exit(1);
+
+	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
+	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
+	if (r <= 0 || m.type != LC_SYNC_GO)
+		_exit(1);
+
+	(void)umask(0); /* device nodes and directories get exactly the modes the spec gives */
+	if (setsid() < 0) {
+		kc_error_set(&err, errno, "setsid: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	r = join_namespaces(cfg, &err);
+	if (r >= 0)
+		r = set_names(cfg, &err);
+	int host_procfd = r < 0 ? -1 : open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r >= 0 && host_procfd < 0)
+		r = kc_error_set(&err, errno, "open /proc: %s", strerror(errno));
+	if (r >= 0)
+		r = write_sysctls(cfg, host_procfd, &err);
+	if (r >= 0)
+		r = lc_rootfs_setup(cfg, a->rootfs, a->no_pivot, host_procfd, &err);
+	if (r >= 0 && p->terminal)
+		r = lc_console_setup_child(console, p, &err);
+	console = safe_close(console);
+	if (r >= 0)
+		r = lc_chdir_verified(p->cwd, &err);
+	(void)umask(0022);
+	if (r >= 0)
+		r = lc_child_apply_process(p, &err);
+	/* The executable is checked now, so that a typo fails `create` rather than a later `start` whose caller
+	 * has no way to hear about it. */
+	if (r >= 0)
+		r = lc_find_executable(p->args[0], p->env, exe, sizeof exe, &err);
+	if (r < 0)
+		lc_child_fail(syncfd, &err);
+
+	r = lc_sync_send(syncfd, LC_SYNC_READY, 0, NULL);
+	if (r < 0)
+		_exit(1);
+	r = wait_for_start(host_procfd, fifo, &err);
+	if (r < 0)
+		lc_child_fail(syncfd, &err);
+	host_procfd = safe_close(host_procfd);
+	fifo = safe_close(fifo);
+	exec_process(syncfd, exe, p, a->preserve_fds);
+}
+
+static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, size_t n, kc_error *err) {
+	char path[64], buf[4096];
+	size_t off = 0;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		int r = format_checked(buf + off, sizeof buf - off, "%u %u %u\n", m[i].container_id, m[i].host_id,
+				       m[i].size);
+		if (r < 0)
+			return kc_error_set(err, E2BIG, "linux.%s: more mappings than the kernel takes", file);
+		off += strlen(buf + off);
+	}
+	(void)snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+	int r = write_string_file(path, buf);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.%s: write %s: %s", file, path, strerror(-r));
+	return 0;
+}
+
+/* Collects a child that the caller never learned about. It is ours by pidfd only, so a caller's waitpid(-1)
+ * elsewhere cannot be confused by it beyond seeing an unknown pid; ECHILD means it got there first. */
+static void kill_and_collect(int pidfd) {
+	siginfo_t si;
+	(void)lc_pidfd_send_signal(pidfd, SIGKILL);
+	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+}
+
+int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
+	const lc_config *cfg = a->cfg;
+	int sv[2], pidfd = -1;
+	lc_sync_msg m;
+	int r;
+
+	if (!cfg->process || !cfg->process->args)
+		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
+	if (cfg->ns[LC_NS_PID].enabled && cfg->ns[LC_NS_PID].path)
+		return kc_error_set(err, EOPNOTSUPP, "linux.namespaces: joining a pid namespace by path is not supported yet");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
+	_cleanup_close_ int parent = sv[0];
+
+	lc_clone_args ca = {
+		.flags = cfg->clone_flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	pid_t pid = lc_clone3(&ca);
+	if (pid < 0) {
+		(void)close(sv[1]);
+		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
+	}
+	if (pid == 0) {
+		(void)close(sv[0]);
+		init_child(a, sv[1]);
+	}
+	(void)close(sv[1]);
+	_cleanup_close_ int pfd = pidfd;
+
+	if (cfg->clone_flags & CLONE_NEWUSER) {
+		r = write_id_map(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
+		if (r >= 0)
+			r = write_id_map(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
+		if (r < 0)
+			goto fail;
+	}
+	r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
+	if (r < 0) {
+		kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+		goto fail;
+	}
+	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
+	if (r < 0) {
+		kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
+		goto fail;
+	}
+	if (r == 0) {
+		r = kc_error_set(err, EIO, "container init exited during setup");
+		goto fail;
+	}
+	if (m.type == LC_SYNC_ERROR) {
+		r = error_from_msg(&m, "container init", err);
+		goto fail;
+	}
+	if (m.type != LC_SYNC_READY) {
+		r = kc_error_set(err, EBADMSG, "container init: unexpected sync message %u", m.type);
+		goto fail;
+	}
+	ret->pid = pid;
+	ret->pidfd = TAKE_FD(pfd);
+	return 0;
+fail:
+	kill_and_collect(pfd);
+	return r;
+}
+
+/* ---- exec into a running container ---------------------------------------------------------------------- */
+
+static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
+	const lc_process_config *p = a->process;
+	kc_error err = {0};
+	char exe[PATH_MAX];
+	int r = 0;
+
+	if (p->terminal && setsid() < 0)
+		r = kc_error_set(&err, errno, "setsid: %s", strerror(errno));
+	if (r >= 0 && p->terminal)
+		r = lc_console_setup_child(a->console_sock_fd, p, &err);
+	if (r >= 0)
+		r = lc_chdir_verified(p->cwd, &err);
+	if (r >= 0)
+		r = lc_child_apply_process(p, &err);
+	if (r >= 0)
+		r = lc_find_executable(p->args[0], p->env, exe, sizeof exe, &err);
+	if (r < 0)
+		lc_child_fail(syncfd, &err);
+	exec_process(syncfd, exe, p, a->preserve_fds);
+}
+
+/* The helper: joins, then clones the process as a sibling (CLONE_PARENT), i.e. a child of the caller. setns with
+ * CLONE_NEWPID only moves the helper's future children, which is why the process cannot be the helper itself. */
+static _noreturn_ void exec_helper(const lc_exec_args *a, int syncfd) {
+	kc_error err = {0};
+
+	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	syncfd = move_above(syncfd, a->preserve_fds);
+	if (syncfd < 0)
+		_exit(1);
+	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. */
+	if (a->ns_flags && setns(a->target_pidfd, (int)a->ns_flags) < 0) {
+		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", a->ns_flags, strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	lc_clone_args ca = {.flags = CLONE_PARENT, .exit_signal = 0};
+	pid_t pid = lc_clone3(&ca);
+	if (pid < 0) {
+		kc_error_set(&err, -pid, "clone3 into the container: %s", strerror(-pid));
+		lc_child_fail(syncfd, &err);
+	}
+	if (pid == 0)
+		exec_child(a, syncfd);
+	(void)lc_sync_send(syncfd, LC_SYNC_PID, pid, NULL);
+	_exit(0);
+}
+
+int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
+	int sv[2], helper_pidfd = -1;
+	lc_sync_msg m;
+	siginfo_t si;
+	pid_t pid = 0;
+	int r;
+
+	if (!a->process || !a->process->args)
+		return kc_error_set(err, EINVAL, "process.args: nothing to run");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
+	_cleanup_close_ int parent = sv[0];
+
+	/* The helper exits with SIGCHLD like any child (CLONE_PARENT hands its exit_signal to the process, which
+	 * the caller's reaper must see); it is collected right here by its pidfd. */
+	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&helper_pidfd, .exit_signal = SIGCHLD};
+	pid_t helper = lc_clone3(&ca);
+	if (helper < 0) {
+		(void)close(sv[1]);
+		return kc_error_set(err, -helper, "clone3: %s", strerror(-helper));
+	}
+	if (helper == 0) {
+		(void)close(sv[0]);
+		exec_helper(a, sv[1]);
+	}
+	(void)close(sv[1]);
+	_cleanup_close_ int hfd = helper_pidfd;
+
+	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
+	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	if (r < 0)
+		return kc_error_set(err, -r, "waiting for the exec helper: %s", strerror(-r));
+	if (r == 0)
+		return kc_error_set(err, EIO, "the exec helper exited without a word");
+	if (m.type == LC_SYNC_ERROR)
+		return error_from_msg(&m, "exec", err);
+	if (m.type != LC_SYNC_PID || m.value <= 0)
+		return kc_error_set(err, EBADMSG, "exec: unexpected sync message %u", m.type);
+	pid = (pid_t)m.value;
+	/* Our child and not yet reaped, so the pid cannot have been reused. */
+	_cleanup_close_ int pfd = lc_pidfd_open(pid);
+	if (pfd < 0)
+		return kc_error_set(err, -pfd, "pidfd_open %d: %s", (int)pid, strerror(-pfd));
+
+	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
+	if (r != 0) {
+		if (r > 0 && m.type == LC_SYNC_ERROR)
+			r = error_from_msg(&m, "exec", err);
+		else
+			r = kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
+		/* The failed process has exited or will; its status is the caller's to collect, so hand it out. */
+		ret->pid = pid;
+		ret->pidfd = TAKE_FD(pfd);
+		return r;
+	}
+	ret->pid = pid;
+	ret->pidfd = TAKE_FD(pfd);
+	return 0;
+}
+
+/* ---- CVE-2019-5736 ------------------------------------------------------------------------------------------ */
+
+/* Until it execs, a container's init (and an exec'd process) is this binary: /proc/PID/exe, a `#!/proc/self/exe`
+ * interpreter or a magic link to it would let the container open the runtime's executable and, once the runtime
+ * exits, write to it. So the runtime runs from a sealed memfd copy: /proc/self/exe is an anonymous file that
+ * cannot be written, grown or shrunk (F_SEAL_*), and the binary on disk is never reachable from the container.
+ * (The ro bind mount alternative needs a private mount namespace for the runtime; the copy costs about a
+ * millisecond per MB and needs nothing.) Returns 0 when already sealed; otherwise execs and does not return. */
+int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err) {
+	_cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return kc_error_set(err, errno, "open /proc/self/exe: %s", strerror(errno));
+	int seals = fcntl(self, F_GET_SEALS);
+	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SEAL))
+		return 0;
+
+	struct stat st;
+	if (fstat(self, &st) < 0)
+		return kc_error_set(err, errno, "stat /proc/self/exe: %s", strerror(errno));
+	_cleanup_close_ int mfd = memfd_create("lcrun", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0)
+		return kc_error_set(err, errno, "memfd_create: %s", strerror(errno));
+	for (off_t done = 0; done < st.st_size;) {
+		ssize_t n = sendfile(mfd, self, NULL, (size_t)(st.st_size - done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return kc_error_set(err, n < 0 ? errno : EIO, "copy /proc/self/exe to a memfd: %s",
+					    n < 0 ? strerror(errno) : "short read");
+		done += n;
+	}
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		return kc_error_set(err, errno, "seal the memfd: %s", strerror(errno));
+	syscall(SYS_execveat, mfd, "", argv, envp, AT_EMPTY_PATH);
+	return kc_error_set(err, errno, "re-exec from the sealed memfd: %s", strerror(errno));
+}

@@ -1,0 +1,33 @@
+/* The per-container state directory (container.h describes its files). Private to libcontainer-c. */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "libcontainer-c/container.h"
+
+typedef struct lc_state {
+	int dirfd;       /* <root>/<id>, O_DIRECTORY */
+	char *id;
+	json_object *doc; /* state.json as stored */
+	pid_t pid;
+	uint64_t start_time; /* /proc/PID/stat field 22 when created: a recycled pid does not match */
+	lc_status status;
+} lc_state;
+
+int lc_id_check(const char *id, kc_error *err);
+/* Makes <root> (0700) if needed and <root>/<id> (0700); -EEXIST names the duplicate id. */
+int lc_state_dir_create(const char *root, const char *id, int *ret_dirfd, kc_error *err);
+/* Removes what a state directory may hold, then the directory. Missing files are fine. */
+int lc_state_dir_remove(const char *root, const char *id);
+/* -ENOENT: "container `id` does not exist". Computes the status from the pid, its start time and exec.fifo. */
+int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *err);
+lc_state *lc_state_free(lc_state *s);
+static inline void lc_state_freep(lc_state **s) {
+	if (*s)
+		(void)lc_state_free(*s);
+}
+/* Writes state.json atomically (temporary file + rename). */
+int lc_state_save(int dirfd, json_object *doc, kc_error *err);
+/* 0 and the start time of pid; -ESRCH when it is gone or a zombie. */
+int lc_proc_start_time(pid_t pid, uint64_t *ret);
