@@ -10,6 +10,7 @@
 
 typedef struct oom_waiter oom_waiter;
 typedef struct child_watch_entry child_watch_entry;
+typedef struct sandbox sandbox;
 
 typedef struct agent {
 	ev_loop *loop;
@@ -20,6 +21,7 @@ typedef struct agent {
 	const char *sysfs;       /* "/sys"; tests may point it elsewhere */
 	oom_waiter *oom_waiters; /* pending GetOOMEvent calls, oldest first */
 	child_watch_entry *children; /* children whose exit someone waits for (agent/child.h) */
+	sandbox *sandbox;        /* CreateSandbox's state (agent/sandbox.h); NULL before the first */
 	char moddir[300];        /* /lib/modules/<release> */
 	unsigned n_oom_waiters;
 } agent;

@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "agent/sandbox.h"
 #include "agent/transport.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -266,6 +267,7 @@ int main(int argc, char **argv) {
 	ev_timer_disarm(&sw.timer);
 	a.server = ttrpc_server_free(a.server);
 	child_registry_free(&a);
+	sandbox_free(&a);
 	ev_io_free(sig_io);
 	safe_close(sig_fd);
 	a.loop = ev_loop_free(a.loop);

@@ -8,6 +8,7 @@
 
 #include "agent.pb-c.h"
 #include "agent/agent.h"
+#include "agent/sandbox.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "health.pb-c.h"
@@ -71,8 +72,9 @@ static int get_guest_details(void *ctx, ttrpc_call *call, const ProtobufCMessage
 	}
 	details.version = (char *)KC_VERSION;
 	details.init_daemon = a->pid1;
-	/* No storage drivers or device handlers are registered yet, and containers do not get seccomp yet:
-	 * the Go runtime keys guest seccomp on supports_seccomp, so it must not be claimed early. */
+	/* No device handlers are registered yet, and containers do not get seccomp yet: the Go runtime keys
+	 * guest seccomp on supports_seccomp, so it must not be claimed early. */
+	details.storage_handlers = (char **)stor_driver_names(&details.n_storage_handlers);
 	details.supports_seccomp = false;
 	resp.agent_details = &details;
 	ttrpc_call_reply(call, &resp.base);
@@ -117,17 +119,21 @@ static int get_oom_event(void *ctx, ttrpc_call *call, const ProtobufCMessage *re
 	return TTRPC_PENDING;
 }
 
-static int destroy_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
-	agent *a = ctx;
+/* After the sandbox teardown (agent/sandbox.c); call is NULL when the caller went away meanwhile. */
+static void sandbox_destroyed(agent *a, ttrpc_call *call) {
 	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
 
 	log_info("DestroySandbox%s", a->pid1 ? ": powering off after the reply" : "");
-	ttrpc_call_reply(call, &empty.base);
+	if (call)
+		ttrpc_call_reply(call, &empty.base);
 	if (a->pid1) {
 		a->poweroff_requested = true;
 		ev_loop_exit(a->loop, 0);
 	}
-	return 0;
+}
+
+static int destroy_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	return sandbox_teardown(ctx, call, sandbox_destroyed, err);
 }
 
 AGENT_HANDLER(grpc__health__descriptor, "Check", health_check);

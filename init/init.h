@@ -23,6 +23,13 @@ int init_mount_cgroups(bool v1, kc_error *err);
  * failure. */
 int init_load_modules(const char *modules_dir, const char *const *names, size_t n_names, kc_error *err);
 
+/* The closure of the named modules as above, where params[i] (NULL or "" for none; "a=1 b=x", as
+ * finit_module takes it) goes to the module names[i] resolves to, not to its dependencies. Stricter: a
+ * missing directory or modules.dep is an error, as is a name nothing provides (-ENOENT). A module already
+ * live is left as it is, parameters and all, as modprobe does. */
+int init_load_modules_params(const char *modules_dir, const char *const *names, const char *const *params,
+			     size_t n_names, kc_error *err);
+
 /* /dev/ptmx -> pts/ptmx, a new session with the console as controlling tty, PATH, hostname. */
 int init_console_session(void);
 

@@ -14,11 +14,11 @@ static void plan_donep(kmod_plan *p) {
 
 /* finit_module rather than init_module: the kernel reads the file itself (no copy through our memory) and can
  * check it against the file it came from. */
-static int load_one(int dirfd, const kmod_module *m) {
+static int load_one(int dirfd, const kmod_module *m, const char *params) {
 	_cleanup_close_ int fd = openat(dirfd, m->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+	if (syscall(SYS_finit_module, fd, params ? params : "", 0) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -41,7 +41,23 @@ static bool module_live(const char *name) {
 	return access(p, F_OK) == 0;
 }
 
-int init_load_modules(const char *modules_dir, const char *const *names, size_t n_names, kc_error *err) {
+/* The parameters named for m: those of the requested name that is m or an alias resolving to it. */
+static const char *params_for(const kmod_db *db, const kmod_module *m, const char *const *names,
+			      const char *const *params, size_t n) {
+	const kmod_module *hits[8];
+	for (size_t i = 0; params && i < n; i++) {
+		if (!params[i] || !params[i][0])
+			continue;
+		size_t k = kmod_resolve(db, names[i], hits, ELEMENTSOF(hits));
+		for (size_t j = 0; j < k; j++)
+			if (hits[j] == m)
+				return params[i];
+	}
+	return NULL;
+}
+
+static int load_modules(const char *modules_dir, const char *const *names, const char *const *params,
+			size_t n_names, bool strict, kc_error *err) {
 	_cleanup_(kmod_db_freep) kmod_db *db = NULL;
 	_cleanup_(plan_donep) kmod_plan plan = {};
 	_cleanup_free_ const char **roots = NULL;
@@ -52,13 +68,15 @@ int init_load_modules(const char *modules_dir, const char *const *names, size_t 
 	int r, first = 0;
 
 	dirfd = open(modules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (strict && dirfd < 0)
+		return kc_error_set(err, errno, "open %s: %m", modules_dir);
 	if (dirfd < 0 && errno == ENOENT) {
 		log_info("no %s: loading no kernel modules", modules_dir);
 		return 0;
 	}
 	if (dirfd < 0)
 		return kc_error_set(err, errno, "open %s", modules_dir);
-	if (faccessat(dirfd, "modules.dep", F_OK, 0) < 0 && errno == ENOENT) {
+	if (!strict && faccessat(dirfd, "modules.dep", F_OK, 0) < 0 && errno == ENOENT) {
 		log_info("no modules.dep in %s: loading no kernel modules", modules_dir);
 		return 0;
 	}
@@ -92,11 +110,15 @@ int init_load_modules(const char *modules_dir, const char *const *names, size_t 
 	for (size_t i = 0; i < plan.n; i++) {
 		const kmod_module *m = plan.mods[i];
 		const char *dep = failed_dep(db, m, failed);
+		const char *p = params_for(db, m, names, params, n_names);
 		if (!dep && module_live(m->name)) {
+			/* As modprobe: a live module keeps the parameters it was loaded with. */
+			if (p)
+				log_warn("module %s is already loaded: parameters `%s` not applied", m->name, p);
 			n_live++;
 			continue;
 		}
-		r = dep ? -ENOLINK : load_one(dirfd, m);
+		r = dep ? -ENOLINK : load_one(dirfd, m, p);
 		if (r >= 0)
 			continue;
 		failed[m->index] = true;
@@ -115,4 +137,13 @@ int init_load_modules(const char *modules_dir, const char *const *names, size_t 
 	if (first < 0)
 		return kc_error_prefix(err, "%zu of %zu kernel modules failed to load, first", n_failed, n);
 	return 0;
+}
+
+int init_load_modules(const char *modules_dir, const char *const *names, size_t n_names, kc_error *err) {
+	return load_modules(modules_dir, names, NULL, n_names, false, err);
+}
+
+int init_load_modules_params(const char *modules_dir, const char *const *names, const char *const *params,
+			     size_t n_names, kc_error *err) {
+	return load_modules(modules_dir, names, params, n_names, true, err);
 }
