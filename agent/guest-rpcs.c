@@ -317,7 +317,7 @@ static int copy_file(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, 
 				    req->file_mode);
 	if (type == 0 || type == S_IFREG) {
 		if (req->file_size < 0 || (uint64_t)req->file_size > COPY_FILE_MAX)
-			return kc_error_set(err, EFBIG, "file_size: %lld is not within [0, %llu]",
+			return kc_error_set(err, E2BIG, "file_size: %lld is not within [0, %llu]",
 					    (long long)req->file_size, COPY_FILE_MAX);
 		if (req->offset < 0 || (uint64_t)req->offset + req->data.len > (uint64_t)req->file_size)
 			return kc_error_set(err, EINVAL, "offset: %lld + %zu bytes of data go past file_size %lld",

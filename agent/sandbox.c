@@ -460,9 +460,6 @@ static int prepare_modules(create_job *j, const agent *a, const Grpc__CreateSand
 		return 0;
 	if (req->n_kernel_modules > SANDBOX_MODULES_MAX)
 		return kc_error_set(err, E2BIG, "kernel_modules: more than %d", SANDBOX_MODULES_MAX);
-	if (!a->moddir[0])
-		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT,
-					 "kernel_modules: this agent has no kernel modules directory (not PID 1)");
 	j->mod_names = calloc(req->n_kernel_modules, sizeof(*j->mod_names));
 	j->mod_params = calloc(req->n_kernel_modules, sizeof(*j->mod_params));
 	if (!j->mod_names || !j->mod_params)
@@ -502,6 +499,9 @@ static int prepare_modules(create_job *j, const agent *a, const Grpc__CreateSand
 			p += l;
 		}
 	}
+	if (!a->moddir[0])
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT,
+					 "kernel_modules: this agent has no kernel modules directory (not PID 1)");
 	return 0;
 }
 
