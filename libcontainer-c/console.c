@@ -80,8 +80,8 @@ int lc_console_setup_child(int sock, const lc_process_config *p, kc_error *err) 
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)
 		return kc_error_set(err, errno, "process.terminal: make `%s` the controlling terminal: %s", name,
 				    strerror(errno));
-	for (int fd = 0; fd < 3; fd++)
-		if (dup2(slave, fd) < 0)
-			return kc_error_set(err, errno, "process.terminal: dup2: %s", strerror(errno));
+	/* The slave becomes the process's stdio, which must survive execve. */
+	if (dup2(slave, STDIN_FILENO) < 0 || dup2(slave, STDOUT_FILENO) < 0 || dup2(slave, STDERR_FILENO) < 0)
+		return kc_error_set(err, errno, "process.terminal: dup2: %s", strerror(errno));
 	return 0;
 }

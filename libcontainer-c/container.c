@@ -17,13 +17,13 @@
 #include "libcontainer-c/container.h"
 #include "libcontainer-c/exec-internal.h"
 #include "libcontainer-c/linux-syscalls.h"
+#include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
 #include "libcontainer-c/state-internal.h"
 
 #define LC_OCI_VERSION_DEFAULT "1.0.2"
-/* How long delete --force waits for a killed init to die, and start for the init to take the fifo. */
+/* How long delete --force waits for a killed init to die. */
 #define LC_KILL_WAIT_MS 10000
-#define LC_START_WAIT_MS 10000
 
 /* ---- signals -------------------------------------------------------------------------------------------- */
 
@@ -139,6 +139,15 @@ static int write_pid_file(const char *path, pid_t pid, kc_error *err) {
 	return 0;
 }
 
+/* The filter is compiled here, in the runtime: the child only installs it (one seccomp(2) call). */
+static int compile_seccomp(const lc_config *cfg, lc_seccomp_prog **ret, kc_error *err) {
+	if (!cfg->seccomp)
+		return 0;
+	if (cfg->seccomp->uses_notify)
+		return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
+	return lc_seccomp_compile(cfg->seccomp, ret, err);
+}
+
 static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,
 			 int *ret_pidfd, kc_error *err) {
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
@@ -175,11 +184,18 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 
 	if (mkfifoat(statefd, "exec.fifo", 0600) < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
-	_cleanup_close_ int fifo = openat(statefd, "exec.fifo", O_PATH | O_CLOEXEC);
+	/* The init inherits the read end; ours is closed as soon as it is spawned, so that the init is the only
+	 * reader start can find. */
+	_cleanup_close_ int fifo = openat(statefd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fifo < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
 
+	_cleanup_(lc_seccomp_prog_freep) lc_seccomp_prog *prog = NULL;
+	r = compile_seccomp(cfg, &prog, err);
+	if (r < 0)
+		return r;
 	lc_spawn_args a = {
+		.seccomp = prog,
 		.cfg = cfg,
 		.rootfs = rootfs,
 		.exec_fifo_fd = fifo,
@@ -189,6 +205,7 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	};
 	lc_spawned sp = {0};
 	r = lc_spawn_init(&a, &sp, err);
+	fifo = safe_close(fifo);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int pidfd = sp.pidfd;
@@ -263,7 +280,6 @@ static int wait_pidfd(int pidfd, int timeout_ms) {
 int lc_container_start(const char *root, const char *id, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_close_ int pidfd = -1;
-	char c;
 
 	int r = lc_state_load(root, id, &s, err);
 	if (r < 0)
@@ -274,27 +290,13 @@ int lc_container_start(const char *root, const char *id, kc_error *err) {
 	r = open_init(s, &pidfd, err);
 	if (r < 0)
 		return r;
-	/* Non-blocking open: the init is blocked opening the write side, and it may have died meanwhile; poll both
-	 * so that start can never hang. */
-	_cleanup_close_ int fifo = openat(s->dirfd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	/* Non-blocking: with no reader left (the init died) the open fails with ENXIO instead of waiting. */
+	_cleanup_close_ int fifo = openat(s->dirfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fifo < 0)
-		return kc_error_set(err, errno, "container `%s`: open exec fifo: %s", id, strerror(errno));
-	struct pollfd p[2] = {{.fd = fifo, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
-	uint64_t deadline = now_ns() + (uint64_t)LC_START_WAIT_MS * 1000000u;
-	for (;;) {
-		uint64_t now = now_ns();
-		if (now >= deadline)
-			return kc_error_set(err, ETIMEDOUT, "container `%s`: the init did not take the start signal", id);
-		r = poll(p, 2, (int)((deadline - now) / 1000000u) + 1);
-		if (r < 0 && errno != EINTR)
-			return kc_error_set(err, errno, "poll: %s", strerror(errno));
-		if (r > 0 && (p[0].revents & POLLIN))
-			break;
-		if (r > 0 && p[1].revents)
-			return kc_error_set(err, ESRCH, "container `%s`: the init exited before start", id);
-	}
-	if (read(fifo, &c, 1) != 1)
-		return kc_error_set(err, EIO, "container `%s`: read exec fifo", id);
+		return kc_error_set(err, errno == ENXIO ? ESRCH : errno, "container `%s`: %s", id,
+				    errno == ENXIO ? "the init exited before start" : strerror(errno));
+	if (write(fifo, "0", 1) != 1)
+		return kc_error_set(err, errno, "container `%s`: write exec fifo: %s", id, strerror(errno));
 	/* From here on the container is running; an exec failure is the process's own exit status (127). */
 	if (unlinkat(s->dirfd, "exec.fifo", 0) < 0)
 		return kc_error_set(err, errno, "container `%s`: remove exec fifo: %s", id, strerror(errno));
@@ -478,7 +480,14 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	if (p.terminal && o->console_sock_fd < 0)
 		return kc_error_set(err, EINVAL, "exec: a terminal needs --console-socket");
 
+	_cleanup_(lc_seccomp_prog_freep) lc_seccomp_prog *prog = NULL;
+	r = compile_seccomp(cfg, &prog, err);
+	if (r < 0)
+		return r;
 	lc_exec_args a = {
+		.seccomp = prog,
+		.has_personality = cfg->has_personality,
+		.personality = cfg->personality,
 		.target_pidfd = pidfd,
 		.ns_flags = container_ns_flags(s->pid),
 		.process = &p,

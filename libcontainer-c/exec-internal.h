@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "libcontainer-c/process-security.h"
+#include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
 
 /* ---- sync protocol ---------------------------------------------------------------------------------------
@@ -15,8 +17,8 @@
  * of at most LC_SYNC_MSG_MAX bytes; a longer one is truncated by the kernel and rejected by the receiver.
  *
  *   create:  parent -> child  GO        (after uid/gid maps and cgroup placement; the child waits for it)
- *            child  -> parent READY     (the rootfs is set up, the cwd and the executable checked; the child
- *                                        now blocks on the exec fifo until `start`)
+ *            child  -> parent READY     (rootfs, cwd, security and the executable done; the child now
+ *                                        blocks reading the exec fifo until `start` writes one byte)
  *            child  -> parent ERROR     (err = errno, text = the message) at any step; the child then exits
  *   exec:    helper -> parent PID       (value = host pid of the process inside the container)
  *            helper or process -> parent ERROR, as above
@@ -52,10 +54,11 @@ _noreturn_ void lc_child_fail(int syncfd, const kc_error *err);
 typedef struct lc_spawn_args {
 	const lc_config *cfg;
 	const char *rootfs;     /* absolute host path */
-	int exec_fifo_fd;       /* O_PATH fd of the state dir's exec.fifo: the start gate */
+	int exec_fifo_fd;       /* the read end of the state dir's exec.fifo (O_NONBLOCK): the start gate */
 	int console_sock_fd;    /* connected console socket, or -1 */
 	unsigned preserve_fds;  /* fds 3..3+n-1 reach the process */
 	bool no_pivot;
+	const lc_seccomp_prog *seccomp; /* compiled by the runtime from cfg->seccomp; NULL: none */
 } lc_spawn_args;
 
 typedef struct lc_spawned {
@@ -73,6 +76,9 @@ typedef struct lc_exec_args {
 	const lc_process_config *process;
 	int console_sock_fd;      /* or -1 */
 	unsigned preserve_fds;
+	const lc_seccomp_prog *seccomp;
+	bool has_personality;
+	unsigned long personality;
 } lc_exec_args;
 
 /* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it
@@ -91,8 +97,10 @@ int lc_find_executable(const char *file, char *const *env, char *ret, size_t siz
 /* Checks that the cwd is reachable from the root after chdir (CVE-2024-21626: a leaked host directory fd
  * as cwd shows as "(unreachable)"). */
 int lc_chdir_verified(const char *cwd, kc_error *err);
-/* The process identity and limits. The security module (caps, seccomp) plugs in here. */
-int lc_child_apply_process(const lc_process_config *p, kc_error *err);
+/* Fills the security module's parameters for p: seccomp deferred to the last step before execve when
+ * noNewPrivileges (exec_process does it after the start gate and closing fds). */
+void lc_security_params_init(lc_security_params *sp, const lc_process_config *p, const lc_seccomp_prog *seccomp,
+			     bool has_personality, unsigned long personality);
 
 /* Console: in the child, after pivot_root: opens a pty from the container's /dev/ptmx, sends the master to
  * the console socket (SCM_RIGHTS) and makes the slave the controlling terminal and stdio. */

@@ -4,7 +4,6 @@
  * length-capped message, never as an exit code to guess from. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -147,38 +145,21 @@ int lc_chdir_verified(const char *cwd, kc_error *err) {
 	return 0;
 }
 
-/* The identity and limits of the process. This is the interim subset the executor needs to run a process as the
- * spec's user; the security module (capabilities, seccomp, scheduler, I/O priority, LSM labels) replaces it with
- * its single ordered entry point once it lands (see the report for what is left). */
-int lc_child_apply_process(const lc_process_config *p, kc_error *err) {
-	for (size_t i = 0; i < p->n_rlimits; i++) {
-		struct rlimit rl = {.rlim_cur = p->rlimits[i].soft, .rlim_max = p->rlimits[i].hard};
-		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
-			return kc_error_set(err, errno, "process.rlimits[%zu]: setrlimit: %s", i, strerror(errno));
-	}
-	if (p->has_oom_score_adj) {
-		char v[DECIMAL_STR_MAX(int)];
-		(void)snprintf(v, sizeof v, "%d", p->oom_score_adj);
-		int r = write_string_file("/proc/self/oom_score_adj", v);
-		if (r < 0)
-			return kc_error_set(err, -r, "process.oomScoreAdj: write %s: %s", v, strerror(-r));
-	}
-	if (p->has_umask)
-		(void)umask(p->umask);
-	if (setgroups(p->n_additional_gids, p->additional_gids) < 0 && errno != EPERM)
-		return kc_error_set(err, errno, "process.user.additionalGids: setgroups: %s", strerror(errno));
-	if (setresgid(p->gid, p->gid, p->gid) < 0)
-		return kc_error_set(err, errno, "process.user.gid: setresgid %u: %s", (unsigned)p->gid, strerror(errno));
-	if (setresuid(p->uid, p->uid, p->uid) < 0)
-		return kc_error_set(err, errno, "process.user.uid: setresuid %u: %s", (unsigned)p->uid, strerror(errno));
-	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return kc_error_set(err, errno, "process.noNewPrivileges: %s", strerror(errno));
-	return 0;
+void lc_security_params_init(lc_security_params *sp, const lc_process_config *p, const lc_seccomp_prog *seccomp,
+			     bool has_personality, unsigned long personality) {
+	*sp = (lc_security_params){
+		.process = p,
+		.seccomp = seccomp,
+		.has_personality = has_personality,
+		.personality = personality,
+		.flags = LC_SECURITY_DEFER_SECCOMP,
+	};
 }
 
 /* The last steps before execve, shared by init and exec: nothing of ours may reach the process (CVE-2024-21626),
  * and the signal mask the runtime blocked for its own loop is not the process's. */
-static _noreturn_ void exec_process(int syncfd, const char *path, const lc_process_config *p, unsigned preserve_fds) {
+static _noreturn_ void exec_process(int syncfd, const char *path, const lc_security_params *sp, unsigned preserve_fds) {
+	const lc_process_config *p = sp->process;
 	kc_error err = {0};
 	sigset_t none;
 
@@ -194,6 +175,10 @@ static _noreturn_ void exec_process(int syncfd, const char *path, const lc_proce
 	}
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* With noNewPrivileges the filter goes on last, so that it only has to allow execve itself. */
+	r = lc_process_apply_late_seccomp(sp, &err);
+	if (r < 0)
+		lc_child_fail(syncfd, &err);
 	execve(path, p->args, p->env ? p->env : (char *const[]){NULL});
 	kc_error_set(&err, errno, "exec `%s`: %s", path, strerror(errno));
 	lc_child_fail(syncfd, &err);
@@ -247,16 +232,18 @@ static int set_names(const lc_config *cfg, kc_error *err) {
 	return 0;
 }
 
-/* Blocks until `start` opens the exec fifo for reading. The fifo is reached through the O_PATH fd the parent
- * gave us and the host's procfs we kept, because the state directory is outside the container's root now. */
-static int wait_for_start(int host_procfd, int fifo_path_fd, kc_error *err) {
-	char rel[32];
-	(void)snprintf(rel, sizeof rel, "self/fd/%d", fifo_path_fd);
-	_cleanup_close_ int fd = openat(host_procfd, rel, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return kc_error_set(err, errno, "open exec fifo: %s", strerror(errno));
-	if (write(fd, "0", 1) != 1)
-		return kc_error_set(err, errno ? errno : EIO, "write exec fifo: %s", strerror(errno));
+/* Blocks until `start` writes to the exec fifo. The init holds the read end, opened by the runtime before the
+ * clone: it needs no path and no /proc after the uid switch, and `start` can tell a dead init (its non-blocking
+ * open for writing fails with ENXIO once no reader is left). A fifo reader that never had a writer sees no
+ * POLLHUP, so poll sleeps until start. */
+static int wait_for_start(int fifo, kc_error *err) {
+	struct pollfd p = {.fd = fifo, .events = POLLIN};
+	char c;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return kc_error_set(err, errno, "wait on the exec fifo: %s", strerror(errno));
+	if (read(fifo, &c, 1) != 1)
+		return kc_error_set(err, EPIPE, "exec fifo closed without the start signal");
 	return 0;
 }
 
@@ -266,8 +253,10 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 	kc_error err = {0};
 	lc_sync_msg m;
 	char exe[PATH_MAX];
+	lc_security_params sp;
 	int r;
 
+	lc_security_params_init(&sp, p, a->seccomp, cfg->has_personality, cfg->personality);
 	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
 	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -305,9 +294,9 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 	console = safe_close(console);
 	if (r >= 0)
 		r = lc_chdir_verified(p->cwd, &err);
-	(void)umask(0022);
+	(void)umask(0022); /* the security module sets the spec's umask, or this same default */
 	if (r >= 0)
-		r = lc_child_apply_process(p, &err);
+		r = lc_process_apply_security(&sp, &err);
 	/* The executable is checked now, so that a typo fails `create` rather than a later `start` whose caller
 	 * has no way to hear about it. */
 	if (r >= 0)
@@ -318,12 +307,12 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 	r = lc_sync_send(syncfd, LC_SYNC_READY, 0, NULL);
 	if (r < 0)
 		_exit(1);
-	r = wait_for_start(host_procfd, fifo, &err);
+	r = wait_for_start(fifo, &err);
 	if (r < 0)
 		lc_child_fail(syncfd, &err);
 	host_procfd = safe_close(host_procfd);
 	fifo = safe_close(fifo);
-	exec_process(syncfd, exe, p, a->preserve_fds);
+	exec_process(syncfd, exe, &sp, a->preserve_fds);
 }
 
 static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, size_t n, kc_error *err) {
@@ -429,8 +418,10 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
 	const lc_process_config *p = a->process;
 	kc_error err = {0};
 	char exe[PATH_MAX];
+	lc_security_params sp;
 	int r = 0;
 
+	lc_security_params_init(&sp, p, a->seccomp, a->has_personality, a->personality);
 	if (p->terminal && setsid() < 0)
 		r = kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 	if (r >= 0 && p->terminal)
@@ -438,12 +429,12 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
 	if (r >= 0)
 		r = lc_chdir_verified(p->cwd, &err);
 	if (r >= 0)
-		r = lc_child_apply_process(p, &err);
+		r = lc_process_apply_security(&sp, &err);
 	if (r >= 0)
 		r = lc_find_executable(p->args[0], p->env, exe, sizeof exe, &err);
 	if (r < 0)
 		lc_child_fail(syncfd, &err);
-	exec_process(syncfd, exe, p, a->preserve_fds);
+	exec_process(syncfd, exe, &sp, a->preserve_fds);
 }
 
 /* The helper: joins, then clones the process as a sibling (CLONE_PARENT), i.e. a child of the caller. setns with

@@ -125,6 +125,18 @@ if [ "$out" = "$want" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" = "$host_fwd
 else fail "sysctl" "inside=$out host=$(cat /proc/sys/net/ipv4/ip_forward)"; fi
 assert_clean "sysctl"
 
+# ---- process security (the security module's entry point, run by the init) ----
+cfg '.process.args = ["sh","-c","grep -E \"^(CapEff|CapBnd|NoNewPrivs|Seccomp):\" /proc/self/status | tr -s \"\\t\" \" \"; mkdir /tmp/d 2>&1 || echo mkdir-denied; id -u"] |
+     .process.user = {"uid": 1000, "gid": 1000} |
+     .process.capabilities = {"bounding": ["CAP_KILL","CAP_NET_BIND_SERVICE"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL"], "ambient": ["CAP_KILL"]} |
+     .linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir","mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}'
+out=$(lc run --bundle "$bundle" c-sec 2>&1)
+if grep -q "CapEff: 0000000000000020" <<<"$out" && grep -q "CapBnd: 0000000000000420" <<<"$out" &&
+   grep -q "NoNewPrivs: 1" <<<"$out" && grep -q "Seccomp: 2" <<<"$out" && grep -q "Operation not permitted" <<<"$out" &&
+   [ "$(tail -n1 <<<"$out")" = 1000 ]; then pass "capabilities, user, no_new_privs, seccomp errnoRet"
+else fail "process security" "$out"; fi
+assert_clean "process security"
+
 # ---- rootfs ----
 cfg '.process.args = ["sh","-c","touch /newfile 2>/dev/null && echo writable || echo readonly; touch /tmp/x 2>/dev/null && echo tmp-writable"] | .root.readonly = true | .mounts += [{"destination":"/tmp","type":"tmpfs","source":"tmpfs"}]'
 out=$(lc run --bundle "$bundle" c-ro | tr '\n' ' ')
