@@ -75,6 +75,7 @@ typedef struct create_job {
 	const stor_driver **drivers;
 	bool *shared, *to_mount;
 	char *id, *hook_path;
+	char hostname_copy[SANDBOX_HOSTNAME_MAX + 1]; /* for the log line */
 } create_job;
 
 void *agent_shared_alloc(size_t size) {
@@ -381,7 +382,9 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 	if (result >= 0 && j->call) {
 		Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
 		commit(j);
-		log_info("sandbox `%s` created (%zu storages)", a->sandbox->id, a->sandbox->storages.n);
+		log_info("sandbox `%s` created: hostname `%s`, %zu storages mounted, %zu kernel modules, dns %s",
+			 a->sandbox->id, j->hostname_copy, a->sandbox->storages.n, j->n_mods,
+			 a->sandbox->resolv_bound ? "bound over /etc/resolv.conf" : j->resolv ? "written" : "none");
 		ttrpc_call_reply(j->call, &empty.base);
 		create_job_free(j);
 		return;
@@ -576,6 +579,7 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 		return kc_error_set(err, ENOMEM, "CreateSandbox: out of memory");
 	j->agent = a;
 	j->hostname = req->hostname;
+	(void)format_checked(j->hostname_copy, sizeof j->hostname_copy, "%s", req->hostname);
 	r = prepare_storages(j, sb, req, err);
 	if (r >= 0)
 		r = prepare_modules(j, a, req, err);
