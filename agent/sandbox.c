@@ -260,6 +260,31 @@ static int undo_progress(create_job *j, const stor_root *root, kc_error *err) {
 	return first;
 }
 
+/* The filesystems of remote shares are modules in our kernel, loaded in the background at boot: a
+ * CreateSandbox that comes early must not find them missing (the kernel's own request_module has no
+ * modprobe to call). Loading a live module is a no-op; one that fails is left to the mount to report. */
+static const struct {
+	const char *driver;
+	const char *modules[2];
+} driver_modules[] = {
+	{ "9p", { "9p", "9pnet_virtio" } },
+	{ "virtio-fs", { "virtiofs", NULL } },
+};
+
+static void load_fs_modules(const create_job *j) {
+	for (size_t k = 0; k < ELEMENTSOF(driver_modules) && j->agent->moddir[0]; k++) {
+		bool needed = false;
+		for (size_t i = 0; i < j->n && !needed; i++)
+			needed = j->to_mount[i] && strcmp(j->specs[i].driver, driver_modules[k].driver) == 0;
+		if (!needed)
+			continue;
+		size_t n = driver_modules[k].modules[1] ? 2 : 1;
+		kc_error e = { 0 };
+		if (init_load_modules(j->agent->moddir, driver_modules[k].modules, n, &e) < 0)
+			log_warn("%s storage: %s", driver_modules[k].driver, e.msg);
+	}
+}
+
 static int create_work(void *userdata, kc_error *err) {
 	create_job *j = userdata;
 	stor_root root;
@@ -275,6 +300,7 @@ static int create_work(void *userdata, kc_error *err) {
 			goto out;
 		}
 	}
+	load_fs_modules(j);
 	for (size_t i = 0; i < j->n; i++) {
 		if (!j->to_mount[i])
 			continue;

@@ -25,6 +25,7 @@ typedef struct boot_opts {
 	const char *qemu;
 	const char *append;
 	const char *console_log;
+	const char *share_dir, *share_tag;
 	unsigned memory_mib;
 	unsigned cpus;
 	unsigned timeout_s;
@@ -53,8 +54,26 @@ static unsigned pick_vsock_cid(void) {
 static void usage(FILE *f) {
 	fputs("usage: kata-launch boot [--name NAME] [--kernel K] [--initrd I] [--memory MiB] [--cpus N]\n"
 	      "                        [--machine q35|microvm] [--accel auto|tcg|kvm] [--append ARGS]\n"
-	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n",
+	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
+	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n",
 	      f);
+}
+
+/* DIR[:TAG]. The directory is made absolute later (resolve_file), before the daemon leaves the cwd. */
+static int parse_share(const char *arg, boot_opts *o) {
+	const char *colon = strrchr(arg, ':');
+	if (colon == arg)
+		return -EINVAL;
+	if (!colon) {
+		o->share_dir = arg;
+		return 0;
+	}
+	char *d = strndup(arg, (size_t)(colon - arg));
+	if (!d)
+		return -ENOMEM;
+	o->share_dir = d; /* lives as long as the process */
+	o->share_tag = colon + 1;
+	return *o->share_tag ? 0 : -EINVAL;
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
@@ -73,11 +92,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "accel", required_argument, NULL, 'a' },    { "append", required_argument, NULL, 'A' },
 		{ "timeout", required_argument, NULL, 't' },  { "qemu", required_argument, NULL, 'q' },
 		{ "console-log", required_argument, NULL, 'l' }, { "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },           {},
+		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
+		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:fh", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fh", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -92,6 +112,7 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'q': o->qemu = optarg; break;
 		case 'l': o->console_log = optarg; break;
 		case 'f': o->foreground = true; break;
+		case 's': r = parse_share(optarg, o); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -372,7 +393,7 @@ int cmd_boot(int argc, char **argv) {
 		.timeout_s = 30, .machine = QEMU_MACHINE_Q35, .accel = QEMU_ACCEL_AUTO,
 		.qemu = getenv("KATA_LAUNCH_QEMU") ? getenv("KATA_LAUNCH_QEMU") : "qemu-system-x86_64",
 	};
-	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL;
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *share = NULL;
 	_cleanup_(strv_freep) char **qargv = NULL;
 	char dir[PATH_MAX], console[PATH_MAX];
 	int r;
@@ -385,6 +406,8 @@ int cmd_boot(int argc, char **argv) {
 		return 1;
 	}
 	if (resolve_file("kernel", o.kernel, &kernel) < 0 || resolve_file("initrd", o.initrd, &initrd) < 0)
+		return 1;
+	if (o.share_dir && resolve_file("shared directory", o.share_dir, &share) < 0)
 		return 1;
 
 	r = prepare_state_dir(o.name, dir, sizeof dir);
@@ -435,12 +458,13 @@ int cmd_boot(int argc, char **argv) {
 		.console_log = console, .append = o.append, .memory_mib = o.memory_mib, .cpus = o.cpus,
 		.machine = o.machine, .accel = b.accel,
 		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
+		.share_dir = share, .share_tag = o.share_tag,
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);
 	if (r < 0) {
 		fprintf(stderr, "kata-launch: building the QEMU command line: %s%s\n", strerror(-r),
-			r == -EINVAL ? " (paths must not contain commas)" : "");
+			r == -EINVAL ? " (paths must not contain commas; a share tag is 1-31 of [A-Za-z0-9_.-])" : "");
 		return 1;
 	}
 	if (getenv("KATA_LAUNCH_DEBUG")) {

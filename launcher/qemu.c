@@ -24,12 +24,14 @@ typedef struct machine_info {
 	const char *machine_opts; /* appended after ",accel=X" */
 	const char *serial_bus;
 	const char *vsock_dev;
+	const char *ninep_dev;
 	bool root_port;
 } machine_info;
 
 static const machine_info machines[_QEMU_MACHINE_MAX] = {
-	[QEMU_MACHINE_Q35] = { "q35", "", "virtio-serial-pci", "vhost-vsock-pci", true },
-	[QEMU_MACHINE_MICROVM] = { "microvm", ",ioapic2=off", "virtio-serial-device", "vhost-vsock-device", false },
+	[QEMU_MACHINE_Q35] = { "q35", "", "virtio-serial-pci", "vhost-vsock-pci", "virtio-9p-pci", true },
+	[QEMU_MACHINE_MICROVM] = { "microvm", ",ioapic2=off", "virtio-serial-device", "vhost-vsock-device",
+				   "virtio-9p-device", false },
 };
 
 static const char *const accel_names[_QEMU_ACCEL_MAX] = {
@@ -159,6 +161,10 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 		return -EINVAL;
 	if (check_opt_path(c->state_dir) < 0 || check_opt_path(c->console_log) < 0)
 		return -EINVAL;
+	const char *tag = c->share_tag ? c->share_tag : QEMU_SHARE_TAG;
+	if (c->share_dir && (check_opt_path(c->share_dir) < 0 || !*tag || strlen(tag) > QEMU_SHARE_TAG_MAX ||
+			     strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(tag)))
+		return -EINVAL;
 	m = &machines[c->machine];
 	r = qemu_build_cmdline(c, &cmdline);
 	if (r < 0)
@@ -204,6 +210,13 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 		add(&b, "socket,id=agentch,path=%s/agent.sock,server=on,wait=off", c->state_dir);
 		add(&b, "-device");
 		add(&b, "virtserialport,bus=serial0.0,chardev=agentch,name=%s", QEMU_AGENT_PORT_NAME);
+	}
+	if (c->share_dir) {
+		/* multidevs=remap: the share may span filesystems, whose inode numbers would collide in the guest. */
+		add(&b, "-fsdev");
+		add(&b, "local,id=fsdev0,path=%s,security_model=none,multidevs=remap", c->share_dir);
+		add(&b, "-device");
+		add(&b, "%s,fsdev=fsdev0,mount_tag=%s", m->ninep_dev, tag);
 	}
 	if (b.error) {
 		(void)strv_free(b.v);

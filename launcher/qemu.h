@@ -46,7 +46,13 @@ typedef struct qemu_config {
 	qemu_accel accel;        /* resolved: TCG or KVM */
 	unsigned vsock_cid;      /* 0: agent on a virtio-serial port; else vhost-vsock with this guest CID */
 	unsigned host_tsc_khz;   /* 0: unknown. See qemu_build_cmdline for why microvm under TCG wants it */
+	const char *share_dir;   /* a host directory shared over virtio-9p, or NULL */
+	const char *share_tag;   /* its mount tag (QEMU_SHARE_TAG when NULL) */
 } qemu_config;
+
+/* The tag the Kata runtime gives its one shared directory. */
+#define QEMU_SHARE_TAG "kataShared"
+#define QEMU_SHARE_TAG_MAX 31
 
 const char *qemu_machine_to_string(qemu_machine m);
 int qemu_machine_from_string(const char *s, qemu_machine *ret);

@@ -155,6 +155,39 @@ static void test_rejects(void **state) {
 	assert_null(argv);
 }
 
+static void test_share(void **state) {
+	qemu_config c = base_config();
+	char **argv = NULL;
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_null(value_of(argv, "-fsdev"));
+	argv = strv_free(argv);
+
+	c.share_dir = "/srv/bundle";
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_string_equal(value_of(argv, "-fsdev"), "local,id=fsdev0,path=/srv/bundle,security_model=none,multidevs=remap");
+	assert_true(has_device(argv, "virtio-9p-pci,fsdev=fsdev0,mount_tag=kataShared"));
+	argv = strv_free(argv);
+
+	c.machine = QEMU_MACHINE_MICROVM;
+	c.share_tag = "vol-1";
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_true(has_device(argv, "virtio-9p-device,fsdev=fsdev0,mount_tag=vol-1"));
+	assert_false(has_device_prefix(argv, "virtio-9p-pci"));
+	argv = strv_free(argv);
+
+	/* QEMU would split the option at a comma; a tag is short and plain. */
+	c.share_dir = "/srv/a,b";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	c.share_dir = "/srv/x";
+	c.share_tag = "a,mount_tag=b";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	c.share_tag = "";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	c.share_tag = "abcdefghijklmnopqrstuvwxyz0123456789";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	assert_null(argv);
+}
+
 static void test_names(void **state) {
 	qemu_machine m;
 	qemu_accel a;
@@ -173,6 +206,7 @@ int main(void) {
 		cmocka_unit_test(test_microvm),
 		cmocka_unit_test(test_kvm_and_vsock),
 		cmocka_unit_test(test_rejects),
+		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,11 @@ else
 	skip dns-bind "cpio is not installed: the guest has no /etc/resolv.conf to bind over"
 fi
 
-if ! "$KL" boot --name "$name" --initrd "$initrd" --machine "$MACHINE" --accel auto --console-log "$console" >"$tmp/boot.out" 2>"$tmp/boot.err"; then
+# A host directory shared over virtio-9p (tag kataShared), mounted by the 9p storage driver.
+mkdir -p "$tmp/share"
+echo from-host >"$tmp/share/host-file"
+
+if ! "$KL" boot --name "$name" --initrd "$initrd" --share "$tmp/share" --machine "$MACHINE" --accel auto --console-log "$console" >"$tmp/boot.out" 2>"$tmp/boot.err"; then
 	fail boot "$(cat "$tmp/boot.out" "$tmp/boot.err")"
 	finish
 fi
@@ -71,12 +75,13 @@ grep -q '^error: NOT_FOUND' <<<"$out" && pass failed-create-left-nothing || fail
 # warns and loads it anyway): the name is resolved as modprobe does, and a live module keeps its parameters.
 req='{"hostname":"vm-pod","sandbox_id":"vm-sb","dns":["nameserver 10.1.2.3","search svc.example"],
 	"kernel_modules":[{"name":"virtio-rng","parameters":["kata_test=1"]},{"name":"vsock_loopback"}],
-	"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=67108864"],"mount_point":"'$R'/sandbox/shm"}]}'
+	"storages":[{"driver":"ephemeral","source":"shm","fstype":"tmpfs","options":["noexec","nosuid","nodev","mode=1777","size=67108864"],"mount_point":"'$R'/sandbox/shm"},
+	  {"driver":"9p","source":"kataShared","fstype":"9p","options":["trans=virtio","version=9p2000.L","cache=mmap","nodev","msize=8192"],"mount_point":"'$R'/shared/containers"}]}'
 out=$(ctl CreateSandbox "$req")
 rc=$?
 [ "$rc" = 0 ] && pass create-sandbox || fail create-sandbox "rc=$rc: $out"
 line=$(grep -a 'sandbox `vm-sb` created' "$console")
-grep -qF "hostname \`vm-pod\`, 1 storages mounted, 2 kernel modules, $dns_expect" <<<"$line" &&
+grep -qF "hostname \`vm-pod\`, 2 storages mounted, 2 kernel modules, $dns_expect" <<<"$line" &&
 	pass create-sandbox-logged || fail create-sandbox-logged "${line:-no log line}"
 out=$(ctl GetVolumeStats '{"volume_guest_path":"'$R'/sandbox/shm"}')
 [ "$(jq -r '.usage[] | select(.unit=="BYTES") | .total' <<<"$out")" = 67108864 ] && pass sandbox-shm-mounted ||
@@ -85,6 +90,15 @@ for p in sandbox/resolv.conf sandbox/ns/ipc sandbox/ns/uts; do
 	out=$(ctl GetVolumeStats '{"volume_guest_path":"'$R/$p'"}')
 	[ "$(jq -r '.usage | length' <<<"$out" 2>/dev/null)" = 2 ] && pass "exists-$p" || fail "exists-$p" "$out"
 done
+# The 9p share: a host file is seen, and CopyFile writes through it to the host.
+out=$(ctl GetVolumeStats '{"volume_guest_path":"'$R'/shared/containers/host-file"}')
+[ "$(jq -r '.usage | length' <<<"$out" 2>/dev/null)" = 2 ] && pass 9p-share-host-file-seen || fail 9p-share-host-file-seen "$out"
+out=$(ctl CopyFile '{"path":"'$R'/shared/containers/c1/from-guest","file_size":8,"file_mode":'$((0100644))',"data":"'"$(printf from-vm\\n | base64 -w0)"'"}')
+[ "$(cat "$tmp/share/c1/from-guest" 2>&1)" = from-vm ] && pass 9p-share-copy-file-reaches-host ||
+	fail 9p-share-copy-file-reaches-host "$out; $(ls -lR "$tmp/share" 2>&1)"
+out=$(ctl RemoveStaleVirtiofsShareMounts)
+[ $? = 0 ] && pass remove-stale-share-mounts || fail remove-stale-share-mounts "$out"
+
 out=$(ctl CreateSandbox '{}')
 grep -q '^error: ALREADY_EXISTS' <<<"$out" && pass second-create-already-exists || fail second-create-already-exists "$out"
 
