@@ -51,7 +51,8 @@ for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 ctl() { "$LAUNCH" ctl "unix://$sock" "$@" 2>"$dir/ctl.err"; }
 ctl_err() {
 	if "$LAUNCH" ctl "unix://$sock" "$@" >/dev/null 2>"$dir/ctl.err"; then echo "succeeded"; return; fi
-	sed -n 's/^error: //p' "$dir/ctl.err"
+	# A failure without an RPC status (a crash, a dropped connection) shows whatever ctl printed.
+	grep -q '^error: ' "$dir/ctl.err" && sed -n 's/^error: //p' "$dir/ctl.err" || echo "raw: $(head -c 400 "$dir/ctl.err")"
 }
 # The whole configuration of the namespace, canonical; permanent neighbours only (the kernel adds and ages
 # the others on its own).
