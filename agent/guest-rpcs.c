@@ -35,7 +35,8 @@ typedef struct helper_call {
 	pid_t pid;
 	void *shared; /* agent_shared_alloc'd, shared_size bytes */
 	size_t shared_size;
-	char path[PATH_MAX]; /* the helper's input, when it needs one */
+	const ProtobufCMessage *req; /* valid in the helper (its copy); the agent's goes with the call */
+	char path[PATH_MAX];          /* the helper's input, when it needs one */
 } helper_call;
 
 static helper_call *helper_call_free(helper_call *h) {
@@ -53,13 +54,15 @@ static void helper_call_cancel(ttrpc_call *call, void *userdata) {
 	helper_call_free(h);
 }
 
-static int helper_call_start(agent *a, ttrpc_call *call, const char *what, helper_work_fn work,
-			     helper_done_fn done, size_t shared_size, const char *path, kc_error *err) {
+static int helper_call_start(agent *a, ttrpc_call *call, const ProtobufCMessage *req, const char *what,
+			     helper_work_fn work, helper_done_fn done, size_t shared_size, const char *path,
+			     kc_error *err) {
 	helper_call *h = calloc(1, sizeof *h);
 	if (!h)
 		return kc_error_set(err, ENOMEM, "%s: out of memory", what);
 	h->agent = a;
 	h->call = call;
+	h->req = req;
 	if (path)
 		(void)format_checked(h->path, sizeof h->path, "%s", path);
 	if (shared_size) {
@@ -139,8 +142,8 @@ static int stale_mounts_work(void *userdata, kc_error *err) {
 
 static int remove_stale_virtiofs_share_mounts(void *ctx, ttrpc_call *call, const ProtobufCMessage *req,
 					      kc_error *err) {
-	return helper_call_start(ctx, call, "RemoveStaleVirtiofsShareMounts", stale_mounts_work, reply_empty_done, 0,
-				 NULL, err);
+	return helper_call_start(ctx, call, req, "RemoveStaleVirtiofsShareMounts", stale_mounts_work,
+				 reply_empty_done, 0, NULL, err);
 }
 
 /* ---- SetGuestDateTime, ReseedRandomDev ---- */
@@ -301,14 +304,10 @@ static int copy_regular(int dfd, const char *name, const Grpc__CopyFileRequest *
 	return 0;
 }
 
-static int copy_file(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
-	const Grpc__CopyFileRequest *req = (const Grpc__CopyFileRequest *)req_;
-	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
-	_cleanup_close_ int top = -EBADF, shared = -EBADF, dfd = -EBADF;
-	const char *rel, *name;
+/* What needs no I/O, checked in the agent before a helper is started. */
+static int copy_file_check(const Grpc__CopyFileRequest *req, kc_error *err) {
+	const char *rel;
 	mode_t type = req->file_mode & S_IFMT;
-	mode_t dir_mode = req->dir_mode & 07777 ? req->dir_mode & 07777 : 0755;
-
 	int r = stor_path_check(req->path, SHARED_PREFIX, &rel, "path", err);
 	if (r < 0)
 		return r;
@@ -323,6 +322,21 @@ static int copy_file(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, 
 			return kc_error_set(err, EINVAL, "offset: %lld + %zu bytes of data go past file_size %lld",
 					    (long long)req->offset, req->data.len, (long long)req->file_size);
 	}
+	return 0;
+}
+
+/* In a helper: the shared directory may be a remote share (9p, virtio-fs) that stops answering. */
+static int copy_file_work(void *userdata, kc_error *err) {
+	const helper_call *h = userdata;
+	const Grpc__CopyFileRequest *req = (const Grpc__CopyFileRequest *)h->req;
+	_cleanup_close_ int top = -EBADF, shared = -EBADF, dfd = -EBADF;
+	const char *rel, *name;
+	mode_t type = req->file_mode & S_IFMT;
+	mode_t dir_mode = req->dir_mode & 07777 ? req->dir_mode & 07777 : 0755;
+
+	int r = stor_path_check(req->path, SHARED_PREFIX, &rel, "path", err);
+	if (r < 0)
+		return r;
 	if (mkdir(STOR_ROOT, 0755) < 0 && errno != EEXIST)
 		return kc_error_set(err, errno, "mkdir %s: %m", STOR_ROOT);
 	top = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -336,15 +350,18 @@ static int copy_file(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, 
 	if (r < 0)
 		return kc_error_set(err, r, "path: parent of `%s`: %s", req->path, strerror(-r));
 	if (type == S_IFDIR)
-		r = copy_dir(dfd, name, req, err);
-	else if (type == S_IFLNK)
-		r = copy_symlink(dfd, name, rel, req, err);
-	else
-		r = copy_regular(dfd, name, req, err);
+		return copy_dir(dfd, name, req, err);
+	if (type == S_IFLNK)
+		return copy_symlink(dfd, name, rel, req, err);
+	return copy_regular(dfd, name, req, err);
+}
+
+static int copy_file(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	int r = copy_file_check((const Grpc__CopyFileRequest *)req_, err);
 	if (r < 0)
 		return r;
-	ttrpc_call_reply(call, &empty.base);
-	return 0;
+	/* A helper killed mid-chunk leaves at most a partial <path>.tmp, which the next offset-0 chunk replaces. */
+	return helper_call_start(ctx, call, req_, "CopyFile", copy_file_work, reply_empty_done, 0, NULL, err);
 }
 
 /* ---- GetVolumeStats: statfs may hang on a dead share, so a helper asks ---- */
@@ -406,7 +423,7 @@ static int get_volume_stats(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	int r = stor_path_check(req->volume_guest_path, STOR_ROOT_PREFIX, &rel, "volume_guest_path", err);
 	if (r < 0)
 		return r;
-	return helper_call_start(ctx, call, "GetVolumeStats", volume_stats_work, volume_stats_done,
+	return helper_call_start(ctx, call, req_, "GetVolumeStats", volume_stats_work, volume_stats_done,
 				 sizeof(volume_stats), req->volume_guest_path, err);
 }
 

@@ -723,8 +723,15 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 			return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
 	}
 	int r = helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
-	if (r < 0)
-		return kc_error_set(err, r, "DestroySandbox: cannot start a helper: %s", strerror(-r));
+	if (r < 0) {
+		/* Without a helper, still tear down and let PID 1 power off: better a stalled loop for a moment
+		 * than a VM that never stops. */
+		kc_error e = { 0 };
+		log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
+		int result = teardown_work(t, &e);
+		teardown_done(result, &e, TAKE_PTR(t));
+		return 0;
+	}
 	sb->state = SB_DESTROYING;
 	ttrpc_call_on_cancel(call, teardown_cancel, t);
 	TAKE_PTR(t);
