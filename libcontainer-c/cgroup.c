@@ -537,8 +537,10 @@ int lc_cgroup_kill_all(lc_cgroup *cg, int sig, kc_error *err) {
 
 	if (sig == SIGKILL && u >= 0) {
 		r = lc_cg_try_write(cg, u, "cgroup.kill", "1");
+		/* On hybrid a process someone put only into the v1 hierarchies is not in the cgroup2 directory: one
+		 * signal pass over the v1 listing catches it (the killed ones may still be listed; that is harmless). */
 		if (r >= 0)
-			return 0;
+			return cg->layout->mode == LC_CGROUP_V2 ? 0 : signal_all(cg, SIGKILL, &n, err);
 		if (r != -ENOENT) {
 			char path[PATH_MAX];
 			return kc_error_set(err, r, "write `1` to %s: %s", lc_cg_fullpath(cg, u, "cgroup.kill", path),

@@ -13,3 +13,10 @@ test-lc-cgroup_SRCS := tests/unit/test-lc-cgroup.c $(LC_CGROUP_SRCS) $(COMMON_SR
 test-lc-cgroup_LIBS := $(LC_CGROUP_LIBS)
 test-lc-cgroup-bpf_SRCS := tests/unit/test-lc-cgroup-bpf.c $(LC_CGROUP_SRCS) $(COMMON_SRCS)
 test-lc-cgroup-bpf_LIBS := $(LC_CGROUP_LIBS)
+
+# Driven by tests/integration/test-lc-cgroup.sh, as root on the host's real cgroup tree.
+$(BUILD)/host/tests/lc-cgroup-driver: $(call host_objs,tests/integration/lc-cgroup-driver.c $(LC_CGROUP_SRCS) $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LC_CGROUP_LIBS)
+
+all: $(BUILD)/host/tests/lc-cgroup-driver
