@@ -368,6 +368,55 @@ static void test_devices_bpf(void) {
 	ASSERT_EQ(wait_signal(pid), 1000 + 0);
 }
 
+/* The same through lc_cgroup_apply: devices served by cgroup2 (as on the guest; here rerouted, since this
+ * host's v1 devices controller normally has them), installed on create and replaced on update. */
+static void test_devices_bpf_via_apply(void) {
+	lc_spec_device_cgroup deny_null[] = {
+		{ .allow = false, .type = "c", .has_major = true, .major = 1, .has_minor = true, .minor = 3,
+		  .access = "rwm" },
+	};
+	lc_spec_device_cgroup allow_null[] = {
+		{ .allow = true, .type = "c", .has_major = true, .major = 1, .has_minor = true, .minor = 3,
+		  .access = "rwm" },
+	};
+	int cgfd = lc_cgroup_unified_fd(cg), saved = layout->where[LC_CG_DEVICES], fd, r;
+	pid_t pid;
+
+	if (cgfd < 0)
+		TH_SKIP("no cgroup2 hierarchy here");
+	layout->where[LC_CG_DEVICES] = layout->unified;
+	/* The defaults allow /dev/null and come last, so deny it with defaults off: a fresh handle. */
+	lc_cgroup *h = NULL;
+	r = lc_cgroup_open(layout, path, 0, &h, &err);
+	lc_spec_resources res = { .devices = deny_null, .n_devices = 1 };
+	if (r >= 0)
+		r = lc_cgroup_apply(h, &res, false, &err);
+	if (r >= 0) {
+		pid = spawn(&fd, open_null);
+		r = lc_cgroup_enter(h, pid, &err);
+		go(fd);
+		if (wait_signal(pid) != 1000 + 1)
+			r = -1000;
+	}
+	if (r >= 0) {
+		res.devices = allow_null;
+		r = lc_cgroup_apply(h, &res, true, &err);
+	}
+	if (r >= 0 && bpf_prog_count(cgfd) != 1)
+		r = -1001;
+	if (r >= 0) {
+		pid = spawn(&fd, open_null);
+		r = lc_cgroup_enter(h, pid, &err);
+		go(fd);
+		if (wait_signal(pid) != 1000 + 0)
+			r = -1002;
+	}
+	layout->where[LC_CG_DEVICES] = saved;
+	lc_cgroup_free(h);
+	if (r < 0)
+		TH_FAIL("step failed: %d (%s)", r, err.msg);
+}
+
 static void test_destroy_leaves_nothing(void) {
 	pid_t *pids = NULL;
 	size_t n = 0;
@@ -450,6 +499,7 @@ int main(void) {
 		/* Before the OOM case: its child cgroup makes this one an inner node, which on cgroup2 may not hold
 		 * processes once controllers are enabled below it. */
 		{ "devices-bpf-v2", test_devices_bpf },
+		{ "devices-bpf-v2-via-apply", test_devices_bpf_via_apply },
 		{ "oom-watch", test_oom_watch },
 		{ "destroy-leaves-nothing", test_destroy_leaves_nothing },
 		{ "destroy-busy-bounded", test_destroy_with_live_process },
