@@ -19,7 +19,8 @@ test-lc-specconv_SRCS := tests/unit/test-lc-specconv.c $(LC_HOST_SRCS) $(COMMON_
 test-lc-specconv_OBJS := $(PROTO_HOST_OBJS)
 test-lc-specconv_LIBS := $(LC_HOST_LIBS)
 
-# The executor's parts, each with its own rules: process security (seccomp, capabilities, identity, limits),
-# then the executor and lcrun, which link it.
+# The executor's parts, each with its own rules: the cgroup manager, process security (seccomp, capabilities,
+# identity, limits), then the executor and lcrun, which link them.
+include libcontainer-c/cgroup.mk
 include libcontainer-c/security.mk
 include libcontainer-c/exec.mk
