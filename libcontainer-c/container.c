@@ -24,6 +24,8 @@
 #define LC_OCI_VERSION_DEFAULT "1.0.2"
 /* How long delete --force waits for a killed init to die. */
 #define LC_KILL_WAIT_MS 10000
+/* How long delete waits for a killed container's processes to leave its cgroup before rmdir gives up. */
+#define LC_CGROUP_DESTROY_MS 5000
 
 /* ---- signals -------------------------------------------------------------------------------------------- */
 
@@ -98,7 +100,7 @@ static void rfc3339_now(char buf[64]) {
 }
 
 static json_object *state_doc(const lc_config *cfg, const char *id, const char *bundle, const char *rootfs, pid_t pid,
-			      uint64_t start_time) {
+			      uint64_t start_time, const char *cgroup_path) {
 	char created[64];
 	json_object *doc = json_object_new_object(), *ann = json_object_new_object();
 
@@ -117,6 +119,8 @@ static json_object *state_doc(const lc_config *cfg, const char *id, const char *
 				       json_object_new_string(cfg->spec->annotations[i].value));
 	json_object_object_add(doc, "annotations", ann);
 	json_object_object_add(doc, "lcrun-start-time", json_object_new_int64((int64_t)start_time));
+	if (cgroup_path)
+		json_object_object_add(doc, "lcrun-cgroup-path", json_object_new_string(cgroup_path));
 	return doc;
 }
 
@@ -146,6 +150,36 @@ static int compile_seccomp(const lc_config *cfg, lc_seccomp_prog **ret, kc_error
 	if (cfg->seccomp->uses_notify)
 		return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
 	return lc_seccomp_compile(cfg->seccomp, ret, err);
+}
+
+/* The container's cgroup: linux.cgroupsPath resolved below the caller's parent (lcrun: /lcrun), created with
+ * the default devices allowed and linux.resources applied, before the init exists. */
+static int cgroup_create(const lc_config *cfg, const char *id, const lc_create_opts *o, lc_cgroup **ret,
+			 kc_error *err) {
+	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	_cleanup_free_ char *path = NULL;
+	bool systemd;
+
+	if (o->no_cgroup)
+		return 0;
+	int r = lc_cgroup_path_resolve(cfg->cgroups_path, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT,
+				       id, &path, &systemd, err);
+	if (r < 0)
+		return kc_error_prefix(err, "linux.cgroupsPath");
+	r = lc_cgroup_layout_detect(NULL, &l, err);
+	if (r < 0)
+		return r;
+	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | LC_CGROUP_DEFAULT_DEVICES, &cg, err);
+	if (r < 0)
+		return kc_error_prefix(err, "linux.cgroupsPath");
+	r = lc_cgroup_apply(cg, cfg->resources, false, err);
+	if (r < 0) {
+		(void)lc_cgroup_destroy(cg, 0, NULL);
+		return kc_error_prefix(err, "linux.resources");
+	}
+	*ret = TAKE_PTR(cg);
+	return 0;
 }
 
 static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,
@@ -194,7 +228,12 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	r = compile_seccomp(cfg, &prog, err);
 	if (r < 0)
 		return r;
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	r = cgroup_create(cfg, id, o, &cg, err);
+	if (r < 0)
+		return r;
 	lc_spawn_args a = {
+		.cgroup = cg,
 		.seccomp = prog,
 		.cfg = cfg,
 		.rootfs = rootfs,
@@ -206,14 +245,17 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	lc_spawned sp = {0};
 	r = lc_spawn_init(&a, &sp, err);
 	fifo = safe_close(fifo);
-	if (r < 0)
+	if (r < 0) {
+		/* The init is dead and collected; a half-done cgroup entry only leaves empty directories. */
+		(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
 		return r;
+	}
 	_cleanup_close_ int pidfd = sp.pidfd;
 
 	uint64_t start_time = 0;
 	r = lc_proc_start_time(sp.pid, &start_time);
 	if (r >= 0) {
-		json_object *doc = state_doc(cfg, id, o->bundle, rootfs, sp.pid, start_time);
+		json_object *doc = state_doc(cfg, id, o->bundle, rootfs, sp.pid, start_time, cg ? lc_cgroup_get_path(cg) : NULL);
 		r = lc_state_save(statefd, doc, err);
 		json_object_put(doc);
 	} else
@@ -225,6 +267,8 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 		siginfo_t si;
 		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
 		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		if (cg)
+			(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
 		return r;
 	}
 	*ret_pid = sp.pid;
@@ -369,21 +413,40 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 	if (r < 0)
 		return r;
 	/* A created container has not run anything yet: runc and crun delete it without --force. */
-	if (s->status == LC_STATUS_RUNNING && !force)
+	if ((s->status == LC_STATUS_RUNNING || s->status == LC_STATUS_PAUSED) && !force)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY,
 					 "container `%s` is running: stop it first or use --force", id);
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	if (s->cgroup_path) {
+		r = lc_state_cgroup_open(s, &cg, err);
+		if (r < 0 && r != -ENOENT)
+			return r;
+	}
 	if (s->status != LC_STATUS_STOPPED) {
 		_cleanup_close_ int pidfd = -1;
 		r = open_init(s, &pidfd, err);
 		if (r >= 0) {
-			/* SIGKILL to the init of a pid namespace takes every process in it down with it. */
-			r = lc_pidfd_send_signal(pidfd, SIGKILL);
+			/* SIGKILL to the init of a pid namespace takes every process in it down with it; the cgroup
+			 * catches those of a container without one. A frozen container dies once thawed. */
+			r = cg ? lc_cgroup_kill_all(cg, SIGKILL, err) : 0;
+			if (r >= 0)
+				r = lc_pidfd_send_signal(pidfd, SIGKILL);
 			if (r < 0 && r != -ESRCH)
 				return kc_error_set(err, -r, "container `%s`: SIGKILL: %s", id, strerror(-r));
+			if (cg)
+				(void)lc_cgroup_freeze(cg, false, 1000, NULL);
 			r = wait_pidfd(pidfd, LC_KILL_WAIT_MS);
 			if (r < 0)
 				return kc_error_set(err, -r, "container `%s`: the init did not die after SIGKILL", id);
 		}
+	}
+	if (cg) {
+		/* Whatever is left (a daemon outside the pid namespace, say) goes with the container. */
+		r = lc_cgroup_kill_all(cg, SIGKILL, err);
+		if (r >= 0)
+			r = lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, err);
+		if (r < 0)
+			return kc_error_prefix(err, "container `%s`", id);
 	}
 	r = lc_state_dir_remove(root, id);
 	if (r < 0)
@@ -428,9 +491,18 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 		return r;
 	if (s->status == LC_STATUS_STOPPED)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", id);
+	/* The new process would be frozen on its first step, and the helper with it. */
+	if (s->status == LC_STATUS_PAUSED)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s` is paused", id);
 	r = open_init(s, &pidfd, err);
 	if (r < 0)
 		return r;
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	if (s->cgroup_path) {
+		r = lc_state_cgroup_open(s, &cg, err);
+		if (r < 0)
+			return r;
+	}
 	r = lc_spec_from_file(s->dirfd, "config.json", &spec, err);
 	if (r >= 0)
 		r = lc_config_from_spec(spec, &sopts, &cfg, err);
@@ -485,6 +557,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	if (r < 0)
 		return r;
 	lc_exec_args a = {
+		.cgroup = cg,
 		.seccomp = prog,
 		.has_personality = cfg->has_personality,
 		.personality = cfg->personality,

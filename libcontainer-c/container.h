@@ -13,14 +13,18 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "libcontainer-c/cgroup.h"
 
 #define LC_STATE_ROOT_DEFAULT "/run/lcrun"
 #define LC_ID_MAX 255
+/* Where a container whose linux.cgroupsPath is empty or relative goes, unless the caller says otherwise. */
+#define LC_CGROUP_PARENT_DEFAULT "/lcrun"
 
 typedef enum lc_status {
 	LC_STATUS_CREATED,
 	LC_STATUS_RUNNING,
 	LC_STATUS_STOPPED,
+	LC_STATUS_PAUSED, /* running (or created) with its cgroup frozen */
 } lc_status;
 
 const char *lc_status_name(lc_status s);
@@ -31,6 +35,8 @@ typedef struct lc_create_opts {
 	const char *pid_file;     /* NULL: none */
 	unsigned preserve_fds;    /* fds 3..3+n-1 pass to the process */
 	bool no_pivot;
+	const char *cgroup_parent; /* for an empty or relative linux.cgroupsPath; NULL: LC_CGROUP_PARENT_DEFAULT */
+	bool no_cgroup;           /* no cgroup at all (tests of the rest, hosts without cgroupfs) */
 } lc_create_opts;
 
 /* Creates the container: state directory, exec fifo, the init cloned into its namespaces with its rootfs built,
@@ -75,3 +81,17 @@ int lc_signal_from_string(const char *s);
 /* CVE-2019-5736: re-execs the calling program from a sealed memfd copy unless it already runs from one. Call it
  * first thing in main(). */
 int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err);
+
+/* ---- through the container's cgroup (container-cgroup.c) ---------------------------------------------------
+ * Each fails with -ENOENT ("has no cgroup") for a container created with no_cgroup. */
+
+/* Freezes (pause) or thaws (resume) a running container; bounded (the freezer gives up and thaws). */
+int lc_container_pause(const char *root, const char *id, bool pause, kc_error *err);
+/* sig to every process of the container (its cgroup), not only the init. */
+int lc_container_kill_all(const char *root, const char *id, int sig, kc_error *err);
+/* The host pids in the container's cgroup and its descendants; *ret malloc'd. */
+int lc_container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, kc_error *err);
+/* Applies res to a created, running or paused container (update semantics: absent fields stay). */
+int lc_container_update(const char *root, const char *id, const lc_spec_resources *res, kc_error *err);
+/* cgroup statistics (cpu, memory, pids, blkio, hugetlb); clear with lc_cgroup_stats_clear(). */
+int lc_container_stats(const char *root, const char *id, lc_cgroup_stats *ret, kc_error *err);

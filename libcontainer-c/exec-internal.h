@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include "common/error.h"
+#include "libcontainer-c/cgroup.h"
 #include "libcontainer-c/process-security.h"
 #include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
@@ -59,6 +60,10 @@ typedef struct lc_spawn_args {
 	unsigned preserve_fds;  /* fds 3..3+n-1 reach the process */
 	bool no_pivot;
 	const lc_seccomp_prog *seccomp; /* compiled by the runtime from cfg->seccomp; NULL: none */
+	/* The container's cgroup, created and configured; NULL: none. The init is in it before it runs anything
+	 * of the container: born there (clone3 CLONE_INTO_CGROUP) on pure v2, else moved in by the parent
+	 * before GO. */
+	lc_cgroup *cgroup;
 } lc_spawn_args;
 
 typedef struct lc_spawned {
@@ -79,6 +84,7 @@ typedef struct lc_exec_args {
 	const lc_seccomp_prog *seccomp;
 	bool has_personality;
 	unsigned long personality;
+	lc_cgroup *cgroup;        /* the container's (a leaf); the helper joins it before setns, NULL: none */
 } lc_exec_args;
 
 /* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it

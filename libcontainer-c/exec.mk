@@ -6,10 +6,11 @@ LC_SECURITY_SRCS  ?= libcontainer-c/seccomp.c libcontainer-c/caps.c libcontainer
 LC_SECURITY_LIBS  ?= -lseccomp
 LC_EXEC_SRCS      := libcontainer-c/spawn.c libcontainer-c/rootfs.c libcontainer-c/console.c storage/path.c \
 		     $(LC_SECURITY_SRCS)
-LC_EXEC_HOST_SRCS := $(LC_EXEC_SRCS) libcontainer-c/container.c libcontainer-c/state.c
-LCRUN_SRCS        := libcontainer-c/cli/lcrun.c $(LC_EXEC_HOST_SRCS) $(sort $(LC_HOST_SRCS)) $(COMMON_SRCS)
+LC_EXEC_HOST_SRCS := $(LC_EXEC_SRCS) libcontainer-c/container.c libcontainer-c/container-cgroup.c \
+		     libcontainer-c/state.c $(LC_CGROUP_SRCS)
+LCRUN_SRCS        := libcontainer-c/cli/lcrun.c libcontainer-c/cli/cmd-cgroup.c $(LC_EXEC_HOST_SRCS) $(sort $(LC_HOST_SRCS)) $(COMMON_SRCS)
 
 $(BUILD)/lcrun: $(call host_objs,$(LCRUN_SRCS)) $(PROTO_HOST_OBJS)
-	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LC_HOST_LIBS) $(LC_SECURITY_LIBS)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LC_HOST_LIBS) $(LC_SECURITY_LIBS) $(LC_CGROUP_LIBS)
 
 all: $(BUILD)/lcrun $(call guest_objs,$(LC_EXEC_SRCS))

@@ -86,6 +86,10 @@
 #define P_PIDFD 3
 #endif
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
 /* struct clone_args up to CLONE_ARGS_SIZE_VER2 (cgroup). */
 typedef struct lc_clone_args {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,

@@ -363,7 +363,22 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		.pidfd = (uint64_t)(uintptr_t)&pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	pid_t pid = lc_clone3(&ca);
+	/* Pure v2: born in the cgroup, so no cgroup.procs write and no moment outside it. On hybrid the v1
+	 * hierarchies need the write anyway, so the parent enters it into all of them below. */
+	bool entered = false;
+	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	pid_t pid = -EINVAL;
+	if (cgfd >= 0) {
+		lc_clone_args cca = ca;
+		cca.flags |= CLONE_INTO_CGROUP;
+		cca.cgroup = (uint64_t)cgfd;
+		pid = lc_clone3(&cca);
+		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
+		 * write below says which. */
+		entered = pid >= 0;
+	}
+	if (!entered)
+		pid = lc_clone3(&ca);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
@@ -381,6 +396,15 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 			r = write_id_map(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
 		if (r < 0)
 			goto fail;
+	}
+	/* Half-way entry (some hierarchies done) is undone by the caller: it kills the init and destroys the
+	 * cgroup. */
+	if (a->cgroup && !entered) {
+		r = lc_cgroup_enter(a->cgroup, pid, err);
+		if (r < 0) {
+			kc_error_prefix(err, "put the container init into its cgroup");
+			goto fail;
+		}
 	}
 	r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
 	if (r < 0) {
@@ -450,6 +474,12 @@ static _noreturn_ void exec_helper(const lc_exec_args *a, int syncfd) {
 	syncfd = move_above(syncfd, a->preserve_fds);
 	if (syncfd < 0)
 		_exit(1);
+	/* The container's cgroup before its namespaces: the process cloned below inherits it, and its limits
+	 * count from its first instruction. "0" is the writer itself. */
+	if (a->cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
+		kc_error_prefix(&err, "join the container's cgroup");
+		lc_child_fail(syncfd, &err);
+	}
 	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. */
 	if (a->ns_flags && setns(a->target_pidfd, (int)a->ns_flags) < 0) {
 		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", a->ns_flags, strerror(errno));

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
+#include "libcontainer-c/cgroup.h"
 #include "libcontainer-c/container.h"
 
 typedef struct lc_state {
@@ -13,6 +14,7 @@ typedef struct lc_state {
 	pid_t pid;
 	uint64_t start_time; /* /proc/PID/stat field 22 when created: a recycled pid does not match */
 	lc_status status;
+	const char *cgroup_path; /* in doc; NULL for a container made without one */
 } lc_state;
 
 int lc_id_check(const char *id, kc_error *err);
@@ -31,3 +33,5 @@ static inline void lc_state_freep(lc_state **s) {
 int lc_state_save(int dirfd, json_object *doc, kc_error *err);
 /* 0 and the start time of pid; -ESRCH when it is gone or a zombie. */
 int lc_proc_start_time(pid_t pid, uint64_t *ret);
+/* Joins the container's cgroup (never creates it): -ENOENT when it has none or it is gone. */
+int lc_state_cgroup_open(const lc_state *s, lc_cgroup **ret, kc_error *err);

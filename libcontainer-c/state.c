@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "libcontainer-c/cgroup.h"
 #include "libcontainer-c/state-internal.h"
 
 static const char *const status_names[] = {
 	[LC_STATUS_CREATED] = "created",
 	[LC_STATUS_RUNNING] = "running",
 	[LC_STATUS_STOPPED] = "stopped",
+	[LC_STATUS_PAUSED] = "paused",
 };
 
 const char *lc_status_name(lc_status s) {
@@ -115,6 +117,30 @@ lc_state *lc_state_free(lc_state *s) {
 	return NULL;
 }
 
+int lc_state_cgroup_open(const lc_state *s, lc_cgroup **ret, kc_error *err) {
+	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
+
+	if (!s->cgroup_path)
+		return kc_error_set(err, ENOENT, "container `%s` has no cgroup", s->id);
+	int r = lc_cgroup_layout_detect(NULL, &l, err);
+	if (r < 0)
+		return r;
+	r = lc_cgroup_open(l, s->cgroup_path, 0, ret, err);
+	if (r < 0)
+		return kc_error_prefix(err, "container `%s`", s->id);
+	return 0;
+}
+
+/* crun's rule: a live container whose cgroup is frozen (or freezing) is paused. */
+static bool state_frozen(const lc_state *s) {
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	lc_freezer_state f;
+
+	if (lc_state_cgroup_open(s, &cg, NULL) < 0 || lc_cgroup_freezer_state(cg, &f, NULL) < 0)
+		return false;
+	return f != LC_FREEZER_THAWED;
+}
+
 int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -148,6 +174,8 @@ int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *er
 		s->pid = (pid_t)json_object_get_int(v);
 	if (json_object_object_get_ex(s->doc, "lcrun-start-time", &v))
 		s->start_time = (uint64_t)json_object_get_int64(v);
+	if (json_object_object_get_ex(s->doc, "lcrun-cgroup-path", &v) && json_object_is_type(v, json_type_string))
+		s->cgroup_path = json_object_get_string(v);
 
 	uint64_t st;
 	struct stat fifo;
@@ -157,6 +185,8 @@ int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *er
 		s->status = LC_STATUS_CREATED;
 	else
 		s->status = LC_STATUS_RUNNING;
+	if (s->status != LC_STATUS_STOPPED && s->cgroup_path && state_frozen(s))
+		s->status = LC_STATUS_PAUSED;
 	*ret = TAKE_PTR(s);
 	return 0;
 }

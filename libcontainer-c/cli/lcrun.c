@@ -21,19 +21,20 @@
 #include "libcontainer-c/console.h"
 #include "libcontainer-c/container.h"
 
+#include "libcontainer-c/cli/lcrun.h"
 #include "libcontainer-c/linux-syscalls.h"
 
 extern char **environ;
 
-static const char *opt_root = LC_STATE_ROOT_DEFAULT;
+const char *opt_root = LC_STATE_ROOT_DEFAULT;
 
-static int fail(const kc_error *e) {
+int fail(const kc_error *e) {
 	fprintf(stderr, "lcrun: %s\n", e->msg);
 	log_error("%s", e->msg);
 	return 1;
 }
 
-static int usage_error(const char *cmd, const char *msg) {
+int usage_error(const char *cmd, const char *msg) {
 	fprintf(stderr, "lcrun %s: %s\n", cmd, msg);
 	return 1;
 }
@@ -228,10 +229,12 @@ static int cmd_state(int argc, char **argv) {
 static int cmd_kill(int argc, char **argv) {
 	kc_error e = {0};
 	int first = 1;
-	/* --all / -a: every process of the container; without a cgroup the pid namespace makes SIGKILL of the init
-	 * do the same, so it is accepted for compatibility. */
-	while (first < argc && (strcmp(argv[first], "-a") == 0 || strcmp(argv[first], "--all") == 0))
+	/* --all / -a: every process of the container's cgroup, as crun does. */
+	bool all = false;
+	while (first < argc && (strcmp(argv[first], "-a") == 0 || strcmp(argv[first], "--all") == 0)) {
 		first++;
+		all = true;
+	}
 	if (argc - first < 1 || argc - first > 2)
 		return usage_error("kill", "usage: kill ID [SIGNAL]");
 	const char *name = argc - first == 2 ? argv[first + 1] : "TERM";
@@ -240,6 +243,8 @@ static int cmd_kill(int argc, char **argv) {
 		fprintf(stderr, "lcrun: invalid signal `%s`\n", name);
 		return 1;
 	}
+	if (all)
+		return lc_container_kill_all(opt_root, argv[first], sig, &e) < 0 ? fail(&e) : 0;
 	return lc_container_kill(opt_root, argv[first], sig, &e) < 0 ? fail(&e) : 0;
 }
 
@@ -357,14 +362,14 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{"create", cmd_create}, {"start", cmd_start}, {"run", cmd_run},       {"state", cmd_state},
-	{"kill", cmd_kill},     {"delete", cmd_delete}, {"exec", cmd_exec},   {"pause", cmd_unsupported},
-	{"resume", cmd_unsupported}, {"ps", cmd_unsupported}, {"list", cmd_unsupported}, {"update", cmd_unsupported},
-	{"spec", cmd_unsupported}, {"features", cmd_unsupported},
+	{"kill", cmd_kill},     {"delete", cmd_delete}, {"exec", cmd_exec},   {"pause", cmd_pause},
+	{"resume", cmd_resume}, {"ps", cmd_ps},         {"update", cmd_update}, {"events", cmd_events},
+	{"list", cmd_unsupported}, {"spec", cmd_unsupported}, {"features", cmd_unsupported},
 };
 
 static void usage(FILE *f) {
 	fputs("usage: lcrun [--root DIR] [--log FILE] [--log-format text|json] [--debug] COMMAND [ARGS]\n"
-	      "commands: create start run state kill delete exec\n", f);
+	      "commands: create start run state kill delete exec pause resume ps update events list spec features\n", f);
 }
 
 int main(int argc, char **argv) {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # lcrun on real busybox bundles: lifecycle, exit codes, namespaces, mounts, the CVE defences and bad input. After
 # every case, nothing may be left behind: no mount naming the scratch directory, no process carrying the case's
-# token, no state directory.
+# token, no state directory, no cgroup of its containers.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
@@ -38,6 +38,8 @@ assert_clean() {
 	sleep 0.05
 	if pgrep -f "$token" >/dev/null; then fail "$n: clean" "processes left: $(pgrep -af "$token")"; return; fi
 	if [ -n "$(ls -A "$root" 2>/dev/null)" ]; then fail "$n: clean" "state left: $(ls "$root")"; return; fi
+	left=$(ls -d /sys/fs/cgroup/*/lcrun/c-* /sys/fs/cgroup/lcrun/c-* 2>/dev/null)
+	[ -z "$left" ] || { fail "$n: clean" "cgroups left: $left"; return; }
 	pass "$n: clean"
 }
 

@@ -1,0 +1,124 @@
+#!/bin/bash
+# lcrun with cgroups on the host's real tree (hybrid here, v2 in the guest): limits applied before the process
+# runs, the pids limit biting, pause/resume, update, ps, events --stats, kill --all, exec joining the cgroup,
+# and delete removing every cgroup directory. After each case nothing is left behind.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib.sh"
+name=lcrun-cgroup
+. "$top/tests/data/lcrun/lib.sh"
+[ -d /sys/fs/cgroup ] && findmnt -t cgroup,cgroup2 >/dev/null || { skip "$name" "no cgroup filesystem"; exit 77; }
+status() { lc state "$1" | jq -r .status; }
+mem_file() { # the memory limit file of container $1 on this layout
+	if [ -f "/sys/fs/cgroup/memory/lcrun/$1/memory.limit_in_bytes" ]; then echo "/sys/fs/cgroup/memory/lcrun/$1/memory.limit_in_bytes"
+	else echo "/sys/fs/cgroup/lcrun/$1/memory.max"; fi
+}
+pids_file() { ls /sys/fs/cgroup/pids/lcrun/"$1"/pids.max /sys/fs/cgroup/lcrun/"$1"/pids.max 2>/dev/null | head -n1; }
+
+# ---- limits applied, and the process born in the cgroup ----
+c=${cgprefix}limits
+cfg ".process.args = [\"sh\",\"-c\",\"cat /proc/self/cgroup; sleep 1000; : $token\"] |
+     .linux.resources = {\"memory\": {\"limit\": 67108864}, \"pids\": {\"limit\": 20}}"
+lc run -d --bundle "$bundle" "$c" >"$scratch/out" </dev/null
+sleep 0.2
+inside=$(cat "$scratch/out"); mf=$(mem_file "$c"); pf=$(pids_file "$c")
+if [ "$(cat "$mf")" = 67108864 ] && [ "$(cat "$pf")" = 20 ] && grep -q ":/lcrun/$c\$" <<<"$inside" &&
+   ! grep -vq ":/lcrun/$c\$" <<<"$inside"; then
+	pass "limits written before start; the init is in /lcrun/ID in every hierarchy"
+else fail "limits and placement" "mem=$(cat "$mf" 2>&1) pids=$(cat "$pf" 2>&1) inside=$inside"; fi
+
+# ps lists the container's processes (the init among them)
+pid=$(lc state "$c" | jq -r .pid)
+ps_json=$(lc ps --format json "$c")
+if jq -e --argjson p "$pid" 'index($p) != null' <<<"$ps_json" >/dev/null && lc ps "$c" | grep -q "^$pid "; then
+	pass "ps: the cgroup's pids (table and json)"
+else fail "ps" "pid=$pid json=$ps_json"; fi
+
+# update: flags and -r FILE
+lc update --memory 32m --pids-limit 7 "$c"
+echo '{"memory": {"limit": 50331648}, "pids": {"limit": 9}}' >"$scratch/res.json"
+m1=$(cat "$mf"); p1=$(cat "$pf")
+lc update -r "$scratch/res.json" "$c"
+m2=$(cat "$mf"); p2=$(cat "$pf")
+if [ "$m1" = 33554432 ] && [ "$p1" = 7 ] && [ "$m2" = 50331648 ] && [ "$p2" = 9 ]; then pass "update: --memory/--pids-limit and -r FILE"
+else fail "update" "flags: $m1 $p1, -r: $m2 $p2"; fi
+expect_fail "update: bad value refused" "memory.*invalid" lc update --memory lots "$c"
+expect_fail "update: resources of the wrong type refused" "pids.limit" lc update -r <(echo '{"pids":{"limit":"x"}}') "$c"
+
+# events --stats
+ev=$(lc events --stats "$c")
+if jq -e '.type == "stats" and .data.pids.current >= 1 and .data.pids.limit == 9 and .data.memory.usage.usage > 0 and
+          (.data.cpu.usage.total | type) == "number"' <<<"$ev" >/dev/null; then pass "events --stats: cpu, memory, pids"
+else fail "events --stats" "$ev"; fi
+
+# exec joins the container's cgroup
+out=$(lc exec "$c" cat /proc/self/cgroup)
+if grep -q ":/lcrun/$c\$" <<<"$out" && ! grep -vq ":/lcrun/$c\$" <<<"$out"; then pass "exec: the process joins the container's cgroup"
+else fail "exec joins the cgroup" "$out"; fi
+lc delete --force "$c"
+if [ -z "$(cgroup_dirs "$c")" ]; then pass "delete --force removes every cgroup directory"; else fail "delete removes cgroups" "$(cgroup_dirs "$c")"; fi
+assert_clean "limits"
+
+# ---- the pids limit makes fork fail ----
+c=${cgprefix}pids
+cfg '.process.args = ["sh","-c","for i in 1 2 3 4 5 6 7 8; do sleep 2 & done 2>&1; wait; echo done"] |
+     .linux.resources = {"pids": {"limit": 4}}'
+out=$(lc run --bundle "$bundle" "$c" 2>&1)
+if grep -qi "can.t fork" <<<"$out"; then pass "pids limit: fork fails inside"
+else fail "pids limit" "$out"; fi
+assert_clean "pids limit"
+
+# ---- pause / resume ----
+c=${cgprefix}pause
+rm -f "$bundle/rootfs/tmp/tick"
+args "[\"sh\",\"-c\",\"while :; do echo x >>/tmp/tick; usleep 20000; done; : $token\"]"
+lc run -d --bundle "$bundle" "$c" </dev/null
+sleep 0.3
+lc pause "$c"; s=$(status "$c")
+n1=$(wc -l <"$bundle/rootfs/tmp/tick"); sleep 0.5; n2=$(wc -l <"$bundle/rootfs/tmp/tick")
+if [ "$s" = paused ] && [ "$n1" = "$n2" ] && [ "$n1" -gt 0 ]; then pass "pause: state says paused, the process does not run"
+else fail "pause" "status=$s ticks $n1 -> $n2"; fi
+expect_fail "pause twice refused" "paused, not running" lc pause "$c"
+expect_fail "exec into a paused container refused" "paused" lc exec "$c" true
+expect_fail "delete of a paused container without --force refused" "force" lc delete "$c"
+lc resume "$c"; s=$(status "$c"); sleep 0.3; n3=$(wc -l <"$bundle/rootfs/tmp/tick")
+if [ "$s" = running ] && [ "$n3" -gt "$n2" ]; then pass "resume: running again"; else fail "resume" "status=$s ticks $n2 -> $n3"; fi
+expect_fail "resume of a running container refused" "not paused" lc resume "$c"
+lc pause "$c"
+lc delete --force "$c" && [ -z "$(cgroup_dirs "$c")" ] && pass "delete --force of a paused container" ||
+	fail "delete --force of a paused container" "$(cgroup_dirs "$c")"
+rm -f "$bundle/rootfs/tmp/tick"
+assert_clean "pause"
+
+# ---- kill --all reaches processes that left the init's process tree ----
+c=${cgprefix}killall
+args "[\"sh\",\"-c\",\"(setsid sleep 1000 &); sleep 1000; : $token\"]"
+lc run -d --bundle "$bundle" "$c" </dev/null
+sleep 0.2
+n=$(lc ps --format json "$c" | jq length)
+lc kill --all "$c" KILL; sleep 0.3
+if [ "$n" -ge 3 ] && [ "$(status "$c")" = stopped ] && [ "$(lc ps --format json "$c")" = "[]" ]; then pass "kill --all: every process of the cgroup"
+else fail "kill --all" "before=$n status=$(status "$c") after=$(lc ps --format json "$c")"; fi
+lc delete "$c"
+assert_clean "kill --all"
+
+# ---- a create that fails after its cgroup was made leaves no cgroup ----
+c=${cgprefix}bad
+cfg '.process.args = ["true"] | .linux.resources = {"cpu": {"cpus": "4096-4097"}}'
+expect_fail "invalid resource refused at create" "cpus|cpuset" lc run --bundle "$bundle" "$c"
+args '["/nonexistent"]'
+expect_fail "failed create (missing executable)" "nonexistent" lc run --bundle "$bundle" "$c"
+if [ -z "$(cgroup_dirs "$c")" ]; then pass "failed creates leave no cgroup"; else fail "failed creates leave no cgroup" "$(cgroup_dirs "$c")"; fi
+assert_clean "failed create"
+
+# ---- linux.cgroupsPath given by the config ----
+c=${cgprefix}path
+cfg ".process.args = [\"cat\",\"/proc/self/cgroup\"] | .linux.cgroupsPath = \"/lcrun/${cgprefix}custom/inner\""
+out=$(lc run --bundle "$bundle" "$c")
+if grep -q ":/lcrun/${cgprefix}custom/inner\$" <<<"$out" && [ -z "$(ls -d /sys/fs/cgroup/*/lcrun/${cgprefix}custom/inner 2>/dev/null)" ]; then
+	pass "linux.cgroupsPath: used, and removed on delete"
+else fail "linux.cgroupsPath" "$out"; fi
+# the parent it created is left, as runc leaves it; the test removes it
+for d in /sys/fs/cgroup/*/lcrun/${cgprefix}custom; do rmdir "$d" 2>/dev/null; done
+assert_clean "cgroupsPath"
+finish
