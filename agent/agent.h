@@ -11,6 +11,7 @@
 typedef struct oom_waiter oom_waiter;
 typedef struct child_watch_entry child_watch_entry;
 typedef struct sandbox sandbox;
+typedef struct agent_devices agent_devices;
 
 typedef struct agent {
 	ev_loop *loop;
@@ -21,9 +22,10 @@ typedef struct agent {
 	const char *sysfs;       /* "/sys"; tests may point it elsewhere */
 	oom_waiter *oom_waiters; /* pending GetOOMEvent calls, oldest first */
 	child_watch_entry *children; /* children whose exit someone waits for (agent/child.h) */
+	unsigned n_helpers;          /* forked helpers running (agent/child.h caps them) */
 	sandbox *sandbox;        /* CreateSandbox's state (agent/sandbox.h); NULL before the first */
+	agent_devices *devices;  /* the uevent socket and the device table (agent/devices.h) */
 	char moddir[300];        /* /lib/modules/<release> */
-	unsigned n_oom_waiters;
 } agent;
 
 /* The services and handler tables the server dispatches through. */

@@ -64,6 +64,8 @@ void child_registry_free(agent *a) {
 
 /* ---- helpers ---- */
 
+#define HELPERS_MAX 32
+
 /* What a failed helper writes to its pipe: less than PIPE_BUF, so one write arrives whole or not at all. */
 typedef struct helper_report {
 	int result;
@@ -86,6 +88,7 @@ typedef struct helper {
 } helper;
 
 static void helper_free(helper *h) {
+	h->agent->n_helpers--;
 	ev_timer_disarm(&h->timer);
 	safe_close(h->report_fd);
 	free(h);
@@ -136,8 +139,7 @@ _noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *us
 	if (rep.result < 0) {
 		rep.code = err.code;
 		rep.err = err.err ? err.err : -rep.result;
-		memcpy(rep.msg, err.msg[0] ? err.msg : strerror(rep.err), sizeof rep.msg);
-		rep.msg[sizeof rep.msg - 1] = '\0';
+		(void)snprintf(rep.msg, sizeof rep.msg, "%s", err.msg[0] ? err.msg : strerror(rep.err));
 	}
 	(void)!write(report_fd, &rep, sizeof rep);
 	_exit(rep.result < 0 ? 1 : 0);
@@ -146,14 +148,20 @@ _noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *us
 int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userdata, uint32_t timeout_ms,
 	       helper_done_fn done, void *done_userdata) {
 	int fds[2];
+	/* Each helper is a copy of PID 1; pipelined calls on a hung share must not fork without bound. */
+	if (a->n_helpers >= HELPERS_MAX)
+		return -EAGAIN;
 	helper *h = calloc(1, sizeof *h);
 	if (!h)
 		return -ENOMEM;
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
-		free(h);
-		return -errno;
-	}
+	a->n_helpers++;
 	h->agent = a;
+	h->report_fd = -EBADF;
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		int r = -errno;
+		helper_free(h);
+		return r;
+	}
 	h->report_fd = fds[0];
 	h->timeout_ms = timeout_ms;
 	h->done = done;

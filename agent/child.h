@@ -31,3 +31,4 @@ int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userd
 /* The caller no longer wants the result (its call was cancelled): the helper is killed and done() is not
  * called. */
 void helper_abandon(agent *a, pid_t pid);
+/* helper_run returns -EAGAIN (RESOURCE_EXHAUSTED for the host) while 32 helpers are running. */

@@ -98,10 +98,6 @@ int ev_io_set_events(ev_io *io, uint32_t events) {
 	return 0;
 }
 
-uint32_t ev_io_get_events(const ev_io *io) {
-	return io->events;
-}
-
 ev_io *ev_io_free(ev_io *io) {
 	if (!io || io->dead)
 		return NULL;

@@ -21,7 +21,6 @@ ev_loop *ev_loop_free(ev_loop *l);
 /* Watches fd (not owned) for events (EPOLLIN, EPOLLOUT, EPOLLET, ...). */
 int ev_io_add(ev_loop *l, int fd, uint32_t events, ev_io_fn fn, void *userdata, const char *name, ev_io **ret);
 int ev_io_set_events(ev_io *io, uint32_t events);
-uint32_t ev_io_get_events(const ev_io *io);
 /* Stops watching and frees; safe inside the io's own callback. Returns NULL. */
 ev_io *ev_io_free(ev_io *io);
 

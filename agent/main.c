@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "agent/devices.h"
 #include "agent/sandbox.h"
 #include "agent/transport.h"
 #include "common/log.h"
@@ -163,6 +164,7 @@ static int load_all_modules(void *userdata, kc_error *err) {
 static void modules_loaded(int result, const kc_error *err, void *userdata) {
 	if (result < 0)
 		log_error("kernel modules: %s", err->msg);
+	devices_boot_modules_done(userdata);
 }
 
 static void load_other_modules_in_background(agent *a) {
@@ -172,6 +174,7 @@ static void load_other_modules_in_background(agent *a) {
 		log_error("cannot fork to load modules (%s): loading them inline", strerror(-r));
 		if (init_load_modules(a->moddir, NULL, 0, &err) < 0)
 			log_error("kernel modules: %s", err.msg);
+		devices_boot_modules_done(a);
 	}
 }
 
@@ -222,7 +225,7 @@ int main(int argc, char **argv) {
 	r = agent_config_parse_env(&a.cfg, NULL, &err);
 	if (r >= 0)
 		r = agent_config_parse_args(&a.cfg, argc, argv, &err);
-	if (r > 0)
+	if (r > 0 && !a.pid1)
 		return 0;
 	if (r < 0) {
 		fprintf(stderr, "kata-agent: %s\n", err.msg);
@@ -251,8 +254,16 @@ int main(int argc, char **argv) {
 		init_poweroff();
 	}
 
+	/* The uevent socket exists before the modules that create most devices load, and coldplug announces
+	 * the rest; a failure only loses the events (waits still look at sysfs). */
+	if (devices_start(&a, &err) < 0) {
+		log_warn("devices: %s", err.msg);
+		kc_error_clear(&err);
+	}
 	if (a.pid1 && a.moddir[0])
 		load_other_modules_in_background(&a);
+	else
+		devices_boot_modules_done(&a);
 
 	r = ev_loop_run(a.loop);
 	if (a.pid1) {
@@ -268,6 +279,7 @@ int main(int argc, char **argv) {
 	a.server = ttrpc_server_free(a.server);
 	child_registry_free(&a);
 	sandbox_free(&a);
+	devices_free(&a);
 	ev_io_free(sig_io);
 	safe_close(sig_fd);
 	a.loop = ev_loop_free(a.loop);

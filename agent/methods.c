@@ -99,7 +99,6 @@ static void oom_waiter_cancel(ttrpc_call *call, void *userdata) {
 		a->oom_waiters = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
-	a->n_oom_waiters--;
 	free(w);
 }
 
@@ -114,7 +113,6 @@ static int get_oom_event(void *ctx, ttrpc_call *call, const ProtobufCMessage *re
 	if (w->next)
 		w->next->prev = w;
 	a->oom_waiters = w;
-	a->n_oom_waiters++;
 	ttrpc_call_on_cancel(call, oom_waiter_cancel, w);
 	return TTRPC_PENDING;
 }

@@ -579,8 +579,11 @@ static int append_out(tool_run *t, const uint8_t *buf, size_t n) {
 	return 0;
 }
 
-/* Feeds stdin and collects stdout (capped) and stderr (its start) until both close or the deadline. */
-static int tool_io(int in, int out, int errfd, const uint8_t *data, size_t len, tool_run *t, kc_error *err) {
+/* Feeds stdin and collects stdout (capped) and stderr (its start) until both close or the deadline; takes
+ * ownership of the three fds. */
+static int tool_io(int in_fd, int out_fd, int err_fd, const uint8_t *data, size_t len, tool_run *t, kc_error *err) {
+	/* Owned from here: every return, early ones included, closes all three. */
+	_cleanup_close_ int in = in_fd, out = out_fd, errfd = err_fd;
 	uint64_t deadline = now_ns() + (uint64_t)IPT_TIMEOUT_MS * 1000000;
 	size_t written = 0;
 	uint8_t buf[65536];
@@ -626,7 +629,6 @@ static int tool_io(int in, int out, int errfd, const uint8_t *data, size_t len, 
 			}
 		}
 	}
-	safe_close(in);
 	return 0;
 }
 

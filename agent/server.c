@@ -16,6 +16,7 @@
 #define CALL_BUCKETS 256
 #define INBUF_SIZE (16u * 1024)
 #define READS_PER_WAKEUP 8
+#define LISTEN_RETRY_NS (100ULL * 1000 * 1000)
 #define MAX_DEADLINE_NS (365ULL * 24 * 3600 * 1000000000ULL)
 /* While the host side of a serial port is away, look again at this pace in case no wakeup comes. */
 #define SERIAL_RETRY_NS (500ULL * 1000 * 1000)
@@ -39,7 +40,7 @@ struct ttrpc_call {
 	void (*cancel)(ttrpc_call *call, void *userdata);
 	void *cancel_userdata;
 	ttrpc_call *hnext;
-	bool pending; /* the handler returned TTRPC_PENDING */
+	uint32_t held_bytes; /* request bytes counted against the connection while the call is pending */
 };
 
 struct ttrpc_conn {
@@ -54,6 +55,7 @@ struct ttrpc_conn {
 	ttrpc_reader rd;
 	ttrpc_call *calls[CALL_BUCKETS];
 	uint32_t n_calls;
+	size_t held_bytes; /* request bytes of the pending calls: decoded requests live as long as their calls */
 	outbuf *out_head, *out_tail;
 	size_t out_bytes;
 	uint8_t *inbuf;
@@ -82,6 +84,7 @@ struct ttrpc_server {
 	listener *listeners;
 	ttrpc_conn *broken;
 	ev_timer reap_timer;
+	ev_timer listen_retry;
 };
 
 static void conn_read(ttrpc_conn *c);
@@ -112,7 +115,8 @@ static void call_unlink(ttrpc_call *call) {
 }
 
 static bool conn_over_cap(const ttrpc_conn *c) {
-	return c->n_calls >= c->srv->limits.max_pending || c->out_bytes >= c->srv->limits.max_queued_bytes;
+	const ttrpc_limits *l = &c->srv->limits;
+	return c->n_calls >= l->max_pending || c->out_bytes >= l->max_queued_bytes || c->held_bytes >= l->max_held_bytes;
 }
 
 static void conn_set_events(ttrpc_conn *c) {
@@ -142,6 +146,7 @@ static void conn_maybe_resume(ttrpc_conn *c) {
 static void call_free(ttrpc_call *call) {
 	ttrpc_conn *c = call->conn;
 	call_unlink(call);
+	c->held_bytes -= call->held_bytes;
 	ev_timer_disarm(&call->deadline);
 	if (call->req)
 		protobuf_c_message_free_unpacked(call->req, NULL);
@@ -299,13 +304,20 @@ static void call_cancel(ttrpc_call *call) {
 	call_free(call);
 }
 
-static void deadline_fired(ev_timer *t, void *userdata) {
-	ttrpc_call *call = userdata;
+/* Ends a pending call from the server's side: its owner forgets it first (the cancel hook), then the caller
+ * gets the status. */
+static void call_abort(ttrpc_call *call, int code, const char *msg) {
 	if (call->cancel)
 		call->cancel(call, call->cancel_userdata);
 	call->cancel = NULL;
-	ttrpc_call_fail(call, KC_DEADLINE_EXCEEDED, "/%s/%s: deadline of %lld ns exceeded", call->service,
-			call->method->name, (long long)call->timeout_ns);
+	ttrpc_call_fail(call, code, "/%s/%s: %s", call->service, call->method->name, msg);
+}
+
+static void deadline_fired(ev_timer *t, void *userdata) {
+	ttrpc_call *call = userdata;
+	char msg[64];
+	(void)snprintf(msg, sizeof msg, "deadline of %lld ns exceeded", (long long)call->timeout_ns);
+	call_abort(call, KC_DEADLINE_EXCEEDED, msg);
 }
 
 /* ---- dispatch ---- */
@@ -382,11 +394,12 @@ static void dispatch(ttrpc_conn *c, uint32_t stream_id, const uint8_t *payload, 
 
 	int r = handler(s->ctx, call, call->req, &err);
 	if (r == TTRPC_PENDING) {
-		call->pending = true;
+		call->held_bytes = (uint32_t)len;
+		c->held_bytes += len;
 		/* A deadline beyond a year is no deadline: it also keeps now + timeout from wrapping around. */
 		if (call->timeout_ns > 0 && (uint64_t)call->timeout_ns < MAX_DEADLINE_NS &&
 		    ev_timer_arm(&call->deadline, now_ns() + (uint64_t)call->timeout_ns) < 0)
-			ttrpc_call_fail(call, KC_RESOURCE_EXHAUSTED, "cannot arm the deadline");
+			call_abort(call, KC_RESOURCE_EXHAUSTED, "cannot arm the deadline");
 		return;
 	}
 	if (r < 0)
@@ -500,20 +513,31 @@ static void reap_broken(ev_timer *t, void *userdata) {
 	}
 }
 
+static void host_returned(ttrpc_conn *c) {
+	if (!c->host_away)
+		return;
+	log_info("host connected to the serial port");
+	c->host_away = false;
+	ev_timer_disarm(&c->serial_retry);
+}
+
 static void conn_read(ttrpc_conn *c) {
-	for (int i = 0; c->serial || i < READS_PER_WAKEUP; i++) {
+	for (int i = 0;; i++) {
 		if (c->paused || c->broken)
 			return;
+		if (i == READS_PER_WAKEUP) {
+			/* Let the rest of the loop run. A socket reports the remaining bytes again (level-triggered);
+			 * an edge-triggered serial port would not, so come back to it at once through its timer. */
+			if (c->serial)
+				(void)ev_timer_arm(&c->serial_retry, now_ns());
+			return;
+		}
 		ssize_t n = read(c->fd, c->inbuf, INBUF_SIZE);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				if (c->host_away) {
-					log_info("host connected to the serial port");
-					c->host_away = false;
-					ev_timer_disarm(&c->serial_retry);
-				}
+				host_returned(c);
 				return;
 			}
 			log_debug("read from connection fd %d: %m", c->fd);
@@ -530,11 +554,7 @@ static void conn_read(ttrpc_conn *c) {
 			conn_mark_broken(c);
 			return;
 		}
-		if (c->host_away) {
-			log_info("host connected to the serial port");
-			c->host_away = false;
-			ev_timer_disarm(&c->serial_retry);
-		}
+		host_returned(c);
 		c->in_off = 0;
 		c->in_len = (size_t)n;
 		conn_process(c);
@@ -619,13 +639,19 @@ static int listener_io(ev_io *io, int fd, uint32_t revents, void *userdata) {
 		}
 		int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (cfd < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-				return 0;
-			if (errno == EMFILE || errno == ENFILE) {
-				log_warn("accept: %m");
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* The client stays in the backlog and level-triggered epoll would report it again at
+				 * once: pause, and look again a little later (or when a connection closes). */
+				log_warn("accept: %m; pausing the listener");
+				listener_set_paused(l, true);
+				(void)ev_timer_arm(&s->listen_retry, now_ns() + LISTEN_RETRY_NS);
 				return 0;
 			}
-			return -errno;
+			/* Anything else (EAGAIN, EINTR, ECONNABORTED, EPROTO, network errors) concerns one client;
+			 * the listener must never be disabled, or the host could not come back. */
+			if (errno != EAGAIN && errno != EINTR)
+				log_debug("accept: %m");
+			return 0;
 		}
 		if (conn_new(s, cfd, false, NULL) < 0) {
 			log_warn("dropping a new connection: out of memory");
@@ -633,6 +659,10 @@ static int listener_io(ev_io *io, int fd, uint32_t revents, void *userdata) {
 		}
 	}
 	return 0;
+}
+
+static void listen_retry(ev_timer *t, void *userdata) {
+	listeners_resume(userdata);
 }
 
 int ttrpc_server_add_listener(ttrpc_server *s, int fd, kc_error *err) {
@@ -681,6 +711,7 @@ int ttrpc_server_new(ev_loop *loop, const ttrpc_service *services, size_t n_serv
 	if (s->limits.max_frame == 0 || s->limits.max_frame > TTRPC_MAX_FRAME)
 		s->limits.max_frame = TTRPC_MAX_FRAME;
 	ev_timer_init(&s->reap_timer, loop, reap_broken, s);
+	ev_timer_init(&s->listen_retry, loop, listen_retry, s);
 	*ret = s;
 	return 0;
 }
@@ -689,6 +720,7 @@ ttrpc_server *ttrpc_server_free(ttrpc_server *s) {
 	if (!s)
 		return NULL;
 	ev_timer_disarm(&s->reap_timer);
+	ev_timer_disarm(&s->listen_retry);
 	s->broken = NULL;
 	while (s->conns)
 		conn_free(s->conns);

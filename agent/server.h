@@ -29,11 +29,13 @@ typedef struct ttrpc_limits {
 	uint32_t max_frame;      /* payload bytes of one frame */
 	uint32_t max_pending;    /* calls in progress per connection */
 	size_t max_queued_bytes; /* reply bytes waiting to be written, per connection */
+	size_t max_held_bytes;   /* request bytes held by pending calls, per connection */
 	uint32_t max_conns;
 } ttrpc_limits;
 
 #define TTRPC_DEFAULT_LIMITS \
-	((ttrpc_limits){ .max_frame = 4u << 20, .max_pending = 4096, .max_queued_bytes = 4u << 20, .max_conns = 256 })
+	((ttrpc_limits){ .max_frame = 4u << 20, .max_pending = 4096, .max_queued_bytes = 4u << 20, \
+			 .max_held_bytes = 16u << 20, .max_conns = 256 })
 
 int ttrpc_server_new(ev_loop *loop, const ttrpc_service *services, size_t n_services, void *ctx,
 		     const ttrpc_limits *limits, ttrpc_server **ret);

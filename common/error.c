@@ -64,6 +64,9 @@ int kc_error_code(const kc_error *err) {
 	case E2BIG:
 	case ENAMETOOLONG:
 	case EBADMSG:
+	case ENOTDIR: /* a host path through a file */
+	case EISDIR:
+	case ELOOP: /* a symlink loop or a refused symlink */
 		return KC_INVALID_ARGUMENT;
 	case ENOENT:
 	case ESRCH:
@@ -77,7 +80,11 @@ int kc_error_code(const kc_error *err) {
 	case ENOSPC:
 	case EMFILE:
 	case ENFILE:
+	case EAGAIN: /* a cap on concurrent work was reached */
 		return KC_RESOURCE_EXHAUSTED;
+	case EBUSY:
+	case ESTALE:
+		return KC_FAILED_PRECONDITION;
 	case ETIMEDOUT:
 	case ETIME:
 		return KC_DEADLINE_EXCEEDED;

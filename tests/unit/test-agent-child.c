@@ -130,6 +130,23 @@ static void test_abandon(void **state) {
 	assert_int_equal(kill(pid, 0), -1);
 }
 
+static void test_cap(void **state) {
+	int pids[32];
+	for (int i = 0; i < 32; i++) {
+		pids[i] = helper_run(&A, "hang", work_hang, NULL, 0, done, NULL);
+		assert_true(pids[i] > 0);
+	}
+	assert_int_equal(helper_run(&A, "one too many", work_ok, NULL, 0, done, NULL), -EAGAIN);
+	for (int i = 0; i < 32; i++)
+		helper_abandon(&A, pids[i]);
+	for (int i = 0; i < 100 && A.n_helpers > 0; i++)
+		(void)ev_loop_iterate(A.loop, 20);
+	assert_int_equal(A.n_helpers, 0);
+	assert_true(helper_run(&A, "ok", work_ok, NULL, 0, done, NULL) > 0);
+	run_until(1);
+	assert_int_equal(last_result, 42);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_result, setup, teardown),
@@ -137,6 +154,7 @@ int main(void) {
 		cmocka_unit_test_setup_teardown(test_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
