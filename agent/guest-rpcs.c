@@ -210,33 +210,39 @@ static bool link_target_inside(const char *target, long depth) {
 	return true;
 }
 
-static long rel_depth(const char *rel) {
-	long depth = -1; /* the last component is the link itself */
-	for (const char *p = rel; *p;) {
-		size_t len = strcspn(p, "/");
-		if (len > 0 && !(len == 1 && p[0] == '.'))
+/* How many directories below the shared root the link's parent really is. The path string cannot say: its
+ * components may be symlinks (a planted `a -> .` makes `a/a/a/l` sit at depth 0). The kernel's name for the
+ * opened parent can. */
+static int parent_depth(int dfd, long *ret, kc_error *err) {
+	char proc[64], where[PATH_MAX];
+	(void)snprintf(proc, sizeof proc, "/proc/self/fd/%d", dfd);
+	ssize_t n = readlink(proc, where, sizeof where - 1);
+	if (n < 0)
+		return kc_error_set(err, errno, "path: locate the parent directory: %m");
+	where[n] = '\0';
+	size_t plen = strlen(STOR_SHARED_CONTAINERS);
+	if (strncmp(where, STOR_SHARED_CONTAINERS, plen) != 0 || (where[plen] != '\0' && where[plen] != '/'))
+		return kc_error_set(err, EINVAL, "path: parent `%s` is not below %s", where, STOR_SHARED_CONTAINERS);
+	long depth = 0;
+	for (const char *p = where + plen; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
 			depth++;
-		p += len;
-		while (*p == '/')
-			p++;
-	}
-	return depth;
+	*ret = depth;
+	return 0;
 }
 
 static int copy_dir(int dfd, const char *name, const Grpc__CopyFileRequest *req, kc_error *err) {
-	struct stat st;
 	if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
 		return kc_error_set(err, errno, "path: mkdir `%s`: %m", req->path);
 	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kc_error_set(err, errno, "path: `%s`: %m", req->path);
-	if (fchown(fd, (uid_t)req->uid, (gid_t)req->gid) < 0 || fchmod(fd, req->file_mode & 07777) < 0 ||
-	    fstat(fd, &st) < 0)
+	if (fchown(fd, (uid_t)req->uid, (gid_t)req->gid) < 0 || fchmod(fd, req->file_mode & 07777) < 0)
 		return kc_error_set(err, errno, "path: ownership of `%s`: %m", req->path);
 	return 0;
 }
 
-static int copy_symlink(int dfd, const char *name, const char *rel, const Grpc__CopyFileRequest *req,
+static int copy_symlink(int dfd, const char *name, const Grpc__CopyFileRequest *req,
 			kc_error *err) {
 	char target[PATH_MAX], old[PATH_MAX];
 	size_t len = req->data.len;
@@ -245,7 +251,11 @@ static int copy_symlink(int dfd, const char *name, const char *rel, const Grpc__
 		return kc_error_set(err, EINVAL, "data: a symlink target of 1 to %d bytes without NUL", PATH_MAX - 1);
 	memcpy(target, req->data.data, len);
 	target[len] = '\0';
-	if (!link_target_inside(target, rel_depth(rel)))
+	long depth = 0;
+	int r = parent_depth(dfd, &depth, err);
+	if (r < 0)
+		return r;
+	if (!link_target_inside(target, depth))
 		return kc_error_set(err, EINVAL, "data: symlink target `%s` of `%s` leads out of %s", target, req->path,
 				    STOR_SHARED_CONTAINERS);
 	if (symlinkat(target, dfd, name) < 0) {
@@ -352,7 +362,7 @@ static int copy_file_work(void *userdata, kc_error *err) {
 	if (type == S_IFDIR)
 		return copy_dir(dfd, name, req, err);
 	if (type == S_IFLNK)
-		return copy_symlink(dfd, name, rel, req, err);
+		return copy_symlink(dfd, name, req, err);
 	return copy_regular(dfd, name, req, err);
 }
 

@@ -189,6 +189,9 @@ suite() {
 	[ "$(ns readlink $S/c1/link)" = d/file ] && pass "$P: symlink made" || fail "$P: symlink made" "$(ns ls -l $S/c1)"
 	expect "copy an absolute symlink" INVALID_ARGUMENT 'leads out of' CopyFile '{"path":"'$S'/c1/abs","file_mode":'$((0120777))',"data":"'"$(b64 /etc/shadow)"'"}'
 	expect "copy an escaping symlink" INVALID_ARGUMENT 'leads out of' CopyFile '{"path":"'$S'/c1/up","file_mode":'$((0120777))',"data":"'"$(b64 ../../x)"'"}'
+	# The path string's depth lies when a component is a link to `.`: the real parent decides.
+	ok "copy a link to its own directory" CopyFile '{"path":"'$S'/self","file_mode":'$((0120777))',"data":"'"$(b64 .)"'"}'
+	expect "copy an escaping symlink through self links" INVALID_ARGUMENT 'leads out of' CopyFile '{"path":"'$S'/self/self/self/self/l","file_mode":'$((0120777))',"data":"'"$(b64 ../../../../etc/shadow)"'"}'
 	expect "copy outside" INVALID_ARGUMENT 'path: `/etc/passwd` is not under' CopyFile '{"path":"/etc/passwd","file_size":1,"data":"'"$(b64 x)"'"}'
 	expect "copy with traversal" INVALID_ARGUMENT '`..`' CopyFile '{"path":"'$S'/../../../etc/x","file_size":1,"data":"'"$(b64 x)"'"}'
 	expect "copy past file_size" INVALID_ARGUMENT 'past file_size' CopyFile '{"path":"'$S'/c1/big","file_size":2,"data":"'"$(b64 xyz)"'"}'
