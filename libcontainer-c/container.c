@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "libcontainer-c/container.h"
 #include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/hooks.h"
 #include "libcontainer-c/linux-syscalls.h"
 #include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
@@ -65,6 +66,96 @@ int lc_signal_from_string(const char *s) {
 		return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -EINVAL;
 	}
 	return -EINVAL;
+}
+
+/* ---- warnings ------------------------------------------------------------------------------------------------ */
+
+static void (*warn_fn)(void *userdata, const char *msg);
+static void *warn_userdata;
+
+void lc_set_warn_handler(void (*fn)(void *userdata, const char *msg), void *userdata) {
+	warn_fn = fn;
+	warn_userdata = userdata;
+}
+
+static void warn(const kc_error *e) {
+	if (warn_fn)
+		warn_fn(warn_userdata, e->msg);
+}
+
+/* ---- hooks ------------------------------------------------------------------------------------------------- */
+
+/* The state the spec gives hooks on stdin: ociVersion, id, status, pid, bundle, annotations. */
+static char *hook_state(const lc_config *cfg, const char *id, const char *bundle, pid_t pid, const char *status) {
+	json_object *doc = json_object_new_object(), *ann = json_object_new_object();
+	json_object_object_add(doc, "ociVersion",
+			       json_object_new_string(cfg->spec->oci_version ? cfg->spec->oci_version : LC_OCI_VERSION_DEFAULT));
+	json_object_object_add(doc, "id", json_object_new_string(id));
+	json_object_object_add(doc, "status", json_object_new_string(status));
+	json_object_object_add(doc, "pid", json_object_new_int(pid));
+	json_object_object_add(doc, "bundle", json_object_new_string(bundle));
+	for (size_t i = 0; i < cfg->spec->n_annotations; i++)
+		json_object_object_add(ann, cfg->spec->annotations[i].key,
+				       json_object_new_string(cfg->spec->annotations[i].value));
+	json_object_object_add(doc, "annotations", ann);
+	char *text = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(doc);
+	return text;
+}
+
+typedef struct create_hooks {
+	const lc_config *cfg;
+	const char *id, *bundle;
+} create_hooks;
+
+/* prestart (deprecated, same moment) then createRuntime, in the runtime's namespaces. */
+static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+	create_hooks *h = userdata;
+	_cleanup_free_ char *state = hook_state(h->cfg, h->id, h->bundle, pid, "created");
+	if (!state)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	int r = lc_hooks_run(h->cfg, LC_HOOK_PRESTART, state, err);
+	if (r >= 0)
+		r = lc_hooks_run(h->cfg, LC_HOOK_CREATE_RUNTIME, state, err);
+	if (r < 0)
+		return r;
+	*ret_state = TAKE_PTR(state);
+	return 0;
+}
+
+static bool late_hooks(const lc_state *s) {
+	json_object *v;
+	return json_object_object_get_ex(s->doc, "lcrun-late-hooks", &v) && json_object_get_boolean(v);
+}
+
+/* How long start waits for the process to be executed: the startContainer hooks' bounds plus a margin. */
+static uint64_t start_wait_ms(const lc_state *s) {
+	json_object *v;
+	int64_t t = json_object_object_get_ex(s->doc, "lcrun-start-wait-s", &v) ? json_object_get_int64(v) : 0;
+	return (uint64_t)(t > 0 ? t : 0) * 1000 + LC_SYNC_TIMEOUT_MS;
+}
+
+/* poststart and poststop: their failures are the spec's warnings, never the operation's errors. */
+static void run_late_hooks(const lc_state *s, lc_hook_kind kind, const char *status) {
+	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+	lc_specconv_opts opts = {.flags = LC_SPECCONV_PROCESS_OPTIONAL};
+	json_object *v;
+	kc_error e = {0};
+
+	if (!late_hooks(s))
+		return;
+	if (lc_spec_from_file(s->dirfd, "config.json", &spec, &e) < 0 || lc_config_from_spec(spec, &opts, &cfg, &e) < 0) {
+		kc_error_prefix(&e, "container `%s`: %s hooks: frozen config.json", s->id, lc_hook_kind_name(kind));
+		warn(&e);
+		return;
+	}
+	const char *bundle = json_object_object_get_ex(s->doc, "bundle", &v) ? json_object_get_string(v) : "";
+	_cleanup_free_ char *state = hook_state(cfg, s->id, bundle, kind == LC_HOOK_POSTSTOP ? 0 : s->pid, status);
+	if (state && lc_hooks_run(cfg, kind, state, &e) < 0) {
+		kc_error_prefix(&e, "container `%s` (ignored)", s->id);
+		warn(&e);
+	}
 }
 
 /* ---- create ------------------------------------------------------------------------------------------------ */
@@ -121,6 +212,16 @@ static json_object *state_doc(const lc_config *cfg, const char *id, const char *
 	json_object_object_add(doc, "lcrun-start-time", json_object_new_int64((int64_t)start_time));
 	if (cgroup_path)
 		json_object_object_add(doc, "lcrun-cgroup-path", json_object_new_string(cgroup_path));
+	/* So that start and delete read the frozen config only when they have hooks to run. */
+	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP]) {
+		int64_t t = 0;
+		for (size_t i = 0; i < cfg->n_hooks[LC_HOOK_START_CONTAINER]; i++) {
+			int64_t h = cfg->hooks[LC_HOOK_START_CONTAINER][i].timeout;
+			t += h > 0 ? MIN(h, (int64_t)86400) : LC_HOOK_TIMEOUT_DEFAULT_S;
+		}
+		json_object_object_add(doc, "lcrun-late-hooks", json_object_new_boolean(true));
+		json_object_object_add(doc, "lcrun-start-wait-s", json_object_new_int64(t));
+	}
 	return doc;
 }
 
@@ -232,7 +333,10 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	r = cgroup_create(cfg, id, o, &cg, err);
 	if (r < 0)
 		return r;
+	create_hooks hooks = {.cfg = cfg, .id = id, .bundle = o->bundle};
 	lc_spawn_args a = {
+		.runtime_hooks = run_runtime_hooks,
+		.hooks_userdata = &hooks,
 		.cgroup = cg,
 		.seccomp = prog,
 		.cfg = cfg,
@@ -341,9 +445,18 @@ int lc_container_start(const char *root, const char *id, kc_error *err) {
 				    errno == ENXIO ? "the init exited before start" : strerror(errno));
 	if (write(fifo, "0", 1) != 1)
 		return kc_error_set(err, errno, "container `%s`: write exec fifo: %s", id, strerror(errno));
+	/* poststart runs after the process was executed: the init's end of the fifo closes at its execve (or its
+	 * death), which a writer sees as POLLERR. Bounded by the startContainer hooks' timeouts. */
+	if (late_hooks(s)) {
+		struct pollfd p = {.fd = fifo, .events = 0};
+		int ms = (int)MIN(start_wait_ms(s), (uint64_t)INT32_MAX);
+		while (poll(&p, 1, ms) < 0 && errno == EINTR)
+			;
+	}
 	/* From here on the container is running; an exec failure is the process's own exit status (127). */
 	if (unlinkat(s->dirfd, "exec.fifo", 0) < 0)
 		return kc_error_set(err, errno, "container `%s`: remove exec fifo: %s", id, strerror(errno));
+	run_late_hooks(s, LC_HOOK_POSTSTART, "running");
 	return 0;
 }
 
@@ -448,6 +561,7 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 		if (r < 0)
 			return kc_error_prefix(err, "container `%s`", id);
 	}
+	run_late_hooks(s, LC_HOOK_POSTSTOP, "stopped");
 	r = lc_state_dir_remove(root, id);
 	if (r < 0)
 		return kc_error_set(err, -r, "container `%s`: remove state directory: %s", id, strerror(-r));

@@ -75,6 +75,10 @@ typedef struct lc_exec_opts {
 int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
 		      kc_error *err);
 
+/* Where the library reports what it ignores by the spec's rules (a failing poststart or poststop hook). The
+ * handler must not block; NULL: nothing is reported. */
+void lc_set_warn_handler(void (*fn)(void *userdata, const char *msg), void *userdata);
+
 /* Signal names as kill(1) and runc take them: "KILL", "SIGKILL", "9"; -EINVAL when unknown. */
 int lc_signal_from_string(const char *s);
 

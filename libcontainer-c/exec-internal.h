@@ -20,6 +20,10 @@
  *   create:  parent -> child  GO        (after uid/gid maps and cgroup placement; the child waits for it)
  *            child  -> parent READY     (rootfs, cwd, security and the executable done; the child now
  *                                        blocks reading the exec fifo until `start` writes one byte)
+ *            child  -> parent HOOKS     (only when the config has hooks: mounts done, before pivot_root; the
+ *                                        parent runs prestart and createRuntime, writes the state JSON into
+ *                                        the hook-state pipe and answers GO; the child then runs the
+ *                                        createContainer hooks, keeping the state for startContainer)
  *            child  -> parent ERROR     (err = errno, text = the message) at any step; the child then exits
  *   exec:    helper -> parent PID       (value = host pid of the process inside the container)
  *            helper or process -> parent ERROR, as above
@@ -30,6 +34,7 @@ enum {
 	LC_SYNC_READY = 2,
 	LC_SYNC_ERROR = 3,
 	LC_SYNC_PID = 4,
+	LC_SYNC_HOOKS = 5,
 };
 
 #define LC_SYNC_TEXT_MAX KC_ERROR_MSG_MAX
@@ -64,7 +69,15 @@ typedef struct lc_spawn_args {
 	 * of the container: born there (clone3 CLONE_INTO_CGROUP) on pure v2, else moved in by the parent
 	 * before GO. */
 	lc_cgroup *cgroup;
+	/* Called in the parent when the child reports HOOKS: runs prestart and createRuntime for the init pid and
+	 * returns the state JSON (malloc'd) the container's own hooks get. Required when the config has any of
+	 * prestart, createRuntime, createContainer or startContainer. */
+	int (*runtime_hooks)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	void *hooks_userdata;
 } lc_spawn_args;
+
+/* Does the config need the HOOKS step of the create protocol? */
+bool lc_spawn_needs_hooks(const lc_config *cfg);
 
 typedef struct lc_spawned {
 	pid_t pid;
@@ -97,7 +110,8 @@ int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err);
 /* Mount namespace setup up to and including pivot_root (or MS_MOVE + chroot on initramfs, or chroot with
  * no_pivot), then masked and readonly paths and the readonly root. host_procfd: the host's /proc (O_PATH),
  * for sysctls, opened before anything of the container's is mounted. */
-int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int host_procfd, kc_error *err);
+int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int host_procfd,
+		    int (*before_pivot)(void *userdata, kc_error *err), void *userdata, kc_error *err);
 /* Resolves the executable as execvpe would, with the container's PATH; fills ret (PATH_MAX). */
 int lc_find_executable(const char *file, char *const *env, char *ret, size_t size, kc_error *err);
 /* Checks that the cwd is reachable from the root after chdir (CVE-2024-21626: a leaked host directory fd

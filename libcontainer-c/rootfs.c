@@ -334,7 +334,8 @@ static int readonly_path(int rootfd, const char *path, size_t i, kc_error *err) 
 	return 0;
 }
 
-int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int host_procfd, kc_error *err) {
+int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int host_procfd,
+		    int (*before_pivot)(void *userdata, kc_error *err), void *userdata, kc_error *err) {
 	int r;
 	(void)host_procfd;
 
@@ -364,6 +365,12 @@ int lc_rootfs_setup(const lc_config *cfg, const char *rootfs, bool no_pivot, int
 	r = setup_dev(root, cfg, err);
 	if (r < 0)
 		return r;
+	/* The hooks' moment: every mount is in place and the host's root is still ours. */
+	if (before_pivot) {
+		r = before_pivot(userdata, err);
+		if (r < 0)
+			return r;
+	}
 	r = enter_root(root, no_pivot, err);
 	if (r < 0)
 		return r;

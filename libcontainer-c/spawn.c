@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/hooks.h"
 #include "libcontainer-c/linux-syscalls.h"
 
 /* ---- sync socket ------------------------------------------------------------------------------------------- */
@@ -247,7 +248,59 @@ static int wait_for_start(int fifo, kc_error *err) {
 	return 0;
 }
 
-static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
+bool lc_spawn_needs_hooks(const lc_config *cfg) {
+	return cfg->n_hooks[LC_HOOK_PRESTART] || cfg->n_hooks[LC_HOOK_CREATE_RUNTIME] ||
+	       cfg->n_hooks[LC_HOOK_CREATE_CONTAINER] || cfg->n_hooks[LC_HOOK_START_CONTAINER];
+}
+
+/* The longest the runtime and the child wait for each other across a hook step: the hooks' own bounds plus the
+ * usual sync timeout. */
+static int hooks_timeout_ms(const lc_config *cfg, lc_hook_kind k1, lc_hook_kind k2) {
+	int64_t s = LC_SYNC_TIMEOUT_MS / 1000;
+	lc_hook_kind kinds[] = {k1, k2};
+	for (size_t k = 0; k < (k1 == k2 ? 1u : 2u); k++)
+		for (size_t i = 0; i < cfg->n_hooks[kinds[k]]; i++) {
+			int64_t t = cfg->hooks[kinds[k]][i].timeout;
+			s += t > 0 ? MIN(t, (int64_t)86400) : LC_HOOK_TIMEOUT_DEFAULT_S;
+		}
+	return (int)MIN(s * 1000, (int64_t)INT32_MAX);
+}
+
+typedef struct init_hooks {
+	const lc_config *cfg;
+	int syncfd, state_fd;
+	char *state; /* read from state_fd; kept for startContainer */
+} init_hooks;
+
+/* In the child, mounts done and before pivot_root: the parent runs prestart and createRuntime, then the
+ * createContainer hooks run here, in the container's namespaces, with paths of the runtime's root. */
+static int init_before_pivot(void *userdata, kc_error *err) {
+	init_hooks *h = userdata;
+	lc_sync_msg m;
+	int r = lc_sync_send(h->syncfd, LC_SYNC_HOOKS, 0, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "sync with the runtime: %s", strerror(-r));
+	r = lc_sync_recv(h->syncfd, hooks_timeout_ms(h->cfg, LC_HOOK_PRESTART, LC_HOOK_CREATE_RUNTIME), &m);
+	if (r <= 0 || m.type != LC_SYNC_GO)
+		_exit(1); /* the runtime failed a hook or gave up: it reports, and kills us */
+	/* The runtime wrote all of it and closed its end before GO: this read ends at EOF. */
+	h->state = calloc(1, LC_HOOK_STATE_MAX + 1);
+	if (!h->state)
+		return kc_error_set(err, ENOMEM, "hooks: out of memory");
+	for (size_t len = 0;;) {
+		ssize_t n = read(h->state_fd, h->state + len, LC_HOOK_STATE_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kc_error_set(err, errno, "hooks: read the state: %s", strerror(errno));
+		if (n == 0 || (len += (size_t)n) == LC_HOOK_STATE_MAX)
+			break;
+	}
+	h->state_fd = safe_close(h->state_fd);
+	return lc_hooks_run(h->cfg, LC_HOOK_CREATE_CONTAINER, h->state, err);
+}
+
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd) {
 	const lc_config *cfg = a->cfg;
 	const lc_process_config *p = cfg->process;
 	kc_error err = {0};
@@ -279,6 +332,7 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 		kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 		lc_child_fail(syncfd, &err);
 	}
+	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = move_above(state_fd, a->preserve_fds)};
 	r = join_namespaces(cfg, &err);
 	if (r >= 0)
 		r = set_names(cfg, &err);
@@ -288,7 +342,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 	if (r >= 0)
 		r = write_sysctls(cfg, host_procfd, &err);
 	if (r >= 0)
-		r = lc_rootfs_setup(cfg, a->rootfs, a->no_pivot, host_procfd, &err);
+		r = lc_rootfs_setup(cfg, a->rootfs, a->no_pivot, host_procfd, state_fd >= 0 ? init_before_pivot : NULL,
+				    &hooks, &err);
 	if (r >= 0 && p->terminal)
 		r = lc_console_setup_child(console, p, &err);
 	console = safe_close(console);
@@ -308,10 +363,15 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd) {
 	if (r < 0)
 		_exit(1);
 	r = wait_for_start(fifo, &err);
+	/* startContainer: in the container, after start, before the process; a failure stops the container
+	 * (nobody is left on the sync socket, so lc_child_fail says it on stderr). */
+	if (r >= 0 && cfg->n_hooks[LC_HOOK_START_CONTAINER])
+		r = lc_hooks_run(cfg, LC_HOOK_START_CONTAINER, hooks.state ? hooks.state : "{}", &err);
 	if (r < 0)
 		lc_child_fail(syncfd, &err);
 	host_procfd = safe_close(host_procfd);
-	fifo = safe_close(fifo);
+	/* The fifo stays open until execve closes it (close-on-exec): `start` waits for that, its last reader
+	 * gone, before it runs poststart. */
 	exec_process(syncfd, exe, &sp, a->preserve_fds);
 }
 
@@ -354,6 +414,13 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
 	if (cfg->ns[LC_NS_PID].enabled && cfg->ns[LC_NS_PID].path)
 		return kc_error_set(err, EOPNOTSUPP, "linux.namespaces: joining a pid namespace by path is not supported yet");
+	bool hooks = lc_spawn_needs_hooks(cfg);
+	if (hooks && !a->runtime_hooks)
+		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
+	int hp[2] = {-1, -1};
+	if (hooks && pipe2(hp, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int state_rd = hp[0], state_wr = hp[1];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	_cleanup_close_ int parent = sv[0];
@@ -385,9 +452,11 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 	}
 	if (pid == 0) {
 		(void)close(sv[0]);
-		init_child(a, sv[1]);
+		state_wr = safe_close(state_wr);
+		init_child(a, sv[1], state_rd);
 	}
 	(void)close(sv[1]);
+	state_rd = safe_close(state_rd);
 	_cleanup_close_ int pfd = pidfd;
 
 	if (cfg->clone_flags & CLONE_NEWUSER) {
@@ -412,6 +481,21 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		goto fail;
 	}
 	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
+	if (r > 0 && m.type == LC_SYNC_HOOKS && hooks) {
+		_cleanup_free_ char *state = NULL;
+		r = a->runtime_hooks(a->hooks_userdata, pid, &state, err);
+		if (r < 0)
+			goto fail;
+		r = write_all(state_wr, state, MIN(strlen(state), (size_t)LC_HOOK_STATE_MAX));
+		state_wr = safe_close(state_wr);
+		if (r >= 0)
+			r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
+		if (r < 0) {
+			kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+			goto fail;
+		}
+		r = lc_sync_recv(parent, hooks_timeout_ms(cfg, LC_HOOK_CREATE_CONTAINER, LC_HOOK_CREATE_CONTAINER), &m);
+	}
 	if (r < 0) {
 		kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
 		goto fail;

@@ -34,6 +34,11 @@ int fail(const kc_error *e) {
 	return 1;
 }
 
+static void print_warning(void *userdata, const char *msg) {
+	fprintf(stderr, "lcrun: warning: %s\n", msg);
+	log_warn("%s", msg);
+}
+
 int usage_error(const char *cmd, const char *msg) {
 	fprintf(stderr, "lcrun %s: %s\n", cmd, msg);
 	return 1;
@@ -386,6 +391,7 @@ int main(int argc, char **argv) {
 	if (lc_self_ensure_sealed(argv, environ, &e) < 0)
 		return fail(&e);
 	log_set_fd(-1);
+	lc_set_warn_handler(print_warning, NULL);
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'r': opt_root = optarg; break;
