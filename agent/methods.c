@@ -82,7 +82,8 @@ static int get_guest_details(void *ctx, ttrpc_call *call, const ProtobufCMessage
 }
 
 /* ---- GetOOMEvent: a long poll. Nothing produces OOM events until containers exist; the calls stay
- * pending until their deadline, their connection goes away, or the sandbox is destroyed. ---- */
+ * pending until their deadline or until their connection goes away (as PID 1, DestroySandbox ends
+ * everything by powering off). ---- */
 
 struct oom_waiter {
 	ttrpc_call *call;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent/child.h"
+#include "agent/devices.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
@@ -75,6 +76,7 @@ typedef struct create_job {
 	const stor_driver **drivers;
 	bool *shared, *to_mount;
 	char *id, *hook_path;
+	devices_batch *devices; /* block storages' devices being waited for; their node names live here */
 	char hostname_copy[SANDBOX_HOSTNAME_MAX + 1]; /* for the log line */
 } create_job;
 
@@ -359,6 +361,7 @@ static create_job *create_job_free(create_job *j) {
 	free(j->resolv);
 	free(j->id);
 	free(j->hook_path);
+	devices_batch_free(j->devices);
 	agent_shared_free(j->prog, sizeof *j->prog);
 	free(j);
 	return NULL;
@@ -431,6 +434,12 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
+	if (j->devices) {
+		/* Still waiting for devices: nothing was done yet. */
+		sandbox_reset(j->agent->sandbox);
+		create_job_free(j);
+		return;
+	}
 	/* The helper goes on: killing it mid-mount would leave a mount nobody knows of. Its work is undone when
 	 * it has finished (create_done). */
 	j->call = NULL;
@@ -575,6 +584,30 @@ static int prepare_storages(create_job *j, const sandbox *sb, const Grpc__Create
 	return 0;
 }
 
+static int start_create_helper(create_job *j, kc_error *err) {
+	int r = helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
+	if (r < 0)
+		return kc_error_set(err, r, "CreateSandbox: cannot start a helper: %s", strerror(-r));
+	/* The helper has its copy of the request and of the device nodes; ours may go with the call. */
+	j->specs = mfree(j->specs);
+	j->devices = devices_batch_free(j->devices);
+	j->hostname = "";
+	return 0;
+}
+
+static void devices_ready(int result, const kc_error *err, void *userdata) {
+	create_job *j = userdata;
+	kc_error e = { 0 };
+	if (result >= 0 && start_create_helper(j, &e) >= 0)
+		return;
+	if (result < 0)
+		e = *err;
+	log_error("CreateSandbox: %s", e.msg);
+	ttrpc_call_fail_error(j->call, &e);
+	sandbox_reset(j->agent->sandbox);
+	create_job_free(j);
+}
+
 static int dup_string(const char *s, char **ret, kc_error *err) {
 	*ret = strdup(s);
 	return *ret ? 0 : kc_error_set(err, ENOMEM, "out of memory");
@@ -621,12 +654,13 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	if (!j->prog)
 		return kc_error_set(err, ENOMEM, "CreateSandbox: shared page: %m");
 
-	r = helper_run(a, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
+	/* Block storages wait for their devices in the loop first (a pending call, Check still answers); the
+	 * helper then mounts the nodes found. */
+	r = devices_wait_storages(a, j->specs, j->to_mount, j->n, devices_ready, j, &j->devices, err);
+	if (r == 0)
+		r = start_create_helper(j, err);
 	if (r < 0)
-		return kc_error_set(err, r, "CreateSandbox: cannot start a helper: %s", strerror(-r));
-	/* The helper has its copy of the request; ours may go with the call. */
-	j->specs = mfree(j->specs);
-	j->hostname = "";
+		return r;
 	j->call = call;
 	sb->state = SB_CREATING;
 	ttrpc_call_on_cancel(call, create_cancel, j);
@@ -703,6 +737,10 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 	_cleanup_(teardown_job_freep) teardown_job *t = NULL;
 	size_t i = 0;
 
+	/* Powering off under a running create or teardown helper would leave mounts nobody knows about. */
+	if (sb && (sb->state == SB_CREATING || sb->state == SB_DESTROYING))
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "DestroySandbox: the sandbox is being %s",
+					 sb->state == SB_CREATING ? "created" : "destroyed");
 	if (!sb || sb->state != SB_CREATED) {
 		done(a, call);
 		return 0;
