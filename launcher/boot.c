@@ -26,6 +26,8 @@ typedef struct boot_opts {
 	const char *append;
 	const char *console_log;
 	const char *share_dir, *share_tag;
+	const char *disk;
+	unsigned max_cpus, max_memory_mib;
 	unsigned memory_mib;
 	unsigned cpus;
 	unsigned timeout_s;
@@ -55,7 +57,9 @@ static void usage(FILE *f) {
 	fputs("usage: kata-launch boot [--name NAME] [--kernel K] [--initrd I] [--memory MiB] [--cpus N]\n"
 	      "                        [--machine q35|microvm] [--accel auto|tcg|kvm] [--append ARGS]\n"
 	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
-	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n",
+	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
+	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
+	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n",
 	      f);
 }
 
@@ -93,11 +97,13 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "timeout", required_argument, NULL, 't' },  { "qemu", required_argument, NULL, 'q' },
 		{ "console-log", required_argument, NULL, 'l' }, { "foreground", no_argument, NULL, 'f' },
 		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
+		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
+		{ "disk", required_argument, NULL, 'D' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fh", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -113,6 +119,9 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'l': o->console_log = optarg; break;
 		case 'f': o->foreground = true; break;
 		case 's': r = parse_share(optarg, o); break;
+		case 'C': r = parse_uint(optarg, 1, 255, &o->max_cpus); break;
+		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
+		case 'D': o->disk = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -393,7 +402,8 @@ int cmd_boot(int argc, char **argv) {
 		.timeout_s = 30, .machine = QEMU_MACHINE_Q35, .accel = QEMU_ACCEL_AUTO,
 		.qemu = getenv("KATA_LAUNCH_QEMU") ? getenv("KATA_LAUNCH_QEMU") : "qemu-system-x86_64",
 	};
-	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *share = NULL;
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *share = NULL,
+				*disk = NULL;
 	_cleanup_(strv_freep) char **qargv = NULL;
 	char dir[PATH_MAX], console[PATH_MAX];
 	int r;
@@ -408,6 +418,8 @@ int cmd_boot(int argc, char **argv) {
 	if (resolve_file("kernel", o.kernel, &kernel) < 0 || resolve_file("initrd", o.initrd, &initrd) < 0)
 		return 1;
 	if (o.share_dir && resolve_file("shared directory", o.share_dir, &share) < 0)
+		return 1;
+	if (o.disk && resolve_file("disk image", o.disk, &disk) < 0)
 		return 1;
 
 	r = prepare_state_dir(o.name, dir, sizeof dir);
@@ -459,6 +471,7 @@ int cmd_boot(int argc, char **argv) {
 		.machine = o.machine, .accel = b.accel,
 		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
 		.share_dir = share, .share_tag = o.share_tag,
+		.max_cpus = o.max_cpus, .max_memory_mib = o.max_memory_mib, .disk = disk,
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);

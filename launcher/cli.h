@@ -4,5 +4,7 @@
 int cmd_boot(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+/* Adds or removes devices of a running VM over QMP (launcher/hotplug.c). */
+int cmd_hotplug(int argc, char **argv);
 /* Relays local clients to an agent that is already running (no VM): for tests of the multiplexer. */
 int cmd_mux(int argc, char **argv);

@@ -13,13 +13,14 @@ static const struct {
 	{ "boot", cmd_boot, "boot a VM and serve its agent API on /run/kata-launch/NAME/api.sock" },
 	{ "ctl", cmd_ctl, "call one RPC: ctl TARGET METHOD [JSON]" },
 	{ "stop", cmd_stop, "DestroySandbox, wait for QEMU to exit, remove the state: stop [NAME]" },
+	{ "hotplug", cmd_hotplug, "add or remove devices over QMP: hotplug NAME blk-add|blk-del|mem-add|cpu-add ..." },
 	{ "mux", cmd_mux, "relay a socket's clients to a running agent: mux AGENT_ADDRESS API_PATH" },
 };
 
 static int usage(FILE *f, int code) {
 	fputs("usage: kata-launch COMMAND [ARGS]   (kata-launch COMMAND --help for its options)\n", f);
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		fprintf(f, "  %-5s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].help);
 	return code;
 }
 

@@ -179,9 +179,16 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 	/* TCG cannot emulate `host`; `max` gives the guest SSE4.2 and friends (crc32c-intel for ext4). */
 	add(&b, "%s", c->accel == QEMU_ACCEL_KVM ? "host" : "max");
 	add(&b, "-m");
-	add(&b, "%uM", c->memory_mib);
+	if (c->max_memory_mib > c->memory_mib)
+		add(&b, "%uM,slots=%u,maxmem=%uM", c->memory_mib, QEMU_MEM_SLOTS, c->max_memory_mib);
+	else
+		add(&b, "%uM", c->memory_mib);
 	add(&b, "-smp");
-	add(&b, "%u", c->cpus);
+	/* Hot-pluggable CPUs come as sockets of one core, as Kata sizes them. */
+	if (c->max_cpus > c->cpus)
+		add(&b, "%u,maxcpus=%u,sockets=%u,cores=1,threads=1", c->cpus, c->max_cpus, c->max_cpus);
+	else
+		add(&b, "%u", c->cpus);
 	add(&b, "-nodefaults");
 	add(&b, "-no-user-config");
 	add(&b, "-nographic");
@@ -210,6 +217,17 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 		add(&b, "socket,id=agentch,path=%s/agent.sock,server=on,wait=off", c->state_dir);
 		add(&b, "-device");
 		add(&b, "virtserialport,bus=serial0.0,chardev=agentch,name=%s", QEMU_AGENT_PORT_NAME);
+	}
+	if (c->disk) {
+		if (check_opt_path(c->disk) < 0)
+			b.error = -EINVAL;
+		add(&b, "-drive");
+		add(&b, "file=%s,if=none,id=disk0,format=raw", c->disk);
+		add(&b, "-device");
+		if (m->root_port)
+			add(&b, "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x%x", QEMU_DISK_PCI_SLOT);
+		else
+			add(&b, "virtio-blk-device,drive=disk0");
 	}
 	if (c->share_dir) {
 		/* multidevs=remap: the share may span filesystems, whose inode numbers would collide in the guest. */

@@ -48,7 +48,15 @@ typedef struct qemu_config {
 	unsigned host_tsc_khz;   /* 0: unknown. See qemu_build_cmdline for why microvm under TCG wants it */
 	const char *share_dir;   /* a host directory shared over virtio-9p, or NULL */
 	const char *share_tag;   /* its mount tag (QEMU_SHARE_TAG when NULL) */
+	unsigned max_cpus;       /* > cpus: room for hot-plugged CPUs (one socket each) */
+	unsigned max_memory_mib; /* > memory_mib: room for hot-plugged DIMMs (QEMU_MEM_SLOTS slots) */
+	const char *disk;        /* a raw image attached at boot as virtio-blk, at PCI path QEMU_DISK_PCI_PATH */
 } qemu_config;
+
+#define QEMU_MEM_SLOTS 4
+/* The boot disk sits at a fixed address on the root bus (q35), so its PCI path is known in advance. */
+#define QEMU_DISK_PCI_SLOT 0x05
+#define QEMU_DISK_PCI_PATH "05"
 
 /* The tag the Kata runtime gives its one shared directory. */
 #define QEMU_SHARE_TAG "kataShared"

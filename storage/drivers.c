@@ -12,31 +12,12 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "storage/drivers-internal.h"
 #include "storage/path.h"
 #include "storage/storage.h"
 
 #define MOUNT_POINT_MODE 0755
 #define SOURCE_MAX 4096 /* a share tag or a path */
-
-typedef struct mount_job {
-	const stor_spec *s;
-	const stor_root *root;
-	const char *what;
-	stor_mount_opts o;
-	char target[STOR_FD_PATH_MAX]; /* the mount point directory's fd, as a path for mount(2) */
-	bool has_fsgid, has_mode;
-	gid_t fsgid;
-	mode_t mode;
-} mount_job;
-
-struct stor_driver {
-	const char *name;
-	unsigned flags;
-	/* Checks the driver's own needs (source, fstype); NULL: none. */
-	int (*check)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
-	/* Mounts onto job->target; NULL: nothing to mount (a plain directory). */
-	int (*mount)(mount_job *job, kc_error *err);
-};
 
 static void detach(const stor_root *root, const char *rel) {
 	_cleanup_close_ int fd = -EBADF;
@@ -56,7 +37,7 @@ static void remove_dir(const stor_root *root, const char *rel) {
 	(void)unlinkat(dfd, name, AT_REMOVEDIR);
 }
 
-static int mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err) {
+int stor_mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err) {
 	const char *data = job->o.data_len ? job->o.data : NULL;
 	if (mount(source, job->target, fstype, job->o.flags, data) < 0)
 		return kc_error_set(err, errno, "%s: mount %s `%s` on %s: %m", job->what, fstype, source,
@@ -75,7 +56,7 @@ static int check_tag(const stor_spec *s, const stor_root *root, const char *what
 }
 
 static int mount_virtiofs(mount_job *job, kc_error *err) {
-	return mount_fs(job, job->s->source, "virtiofs", err);
+	return stor_mount_fs(job, job->s->source, "virtiofs", err);
 }
 
 /* The Go runtime sends trans=virtio,version=9p2000.L,cache=mmap,nodev and msize; a bare request still
@@ -85,7 +66,7 @@ static int mount_9p(mount_job *job, kc_error *err) {
 		return kc_error_set(err, E2BIG, "%s.options: too long", job->what);
 	if (!stor_options_has(&job->o, "version") && stor_options_append(&job->o, "version=9p2000.L") < 0)
 		return kc_error_set(err, E2BIG, "%s.options: too long", job->what);
-	return mount_fs(job, job->s->source, "9p", err);
+	return stor_mount_fs(job, job->s->source, "9p", err);
 }
 
 /* ---- ephemeral: tmpfs in guest memory (emptyDir medium Memory, the sandbox shm) ---- */
@@ -99,7 +80,7 @@ static int check_ephemeral(const stor_spec *s, const stor_root *root, const char
 
 static int mount_ephemeral(mount_job *job, kc_error *err) {
 	const char *src = job->s->source && *job->s->source ? job->s->source : "tmpfs";
-	return mount_fs(job, src, "tmpfs", err);
+	return stor_mount_fs(job, src, "tmpfs", err);
 }
 
 /* ---- bind: a directory that already exists under the root ---- */
@@ -152,9 +133,10 @@ static const stor_driver drivers[] = {
 	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral },
 	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL },
 	{ "bind", 0, check_bind, mount_bind },
+	STOR_DEVICE_DRIVERS,
 };
 
-static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind" };
+static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind", STOR_DEVICE_DRIVER_NAMES };
 _Static_assert(ELEMENTSOF(driver_names) == ELEMENTSOF(drivers), "one name per driver");
 
 const stor_driver *stor_driver_find(const char *name) {

@@ -43,12 +43,16 @@ typedef struct stor_spec {
 	uint32_t fs_gid;
 	stor_fsgroup_policy fs_policy;
 	bool shared;
+	/* STOR_DRIVER_DEVICE drivers: the guest's node of the device the source names ("/dev/vdb"), filled in by
+	 * whoever waited for the device (storage/blockdev.h); NULL: the source must already be a /dev path. */
+	const char *device;
 } stor_spec;
 
 enum {
 	STOR_DRIVER_BLOCKS = 1 << 0,  /* may wait on a remote party (a share's server): run it in a helper */
 	STOR_DRIVER_NO_MOUNT = 1 << 1, /* only a directory: nothing to unmount */
 	STOR_DRIVER_REMOUNT = 1 << 2, /* UpdateEphemeralMounts may remount it with new options */
+	STOR_DRIVER_DEVICE = 1 << 3,  /* a block device that may still be on its way: wait for it first */
 };
 
 typedef struct stor_driver stor_driver;

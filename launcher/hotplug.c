@@ -1,0 +1,205 @@
+/* kata-launch hotplug: devices added to (and removed from) a running VM over QMP, the way the Kata runtime
+ * does it (reference/guest-boot.md §3), printing what the guest should look for. */
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "launcher/cli.h"
+#include "launcher/qmp.h"
+#include "launcher/state.h"
+
+#define QMP_TIMEOUT_MS 10000
+#define DEVICE_DELETED_TIMEOUT_MS 20000 /* PCIe native hotplug waits 5 s for the attention button */
+#define ROOT_PORT_ID "rp0"              /* the free pcie-root-port kata-launch boot adds on q35 */
+#define ID_MAX 32
+
+typedef struct hotplug_cmd {
+	const char *name;
+	int n_args;
+	const char *args_help;
+	int (*run)(qmp *q, char **args, kc_error *err);
+} hotplug_cmd;
+
+static json_object *obj(void) {
+	return json_object_new_object();
+}
+
+static void set_str(json_object *o, const char *k, const char *v) {
+	json_object_object_add(o, k, json_object_new_string(v));
+}
+
+/* The slot of the root port on the root bus, from query-pci. */
+static int root_port_slot(qmp *q, int *ret, kc_error *err) {
+	json_object *buses = NULL;
+	int r = qmp_execute(q, "query-pci", NULL, &buses, err);
+	if (r < 0)
+		return r;
+	r = kc_error_set(err, ENOENT, "no PCI device `%s` (boot with --machine q35)", ROOT_PORT_ID);
+	for (size_t i = 0; i < json_object_array_length(buses); i++) {
+		json_object *devs, *bus = json_object_array_get_idx(buses, i);
+		if (!json_object_object_get_ex(bus, "devices", &devs))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(devs); k++) {
+			json_object *qid, *slot, *d = json_object_array_get_idx(devs, k);
+			if (json_object_object_get_ex(d, "qdev_id", &qid) &&
+			    strcmp(json_object_get_string(qid), ROOT_PORT_ID) == 0 &&
+			    json_object_object_get_ex(d, "slot", &slot)) {
+				*ret = json_object_get_int(slot);
+				kc_error_clear(err);
+				r = 0;
+			}
+		}
+	}
+	json_object_put(buses);
+	return r;
+}
+
+static int blk_add(qmp *q, char **args, kc_error *err) {
+	const char *id = args[0], *image = args[1];
+	char abs[PATH_MAX];
+	int slot, r;
+
+	if (!realpath(image, abs))
+		return kc_error_set(err, errno, "image `%s`: %m", image);
+	r = root_port_slot(q, &slot, err);
+	if (r < 0)
+		return r;
+	json_object *bd = obj();
+	set_str(bd, "driver", "file");
+	set_str(bd, "node-name", id);
+	set_str(bd, "filename", abs);
+	r = qmp_execute(q, "blockdev-add", bd, NULL, err);
+	if (r < 0)
+		return r;
+	json_object *dev = obj();
+	set_str(dev, "driver", "virtio-blk-pci");
+	set_str(dev, "id", id);
+	set_str(dev, "drive", id);
+	set_str(dev, "bus", ROOT_PORT_ID);
+	r = qmp_execute(q, "device_add", dev, NULL, err);
+	if (r < 0) {
+		json_object *del = obj();
+		set_str(del, "node-name", id);
+		(void)qmp_execute(q, "blockdev-del", del, NULL, NULL);
+		return r;
+	}
+	/* A root port has one slot below it: the disk is slot 0 on its secondary bus. */
+	printf("pci_path=%02x/00\n", slot);
+	return 0;
+}
+
+static int blk_del(qmp *q, char **args, kc_error *err) {
+	json_object *dev = obj();
+	set_str(dev, "id", args[0]);
+	int r = qmp_execute(q, "device_del", dev, NULL, err);
+	if (r >= 0)
+		r = qmp_wait_event(q, "DEVICE_DELETED", args[0], DEVICE_DELETED_TIMEOUT_MS, err);
+	if (r < 0)
+		return r;
+	json_object *bd = obj();
+	set_str(bd, "node-name", args[0]);
+	return qmp_execute(q, "blockdev-del", bd, NULL, err);
+}
+
+static int mem_add(qmp *q, char **args, kc_error *err) {
+	uint64_t mib;
+	char memdev[ID_MAX + 8];
+	if (parse_u64(args[1], 10, &mib) < 0 || mib == 0 || mib > (1u << 20))
+		return kc_error_set(err, EINVAL, "size `%s` is not a number of MiB", args[1]);
+	(void)format_checked(memdev, sizeof memdev, "mem-%s", args[0]);
+	json_object *o = obj();
+	set_str(o, "qom-type", "memory-backend-ram");
+	set_str(o, "id", memdev);
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)(mib << 20)));
+	int r = qmp_execute(q, "object-add", o, NULL, err);
+	if (r < 0)
+		return r;
+	json_object *dev = obj();
+	set_str(dev, "driver", "pc-dimm");
+	set_str(dev, "id", args[0]);
+	set_str(dev, "memdev", memdev);
+	r = qmp_execute(q, "device_add", dev, NULL, err);
+	if (r < 0)
+		return r;
+	printf("memory_mib=%llu\n", (unsigned long long)mib);
+	return 0;
+}
+
+/* The first CPU slot QEMU has not filled (no qom-path), with its topology properties as device_add wants
+ * them. */
+static int cpu_add(qmp *q, char **args, kc_error *err) {
+	json_object *slots = NULL;
+	int r = qmp_execute(q, "query-hotpluggable-cpus", NULL, &slots, err);
+	if (r < 0)
+		return r;
+	r = kc_error_set(err, ENOSPC, "no free CPU slot (boot with --max-cpus)");
+	for (size_t i = 0; i < json_object_array_length(slots); i++) {
+		json_object *s = json_object_array_get_idx(slots, i), *path, *type, *props;
+		if (json_object_object_get_ex(s, "qom-path", &path) || !json_object_object_get_ex(s, "type", &type) ||
+		    !json_object_object_get_ex(s, "props", &props))
+			continue;
+		char id[ID_MAX];
+		(void)format_checked(id, sizeof id, "cpu-%zu", i);
+		json_object *dev = obj();
+		set_str(dev, "driver", json_object_get_string(type));
+		set_str(dev, "id", id);
+		json_object_object_foreach(props, key, val) json_object_object_add(dev, key, json_object_get(val));
+		kc_error_clear(err);
+		r = qmp_execute(q, "device_add", dev, NULL, err);
+		if (r >= 0)
+			printf("cpu_id=%s\n", id);
+		break;
+	}
+	json_object_put(slots);
+	return r;
+}
+
+static const hotplug_cmd cmds[] = {
+	{ "blk-add", 2, "ID RAW_IMAGE", blk_add },
+	{ "blk-del", 1, "ID", blk_del },
+	{ "mem-add", 2, "ID SIZE_MIB", mem_add },
+	{ "cpu-add", 0, "", cpu_add },
+};
+
+static int usage(FILE *f, int code) {
+	fputs("usage: kata-launch hotplug NAME COMMAND ARGS\n", f);
+	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)
+		fprintf(f, "  %s %s\n", cmds[i].name, cmds[i].args_help);
+	return code;
+}
+
+static bool id_ok(const char *s) {
+	size_t l = strlen(s);
+	return l > 0 && l < ID_MAX && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == l;
+}
+
+int cmd_hotplug(int argc, char **argv) {
+	char dir[PATH_MAX], sock[PATH_MAX];
+	kc_error err = { 0 };
+	qmp *q = NULL;
+
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return usage(stdout, 0);
+	if (argc < 3)
+		return usage(stderr, 2);
+	const hotplug_cmd *c = NULL;
+	for (size_t i = 0; i < ELEMENTSOF(cmds); i++)
+		if (strcmp(argv[2], cmds[i].name) == 0)
+			c = &cmds[i];
+	if (!c || argc != 3 + c->n_args || (c->n_args > 0 && !id_ok(argv[3])))
+		return usage(stderr, 2);
+	if (state_dir_path(argv[1], dir, sizeof dir) < 0 || state_path(dir, "qmp.sock", sock, sizeof sock) < 0) {
+		fprintf(stderr, "kata-launch hotplug: invalid VM name `%s`\n", argv[1]);
+		return 2;
+	}
+	int r = qmp_open(sock, QMP_TIMEOUT_MS, &q, &err);
+	if (r >= 0)
+		r = c->run(q, argv + 3, &err);
+	qmp_close(q);
+	if (r < 0) {
+		fprintf(stderr, "kata-launch hotplug %s: %s\n", c->name, err.msg);
+		return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* Shared between the storage drivers' files: the mount job and the driver table's row. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "storage/options.h"
+#include "storage/path.h"
+#include "storage/storage.h"
+
+typedef struct mount_job {
+	const stor_spec *s;
+	const stor_root *root;
+	const char *what;
+	stor_mount_opts o;
+	char target[STOR_FD_PATH_MAX]; /* the mount point directory's fd, as a path for mount(2) */
+	bool has_fsgid, has_mode;
+	gid_t fsgid;
+	mode_t mode;
+} mount_job;
+
+struct stor_driver {
+	const char *name;
+	unsigned flags;
+	/* Checks the driver's own needs (source, fstype); NULL: none. */
+	int (*check)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+	/* Mounts onto job->target; NULL: nothing to mount (a plain directory). */
+	int (*mount)(mount_job *job, kc_error *err);
+};
+
+int stor_mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err);
+
+/* The block-device drivers (storage/blockdev.c), as rows of the driver table and their names. */
+int stor_check_blockdev(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+int stor_mount_blockdev(mount_job *job, kc_error *err);
+#define STOR_DEVICE_DRIVERS                                                            \
+	{ "blk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },       \
+	{ "mmioblk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },   \
+	{ "scsi", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },      \
+	{ "nvdimm", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev }
+#define STOR_DEVICE_DRIVER_NAMES "blk", "mmioblk", "scsi", "nvdimm"
