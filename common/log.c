@@ -7,6 +7,11 @@
 
 static int log_level = LOG_LVL_INFO;
 static int log_fd = STDERR_FILENO;
+static bool log_text;
+
+void log_set_text(bool text) {
+	log_text = text;
+}
 
 static const char *const level_names[] = { "critical", "error", "warning", "info", "debug", "trace" };
 
@@ -83,6 +88,20 @@ void log_emit(int level, const char *source, const char *fmt, ...) {
 	va_end(ap);
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 
+	if (log_text) {
+		struct tm tm;
+		char when[32];
+		(void)gmtime_r(&ts.tv_sec, &tm);
+		(void)strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+		int t = snprintf(line, sizeof line, "time=\"%s.%06ldZ\" level=%s source=%s msg=\"", when, ts.tv_nsec / 1000,
+				 log_level_to_string(level), source);
+		size_t tpos = t > 0 ? (size_t)t : 0;
+		tpos = json_escape(line, tpos, sizeof line - 2, msg);
+		memcpy(line + tpos, "\"\n", 2);
+		(void)!write(log_fd, line, tpos + 2);
+		errno = saved;
+		return;
+	}
 	int n = snprintf(line, sizeof line, "{\"time\":%lld.%06ld,\"level\":\"%s\",\"source\":\"%s\",\"msg\":\"",
 			 (long long)ts.tv_sec, ts.tv_nsec / 1000, log_level_to_string(level), source);
 	size_t pos = n > 0 ? (size_t)n : 0;

@@ -4,6 +4,8 @@
  * request payloads: environment variables carry secrets. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "common/macro.h"
 
 enum {
@@ -18,6 +20,8 @@ enum {
 void log_set_level(int level);
 int log_get_level(void);
 void log_set_fd(int fd);
+/* text: logrus' text form (time="..." level=info msg="..."), for runc-compatible CLIs; default JSON. */
+void log_set_text(bool text);
 /* Parses logrus level names (critical|fatal|panic, error, warn|warning, info, debug, trace). */
 int log_level_from_string(const char *s);
 const char *log_level_to_string(int level);

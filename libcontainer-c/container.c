@@ -626,7 +626,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	/* The container's process is the template: its user, cwd, environment, limits. */
 	lc_process_config p = cfg->process ? *cfg->process : (lc_process_config){.cwd = "/"};
 	size_t n_env = 0, n_extra = 0;
-	for (char *const *e = p.env; e && *e; e++)
+	for (char *const *e = p.env; e && *e && !o->env_replace; e++)
 		n_env++;
 	for (char *const *e = o->env; e && *e; e++)
 		n_extra++;

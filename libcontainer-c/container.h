@@ -60,6 +60,7 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 typedef struct lc_exec_opts {
 	char *const *args;        /* NULL-terminated, non-empty */
 	char *const *env;         /* extra KEY=VALUE entries added to the container's environment; may be NULL */
+	bool env_replace;         /* env is the whole environment (exec --process), not additions */
 	const char *cwd;          /* NULL: the container's */
 	bool has_user;
 	uid_t uid;

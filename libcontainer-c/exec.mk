@@ -8,7 +8,7 @@ LC_EXEC_SRCS      := libcontainer-c/spawn.c libcontainer-c/hooks.c libcontainer-
 		     $(LC_SECURITY_SRCS)
 LC_EXEC_HOST_SRCS := $(LC_EXEC_SRCS) libcontainer-c/container.c libcontainer-c/container-cgroup.c \
 		     libcontainer-c/state.c $(LC_CGROUP_SRCS)
-LCRUN_SRCS        := libcontainer-c/cli/lcrun.c libcontainer-c/cli/cmd-cgroup.c $(LC_EXEC_HOST_SRCS) $(sort $(LC_HOST_SRCS)) $(COMMON_SRCS)
+LCRUN_SRCS        := libcontainer-c/cli/lcrun.c libcontainer-c/cli/cmd-cgroup.c libcontainer-c/cli/cmd-info.c $(LC_EXEC_HOST_SRCS) $(sort $(LC_HOST_SRCS)) $(COMMON_SRCS)
 
 $(BUILD)/lcrun: $(call host_objs,$(LCRUN_SRCS)) $(PROTO_HOST_OBJS)
 	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LC_HOST_LIBS) $(LC_SECURITY_LIBS) $(LC_CGROUP_LIBS)

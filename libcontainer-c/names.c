@@ -312,3 +312,19 @@ const char *lc_seccomp_arch_from_name(const char *name) {
 			return seccomp_arches[i].libseccomp;
 	return NULL;
 }
+
+const char *lc_name_at(lc_name_table t, size_t i) {
+	switch (t) {
+	case LC_NAMES_MOUNT_OPTIONS:
+		return i < ELEMENTSOF(mount_options) ? mount_options[i].name : NULL;
+	case LC_NAMES_SECCOMP_ACTIONS:
+		return i < ELEMENTSOF(seccomp_actions) ? seccomp_actions[i].name : NULL;
+	case LC_NAMES_SECCOMP_OPERATORS:
+		return i < ELEMENTSOF(seccomp_ops) ? seccomp_ops[i].name : NULL;
+	case LC_NAMES_SECCOMP_FLAGS:
+		return i < ELEMENTSOF(seccomp_flags) ? seccomp_flags[i].name : NULL;
+	case LC_NAMES_SECCOMP_ARCHES:
+		return i < ELEMENTSOF(seccomp_arches) ? seccomp_arches[i].spec : NULL;
+	}
+	return NULL;
+}

@@ -270,3 +270,13 @@ const char *lc_capability_to_name(int cap);
 /* RLIMIT_*; -1 when unknown. */
 int lc_rlimit_from_name(const char *name);
 const char *lc_rlimit_to_name(int resource);
+
+/* The names specconv accepts, for `lcrun features`: entry i of a table, NULL past its end. */
+typedef enum lc_name_table {
+	LC_NAMES_MOUNT_OPTIONS,
+	LC_NAMES_SECCOMP_ACTIONS,
+	LC_NAMES_SECCOMP_OPERATORS,
+	LC_NAMES_SECCOMP_FLAGS,
+	LC_NAMES_SECCOMP_ARCHES,
+} lc_name_table;
+const char *lc_name_at(lc_name_table t, size_t i);

@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "libcontainer-c/console.h"
 #include "libcontainer-c/container.h"
+#include "libcontainer-c/spec.h"
 
 #include "libcontainer-c/cli/lcrun.h"
 #include "libcontainer-c/linux-syscalls.h"
@@ -150,7 +151,10 @@ static int do_create(create_args *c, const char *id, pid_t *ret_pid, int *ret_pi
 		.no_pivot = c->no_pivot,
 	};
 	r = lc_container_create(opt_root, id, &o, ret_pid, ret_pidfd, &e);
-	return r < 0 ? fail(&e) : 0;
+	if (r < 0)
+		return fail(&e);
+	log_debug("container %s created, init pid %d", id, (int)*ret_pid);
+	return 0;
 }
 
 static int cmd_create(int argc, char **argv) {
@@ -270,6 +274,37 @@ static int cmd_delete(int argc, char **argv) {
 
 #define EXEC_ENV_MAX 256
 
+/* exec --process FILE: a runtime-spec Process object, read by the config.json reader as the process of an
+ * otherwise empty spec. It replaces the command, the environment, cwd, user and terminal; the rest (capabilities,
+ * limits, seccomp) stays the container's. */
+static int read_process_file(const char *path, lc_spec **ret, lc_exec_opts *x, kc_error *e) {
+	_cleanup_free_ char *text = NULL, *doc = NULL;
+	size_t len;
+	int r = read_file_capped(AT_FDCWD, path, LC_SPEC_JSON_MAX - 64, &text, &len);
+	if (r < 0)
+		return kc_error_set(e, -r, "--process `%s`: %s", path, strerror(-r));
+	if (asprintf(&doc, "{\"process\": %s}", text) < 0)
+		return kc_error_set(e, ENOMEM, "out of memory");
+	r = lc_spec_from_json(doc, strlen(doc), ret, e);
+	if (r < 0)
+		return kc_error_prefix(e, "--process `%s`", path);
+	const lc_spec_process *p = (*ret)->process;
+	if (!p || p->args.n == 0)
+		return kc_error_set(e, EINVAL, "--process `%s`: process.args: missing", path);
+	x->args = p->args.v;
+	if (p->env.n) {
+		x->env = p->env.v;
+		x->env_replace = true;
+	}
+	if (p->cwd)
+		x->cwd = p->cwd;
+	x->has_user = true;
+	x->uid = p->user.uid;
+	x->gid = p->user.gid;
+	x->tty = p->terminal;
+	return 0;
+}
+
 static int cmd_exec(int argc, char **argv) {
 	static const struct option opts[] = {
 		{"tty", no_argument, NULL, 't'},        {"env", required_argument, NULL, 'e'},
@@ -282,7 +317,8 @@ static int cmd_exec(int argc, char **argv) {
 	size_t n_env = 0;
 	lc_exec_opts x = {.console_sock_fd = -1};
 	_cleanup_close_ int console = -1;
-	const char *console_path = NULL, *pid_file = NULL;
+	const char *console_path = NULL, *pid_file = NULL, *process_file = NULL;
+	_cleanup_(lc_spec_freep) lc_spec *pspec = NULL;
 	bool detach = false;
 	kc_error e = {0};
 	uint64_t n;
@@ -319,15 +355,21 @@ static int cmd_exec(int argc, char **argv) {
 			break;
 		case 'd': detach = true; break;
 		case 'f': pid_file = optarg; break;
-		case 'p': return usage_error("exec", "--process is not supported yet");
+		case 'p': process_file = optarg; break;
 		default: return usage_error("exec", "unknown option");
 		}
 	}
-	if (argc - optind < 2)
-		return usage_error("exec", "usage: exec [options] ID COMMAND [ARGS...]");
+	if (argc - optind < (process_file ? 1 : 2))
+		return usage_error("exec", "usage: exec [options] ID COMMAND [ARGS...] | exec --process FILE ID");
 	const char *id = argv[optind];
 	x.args = argv + optind + 1;
 	x.env = env;
+	if (process_file) {
+		if (argc - optind > 1)
+			return usage_error("exec", "--process and a command cannot be combined");
+		if (read_process_file(process_file, &pspec, &x, &e) < 0)
+			return fail(&e);
+	}
 	if (console_path) {
 		if (lc_console_socket_connect(console_path, &console, &e) < 0)
 			return fail(&e);
@@ -357,10 +399,6 @@ static int cmd_exec(int argc, char **argv) {
 	return wait_child(pfd, &set);
 }
 
-static int cmd_unsupported(int argc, char **argv) {
-	fprintf(stderr, "lcrun: `%s` is not implemented yet\n", argv[0]);
-	return 1;
-}
 
 static const struct {
 	const char *name;
@@ -369,7 +407,7 @@ static const struct {
 	{"create", cmd_create}, {"start", cmd_start}, {"run", cmd_run},       {"state", cmd_state},
 	{"kill", cmd_kill},     {"delete", cmd_delete}, {"exec", cmd_exec},   {"pause", cmd_pause},
 	{"resume", cmd_resume}, {"ps", cmd_ps},         {"update", cmd_update}, {"events", cmd_events},
-	{"list", cmd_unsupported}, {"spec", cmd_unsupported}, {"features", cmd_unsupported},
+	{"list", cmd_list},     {"spec", cmd_spec},     {"features", cmd_features},
 };
 
 static void usage(FILE *f) {
@@ -386,6 +424,7 @@ int main(int argc, char **argv) {
 		{},
 	};
 	kc_error e = {0};
+	bool debug = false, logging = false;
 	int o;
 
 	if (lc_self_ensure_sealed(argv, environ, &e) < 0)
@@ -402,13 +441,15 @@ int main(int argc, char **argv) {
 				return 1;
 			}
 			log_set_fd(fd);
+			logging = true;
 			break;
 		}
 		case 'f':
 			if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
 				return usage_error("--log-format", "expected text or json");
+			log_set_text(strcmp(optarg, "text") == 0);
 			break;
-		case 'd': log_set_level(LOG_LVL_DEBUG); break;
+		case 'd': debug = true; log_set_level(LOG_LVL_DEBUG); break;
 		case 's': case 'R': break;
 		case 'h': usage(stdout); return 0;
 		case 'v': printf("lcrun version %s\nspec: 1.0.2\n", KC_VERSION); return 0;
@@ -419,9 +460,17 @@ int main(int argc, char **argv) {
 		usage(stderr);
 		return 1;
 	}
+	/* --debug without --log: to stderr, as runc does. */
+	if (debug && !logging)
+		log_set_fd(STDERR_FILENO);
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		if (strcmp(argv[optind], commands[i].name) == 0)
-			return commands[i].fn(argc - optind, argv + optind);
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			/* The command only: arguments may carry a process's environment. */
+			log_debug("%s (root %s)", commands[i].name, opt_root);
+			int rc = commands[i].fn(argc - optind, argv + optind);
+			log_debug("%s: exit %d", commands[i].name, rc);
+			return rc;
+		}
 	fprintf(stderr, "lcrun: unknown command `%s`\n", argv[optind]);
 	return 1;
 }

@@ -15,3 +15,8 @@ int cmd_resume(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+
+/* cmd-info.c */
+int cmd_list(int argc, char **argv);
+int cmd_spec(int argc, char **argv);
+int cmd_features(int argc, char **argv);
