@@ -80,7 +80,7 @@ suite() {
 
 	out=$(ctl GetGuestDetails '{}')
 	v=$(jq -r '.agent_details.storage_handlers | sort | join(",")' <<<"$out")
-	[ "$v" = "9p,bind,ephemeral,local,virtio-fs" ] && pass "$P: storage handlers reported" ||
+	[ "$v" = "9p,bind,blk,ephemeral,local,mmioblk,nvdimm,scsi,virtio-fs" ] && pass "$P: storage handlers reported" ||
 		fail "$P: storage handlers reported" "$out"
 
 	# ---- CreateSandbox refusals: each leaves nothing behind ----

@@ -280,12 +280,13 @@ static void test_spec_check(void **state) {
 
 	size_t n;
 	const char *const *names = stor_driver_names(&n);
-	assert_int_equal(n, 5);
+	assert_int_equal(n, 9); /* virtio-fs 9p ephemeral local bind, and the block devices: blk mmioblk scsi nvdimm */
 	for (size_t i = 0; i < n; i++)
 		assert_non_null(stor_driver_find(names[i]));
 	assert_true(stor_driver_flags(stor_driver_find("9p")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("virtio-fs")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("ephemeral")) & STOR_DRIVER_REMOUNT);
+	assert_true(stor_driver_flags(stor_driver_find("blk")) & STOR_DRIVER_DEVICE);
 }
 
 /* ---- real mounts, in a private mount namespace ---- */
