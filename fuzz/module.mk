@@ -11,6 +11,8 @@ fuzz-oci-json_SRCS := fuzz/fuzz-oci-json.c libcontainer-c/arena.c libcontainer-c
 	libcontainer-c/spec-proto.c libcontainer-c/specconv.c libcontainer-c/names.c $(COMMON_SRCS)
 fuzz-oci-json_OBJS = $(PROTO_HOST_OBJS)
 fuzz-oci-json_LIBS := -ljson-c
+FUZZ_TARGETS += uevent
+fuzz-uevent_SRCS := fuzz/fuzz-uevent.c storage/uevent.c $(COMMON_SRCS)
 FUZZ_SECONDS ?= 60
 
 define fuzz_rule
