@@ -121,7 +121,7 @@ static void load_queue_done(int result, const kc_error *err, void *userdata) {
 	if (result < 0)
 		log_warn("modules for hot-plugged devices: %s", err->msg);
 	else
-		log_info("loaded %zu modules for hot-plugged devices", d->n_queue);
+		log_info("modules for hot-plugged devices: %zu asked for, loaded or already live", d->n_queue);
 	for (size_t i = 0; i < d->n_queue; i++)
 		d->queue[i] = NULL; /* owned by requested[] */
 	d->n_queue = 0;
