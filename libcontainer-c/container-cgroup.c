@@ -19,6 +19,7 @@ static int open_live(const char *root, const char *id, bool allow_stopped, lc_st
 	int r = lc_state_load(root, id, &s, err);
 	if (r < 0)
 		return r;
+	lc_state_check_paused(s);
 	if (!allow_stopped && s->status == LC_STATUS_STOPPED)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", id);
 	r = lc_state_cgroup_open(s, ret_cg, err);

@@ -287,7 +287,7 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 			 int *ret_pidfd, kc_error *err) {
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
 	_cleanup_free_ char *text = NULL;
-	size_t len;
+	size_t len = 0;
 	char rootfs[PATH_MAX];
 	int r;
 	(void)root;
@@ -468,6 +468,7 @@ int lc_container_state(const char *root, const char *id, char **ret_json, lc_sta
 	int r = lc_state_load(root, id, &s, err);
 	if (r < 0)
 		return r;
+	lc_state_check_paused(s);
 	json_object *out = json_object_new_object();
 	if (!out)
 		return kc_error_set(err, ENOMEM, "out of memory");
@@ -554,8 +555,12 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 		}
 	}
 	if (cg) {
-		/* Whatever is left (a daemon outside the pid namespace, say) goes with the container. */
-		r = lc_cgroup_kill_all(cg, SIGKILL, err);
+		/* Whatever is left (a daemon outside the pid namespace, say) goes with the container. A look first:
+		 * on v1 without cgroup.kill, killing means a freeze and a thaw even when nobody is there. */
+		_cleanup_free_ pid_t *left = NULL;
+		size_t n_left = 1;
+		(void)lc_cgroup_pids(cg, true, &left, &n_left, NULL);
+		r = n_left > 0 ? lc_cgroup_kill_all(cg, SIGKILL, err) : 0;
 		if (r >= 0)
 			r = lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, err);
 		if (r < 0)
@@ -603,6 +608,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	int r = lc_state_load(root, id, &s, err);
 	if (r < 0)
 		return r;
+	lc_state_check_paused(s);
 	if (s->status == LC_STATUS_STOPPED)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", id);
 	/* The new process would be frozen on its first step, and the helper with it. */

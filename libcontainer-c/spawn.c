@@ -15,6 +15,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,25 @@ static int move_above(int fd, unsigned preserve_fds) {
 		return -errno;
 	(void)close(fd);
 	return nfd;
+}
+
+/* Makes stdio[0..2] the child's fds 0, 1 and 2. Each is first copied above preserve_fds, so that a source that
+ * is itself 0, 1 or 2 is not overwritten before it is used. */
+static int setup_stdio(const int *stdio, unsigned preserve_fds, kc_error *err) {
+	int tmp[3];
+	if (!stdio)
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		tmp[i] = fcntl(stdio[i], F_DUPFD_CLOEXEC, 3 + (int)preserve_fds);
+		if (tmp[i] < 0)
+			return kc_error_set(err, errno, "stdio: dup fd %d: %s", stdio[i], strerror(errno));
+	}
+	for (int i = 0; i < 3; i++) {
+		if (dup2(tmp[i], i) < 0)
+			return kc_error_set(err, errno, "stdio: dup2 onto %d: %s", i, strerror(errno));
+		(void)close(tmp[i]);
+	}
+	return 0;
 }
 
 /* ---- the process, common to init and exec ------------------------------------------------------------------- */
@@ -321,6 +341,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	syncfd = move_above(syncfd, a->preserve_fds);
 	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0))
 		_exit(1);
+	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
+		lc_child_fail(syncfd, &err);
 
 	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
@@ -558,6 +580,8 @@ static _noreturn_ void exec_helper(const lc_exec_args *a, int syncfd) {
 	syncfd = move_above(syncfd, a->preserve_fds);
 	if (syncfd < 0)
 		_exit(1);
+	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
+		lc_child_fail(syncfd, &err);
 	/* The container's cgroup before its namespaces: the process cloned below inherits it, and its limits
 	 * count from its first instruction. "0" is the writer itself. */
 	if (a->cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
@@ -646,18 +670,37 @@ int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
 
 /* Until it execs, a container's init (and an exec'd process) is this binary: /proc/PID/exe, a `#!/proc/self/exe`
  * interpreter or a magic link to it would let the container open the runtime's executable and, once the runtime
- * exits, write to it. So the runtime runs from a sealed memfd copy: /proc/self/exe is an anonymous file that
- * cannot be written, grown or shrunk (F_SEAL_*), and the binary on disk is never reachable from the container.
- * (The ro bind mount alternative needs a private mount namespace for the runtime; the copy costs about a
- * millisecond per MB and needs nothing.) Returns 0 when already sealed; otherwise execs and does not return. */
-int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err) {
-	_cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-	if (self < 0)
-		return kc_error_set(err, errno, "open /proc/self/exe: %s", strerror(errno));
+ * exits, write to it. So the runtime runs from a copy nothing can write:
+ *   - already safe: /proc/self/exe on a read-only mount (an installed binary on a ro /usr, or our own re-exec
+ *     below) or a sealed memfd: return 0;
+ *   - else a read-only, detached bind mount of the binary itself (open_tree(OPEN_TREE_CLONE) + mount_setattr
+ *     MOUNT_ATTR_RDONLY): a few syscalls, no copy, and the mount exists only as long as a process runs from
+ *     it; writes through /proc/PID/exe fail with EROFS;
+ *   - where that is not allowed (no CAP_SYS_ADMIN, kernels before 5.12), a sealed memfd copy (F_SEAL_*): costs
+ *     a copy of the binary per invocation.
+ * Either way it re-execs and does not return on success. */
+static bool self_is_safe(int self) {
+	struct statvfs sv;
 	int seals = fcntl(self, F_GET_SEALS);
 	if (seals >= 0 && (seals & (F_SEAL_WRITE | F_SEAL_SEAL)) == (F_SEAL_WRITE | F_SEAL_SEAL))
-		return 0;
+		return true;
+	return fstatvfs(self, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
 
+static int self_ro_bind(int *ret) {
+	_cleanup_close_ int tree = lc_open_tree(AT_FDCWD, "/proc/self/exe", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (tree < 0)
+		return tree;
+	lc_mount_attr a = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+	int r = lc_mount_setattr(tree, "", AT_EMPTY_PATH, &a);
+	if (r < 0)
+		return r;
+	/* The tree fd is an O_PATH handle on the file at the detached mount's root: execveat takes it as is. */
+	*ret = TAKE_FD(tree);
+	return 0;
+}
+
+static int self_memfd_copy(int self, int *ret, kc_error *err) {
 	struct stat st;
 	if (fstat(self, &st) < 0)
 		return kc_error_set(err, errno, "stat /proc/self/exe: %s", strerror(errno));
@@ -675,6 +718,22 @@ int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err)
 	}
 	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		return kc_error_set(err, errno, "seal the memfd: %s", strerror(errno));
-	syscall(SYS_execveat, mfd, "", argv, envp, AT_EMPTY_PATH);
-	return kc_error_set(err, errno, "re-exec from the sealed memfd: %s", strerror(errno));
+	*ret = TAKE_FD(mfd);
+	return 0;
+}
+
+int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err) {
+	_cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return kc_error_set(err, errno, "open /proc/self/exe: %s", strerror(errno));
+	if (self_is_safe(self))
+		return 0;
+	_cleanup_close_ int fd = -1;
+	if (self_ro_bind(&fd) < 0) {
+		int r = self_memfd_copy(self, &fd, err);
+		if (r < 0)
+			return r;
+	}
+	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
+	return kc_error_set(err, errno, "re-exec from a read-only copy of the runtime: %s", strerror(errno));
 }

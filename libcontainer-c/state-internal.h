@@ -22,9 +22,13 @@ int lc_id_check(const char *id, kc_error *err);
 int lc_state_dir_create(const char *root, const char *id, int *ret_dirfd, kc_error *err);
 /* Removes what a state directory may hold, then the directory. Missing files are fine. */
 int lc_state_dir_remove(const char *root, const char *id);
-/* -ENOENT: "container `id` does not exist". Computes the status from the pid, its start time and exec.fifo. */
+/* -ENOENT: "container `id` does not exist". Computes the status from the pid, its start time and exec.fifo;
+ * paused only after lc_state_check_paused(), which costs a look at the cgroup, so that the lifecycle steps
+ * that do not care (start, kill, delete) skip it. */
 int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *err);
 lc_state *lc_state_free(lc_state *s);
+/* created or running → paused when the container's cgroup is frozen (crun's rule). */
+void lc_state_check_paused(lc_state *s);
 static inline void lc_state_freep(lc_state **s) {
 	if (*s)
 		(void)lc_state_free(*s);

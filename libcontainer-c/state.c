@@ -141,6 +141,11 @@ static bool state_frozen(const lc_state *s) {
 	return f != LC_FREEZER_THAWED;
 }
 
+void lc_state_check_paused(lc_state *s) {
+	if (s->status != LC_STATUS_STOPPED && s->cgroup_path && state_frozen(s))
+		s->status = LC_STATUS_PAUSED;
+}
+
 int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_free_ char *text = NULL;
@@ -185,8 +190,6 @@ int lc_state_load(const char *root, const char *id, lc_state **ret, kc_error *er
 		s->status = LC_STATUS_CREATED;
 	else
 		s->status = LC_STATUS_RUNNING;
-	if (s->status != LC_STATUS_STOPPED && s->cgroup_path && state_frozen(s))
-		s->status = LC_STATUS_PAUSED;
 	*ret = TAKE_PTR(s);
 	return 0;
 }

@@ -403,11 +403,13 @@ static int cmd_exec(int argc, char **argv) {
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	bool spawns;
 } commands[] = {
-	{"create", cmd_create}, {"start", cmd_start}, {"run", cmd_run},       {"state", cmd_state},
-	{"kill", cmd_kill},     {"delete", cmd_delete}, {"exec", cmd_exec},   {"pause", cmd_pause},
-	{"resume", cmd_resume}, {"ps", cmd_ps},         {"update", cmd_update}, {"events", cmd_events},
-	{"list", cmd_list},     {"spec", cmd_spec},     {"features", cmd_features},
+	{"create", cmd_create, true},  {"start", cmd_start, false},   {"run", cmd_run, true},
+	{"state", cmd_state, false},   {"kill", cmd_kill, false},     {"delete", cmd_delete, false},
+	{"exec", cmd_exec, true},      {"pause", cmd_pause, false},   {"resume", cmd_resume, false},
+	{"ps", cmd_ps, false},         {"update", cmd_update, false}, {"events", cmd_events, false},
+	{"list", cmd_list, false},     {"spec", cmd_spec, false},     {"features", cmd_features, false},
 };
 
 static void usage(FILE *f) {
@@ -427,8 +429,6 @@ int main(int argc, char **argv) {
 	bool debug = false, logging = false;
 	int o;
 
-	if (lc_self_ensure_sealed(argv, environ, &e) < 0)
-		return fail(&e);
 	log_set_fd(-1);
 	lc_set_warn_handler(print_warning, NULL);
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -465,6 +465,10 @@ int main(int argc, char **argv) {
 		log_set_fd(STDERR_FILENO);
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
+			/* CVE-2019-5736: only the commands that run our code inside a container need the read-only copy;
+			 * the re-exec sees the same argv and comes back here. */
+			if (commands[i].spawns && lc_self_ensure_sealed(argv, environ, &e) < 0)
+				return fail(&e);
 			/* The command only: arguments may carry a process's environment. */
 			log_debug("%s (root %s)", commands[i].name, opt_root);
 			int rc = commands[i].fn(argc - optind, argv + optind);

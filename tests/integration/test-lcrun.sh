@@ -82,11 +82,16 @@ if [ "$fields" = "ociVersion,id,pid,status,bundle,rootfs,created,owner,annotatio
    [ "$(jq -r '.annotations["org.example.key"]' <<<"$st")" = value ] && [ "$(jq -r .bundle <<<"$st")" = "$bundle" ]; then
 	pass "state: runc's fields"
 else fail "state: runc's fields" "$st"; fi
-# CVE-2019-5736: until it execs, the init is the runtime; its executable must be a sealed copy, not build/lcrun.
+# CVE-2019-5736: until it execs, the init is the runtime; its executable must be a read-only copy (a detached
+# read-only bind mount of the binary, or a sealed memfd where that cannot be made), never build/lcrun itself.
 exe=$(readlink "/proc/$pid/exe"); sum=$(sha256sum <"$LCRUN")
-if [[ "$exe" == /memfd:lcrun* ]] && ! (printf x >>"/proc/$pid/exe") 2>/dev/null && [ "$(sha256sum <"$LCRUN")" = "$sum" ]; then
-	pass "CVE-2019-5736: the init runs from a sealed memfd, not writable"
-else fail "CVE-2019-5736" "exe=$exe"; fi
+ro=$(python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_PATH)
+print("ro" if os.statvfs("/proc/self/fd/%d" % fd).f_flag & os.ST_RDONLY else "rw")' "/proc/$pid/exe" 2>&1)
+if { [ "$ro" = ro ] || [[ "$exe" == /memfd:lcrun* ]]; } && [ "$exe" != "$(realpath "$LCRUN")" ] &&
+   ! (printf x >>"/proc/$pid/exe") 2>/dev/null && [ "$(sha256sum <"$LCRUN")" = "$sum" ]; then
+	pass "CVE-2019-5736: the init runs from a read-only copy of the runtime, not writable"
+else fail "CVE-2019-5736" "exe=$exe mount=$ro"; fi
 lc start c-life; sleep 0.2
 s2=$(status c-life)
 if [ "$s2" = running ] && [ -e "$bundle/rootfs/tmp/started" ]; then pass "start: running"; else fail "start" "status=$s2"; fi
