@@ -219,9 +219,10 @@ static int on_uevent(ev_io *io, int fd, uint32_t revents, void *userdata) {
 			continue;
 		}
 		if (r == -ENOBUFS) {
-			/* The kernel dropped events: waiters still look at sysfs, and lookups rescan. */
+			/* The kernel dropped events: what a waiter waits for may have been among them. */
 			d->table.stats.overflows++;
-			log_warn("uevent socket overflowed: events were lost");
+			log_warn("uevent socket overflowed: events were lost; looking at sysfs for what is awaited");
+			dev_table_rescan(&d->table);
 			continue;
 		}
 		if (r == -EBADMSG) {

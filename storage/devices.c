@@ -248,6 +248,25 @@ int dev_table_lookup(dev_table *t, const dev_match *m, const dev_entry **ret) {
 	return 1;
 }
 
+void dev_table_rescan(dev_table *t) {
+	const char *subsystems[16];
+	char copies[16][UEVENT_KEY_MAX + 1];
+	size_t n = 0;
+
+	/* Copies first: scanning fires waiters, which frees them and their strings. */
+	for (const dev_waiter *w = t->waiters; w && n < ELEMENTSOF(subsystems); w = w->next) {
+		bool dup = false;
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = strcmp(subsystems[i], w->m.subsystem) == 0;
+		if (dup || strchr(w->m.subsystem, '/') || format_checked(copies[n], sizeof copies[n], "%s", w->m.subsystem) < 0)
+			continue;
+		subsystems[n] = copies[n];
+		n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		scan_subsystem(t, subsystems[i]);
+}
+
 static char *copy_into(char **p, const char *s) {
 	if (!s)
 		return NULL;

@@ -68,6 +68,10 @@ const dev_entry *dev_table_find(const dev_table *t, const dev_match *m);
  * *ret set when a device matches, 0 when none does. */
 int dev_table_lookup(dev_table *t, const dev_match *m, const dev_entry **ret);
 
+/* Looks at sysfs again for the subsystems that waiters wait on, recording (and so firing waiters for) devices
+ * the table lacks: after the uevent socket overflowed and events were lost. */
+void dev_table_rescan(dev_table *t);
+
 /* Registers a waiter; the strings of m are copied. what names the awaited device in messages. Does not look
  * at the table: call dev_table_lookup first (nothing runs in between in a single-threaded agent). */
 int dev_waiter_add(dev_table *t, const dev_match *m, const char *what, dev_waiter_fn fn, void *userdata,

@@ -212,6 +212,30 @@ static void test_sysfs_lookup(void **state) {
 	assert_int_equal(system(cmd), 0);
 }
 
+/* Events were lost (socket overflow): a rescan finds in sysfs what a waiter waits for, and wakes it. */
+static void test_rescan_after_overflow(void **state) {
+	char root[] = "/tmp/test-devices.XXXXXX", cmd[600];
+	assert_non_null(mkdtemp(root));
+	dev_table t;
+	seen s = { 0 };
+	dev_table_init(&t, root);
+	assert_int_equal(dev_waiter_add(&t, &pci_disk, "disk at 01/00", on_dev, &s, NULL), 0);
+	dev_table_rescan(&t);
+	assert_int_equal(s.calls, 0); /* nothing there yet */
+	put(root, "devices/pci0000:00/0000:00:01.0/0000:01:00.0/virtio2/block/vda/uevent",
+	    "MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n");
+	snprintf(cmd, sizeof cmd, "mkdir -p %s/class/block && ln -s ../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/"
+		 "virtio2/block/vda %s/class/block/vda", root, root);
+	assert_int_equal(system(cmd), 0);
+	dev_table_rescan(&t);
+	assert_int_equal(s.calls, 1);
+	assert_string_equal(s.devname, "vda");
+	assert_int_equal(t.n_waiters, 0);
+	dev_table_done(&t);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* MODALIAS strings as the kernel sends them, against modules.alias lines as depmod writes them. */
 static void test_modalias(void **state) {
 	static const char alias[] =
@@ -252,6 +276,7 @@ int main(void) {
 		cmocka_unit_test(test_bind_keeps_devname),
 		cmocka_unit_test(test_table_cap),
 		cmocka_unit_test(test_sysfs_lookup),
+		cmocka_unit_test(test_rescan_after_overflow),
 		cmocka_unit_test(test_modalias),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
