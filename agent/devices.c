@@ -454,7 +454,7 @@ static void cpumem_free(cpumem_op *op) {
 }
 
 static void cpumem_finish(cpumem_op *op, int code, const char *msg) {
-	if (!op->cpu_only) {
+	if (!op->cpu_only && op->agent->devices) {
 		int r = online_all_memory(op->agent->devices);
 		if (r < 0 && r != -ENOENT)
 			log_warn("OnlineCPUMem: memory: %s", strerror(-r));
