@@ -74,6 +74,9 @@ typedef struct lc_spawn_args {
 	 * prestart, createRuntime, createContainer or startContainer. */
 	int (*runtime_hooks)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
 	void *hooks_userdata;
+	/* The process's fds 0, 1 and 2 (the agent's stdio pipes); NULL: inherited from the caller. A terminal's
+	 * slave replaces them. */
+	const int *stdio;
 } lc_spawn_args;
 
 /* Does the config need the HOOKS step of the create protocol? */
@@ -98,6 +101,7 @@ typedef struct lc_exec_args {
 	bool has_personality;
 	unsigned long personality;
 	lc_cgroup *cgroup;        /* the container's (a leaf); the helper joins it before setns, NULL: none */
+	const int *stdio;         /* fds 0, 1, 2 of the process, as in lc_spawn_args; NULL: inherited */
 } lc_exec_args;
 
 /* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it
