@@ -24,3 +24,4 @@ test-lc-specconv_LIBS := $(LC_HOST_LIBS)
 include libcontainer-c/cgroup.mk
 include libcontainer-c/security.mk
 include libcontainer-c/exec.mk
+include libcontainer-c/instance.mk

@@ -1,0 +1,249 @@
+/* In-memory containers (instance.h): the spawn steps without a state directory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/hooks.h"
+#include "libcontainer-c/instance.h"
+#include "libcontainer-c/linux-syscalls.h"
+#include "libcontainer-c/seccomp.h"
+
+/* How long pause waits for every task to freeze before it thaws them again and fails. */
+#define LC_INSTANCE_FREEZE_MS 5000
+
+struct lc_instance {
+	char *id;
+	lc_config *cfg;
+	lc_cgroup *cgroup;
+	lc_seccomp_prog *seccomp;
+	pid_t pid;
+	int pidfd;
+	int gate; /* write end of the start pipe; -1 once started */
+	bool started;
+};
+
+pid_t lc_instance_pid(const lc_instance *c) {
+	return c->pid;
+}
+int lc_instance_pidfd(const lc_instance *c) {
+	return c->pidfd;
+}
+const lc_config *lc_instance_config(const lc_instance *c) {
+	return c->cfg;
+}
+lc_cgroup *lc_instance_cgroup(const lc_instance *c) {
+	return c->cgroup;
+}
+bool lc_instance_started(const lc_instance *c) {
+	return c->started;
+}
+
+lc_instance *lc_instance_free(lc_instance *c) {
+	if (!c)
+		return NULL;
+	if (c->cgroup) {
+		(void)lc_cgroup_destroy(c->cgroup, 0, NULL);
+		c->cgroup = lc_cgroup_free(c->cgroup);
+	}
+	c->seccomp = lc_seccomp_prog_free(c->seccomp);
+	c->cfg = lc_config_free(c->cfg);
+	(void)safe_close(c->pidfd);
+	(void)safe_close(c->gate);
+	free(c->id);
+	free(c);
+	return NULL;
+}
+
+static int cgroup_create(const lc_config *cfg, const lc_instance_opts *o, lc_cgroup **ret, kc_error *err) {
+	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	_cleanup_free_ char *path = NULL;
+	bool systemd;
+
+	int r = lc_cgroup_path_resolve(cfg->cgroups_path, o->cgroup_parent, o->id, &path, &systemd, err);
+	if (r < 0)
+		return kc_error_prefix(err, "linux.cgroupsPath");
+	r = lc_cgroup_layout_detect(NULL, &l, err);
+	if (r < 0)
+		return r;
+	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | LC_CGROUP_DEFAULT_DEVICES, &cg, err);
+	if (r < 0)
+		return kc_error_prefix(err, "linux.cgroupsPath");
+	r = lc_cgroup_apply(cg, cfg->resources, false, err);
+	if (r < 0) {
+		(void)lc_cgroup_destroy(cg, 0, NULL);
+		return kc_error_prefix(err, "linux.resources");
+	}
+	*ret = TAKE_PTR(cg);
+	return 0;
+}
+
+/* prestart and createRuntime get the state the spec defines. The id is the caller's validated one (no quotes
+ * or backslashes), so it needs no escaping. */
+static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+	lc_instance *c = userdata;
+	char *state = NULL;
+	if (asprintf(&state, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"created\",\"pid\":%d,\"bundle\":\"\"}",
+		     c->id, (int)pid) < 0)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	int r = lc_hooks_run(c->cfg, LC_HOOK_PRESTART, state, err);
+	if (r >= 0)
+		r = lc_hooks_run(c->cfg, LC_HOOK_CREATE_RUNTIME, state, err);
+	if (r < 0) {
+		free(state);
+		return r;
+	}
+	*ret_state = state;
+	return 0;
+}
+
+int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **ret, kc_error *err) {
+	_cleanup_(lc_instance_freep) lc_instance *c = NULL;
+	int gate[2];
+	int r;
+
+	if (!o->id || !o->rootfs)
+		return kc_error_set(err, EINVAL, "container: id and root are required");
+	if (cfg->process && cfg->process->terminal && o->console_sock_fd < 0)
+		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs a console socket");
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	c->pidfd = c->gate = -1;
+	c->id = strdup(o->id);
+	if (!c->id)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	if (cfg->seccomp) {
+		if (cfg->seccomp->uses_notify)
+			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported");
+		r = lc_seccomp_compile(cfg->seccomp, &c->seccomp, err);
+		if (r < 0)
+			return r;
+	}
+	if (!o->no_cgroup) {
+		r = cgroup_create(cfg, o, &c->cgroup, err);
+		if (r < 0)
+			return r;
+	}
+	/* The start gate is a pipe: the init polls its read end, start writes one byte. Once the read end is
+	 * closed here, a write that finds no reader (EPIPE) means the init died. */
+	if (pipe2(gate, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "start gate: pipe: %s", strerror(errno));
+	_cleanup_close_ int gate_rd = gate[0];
+	c->gate = gate[1];
+	c->cfg = cfg; /* for run_runtime_hooks; given back on failure */
+	lc_spawn_args a = {
+		.cfg = cfg,
+		.rootfs = o->rootfs,
+		.exec_fifo_fd = gate_rd,
+		.console_sock_fd = o->console_sock_fd,
+		.seccomp = c->seccomp,
+		.cgroup = c->cgroup,
+		.runtime_hooks = run_runtime_hooks,
+		.hooks_userdata = c,
+		.stdio = cfg->process && cfg->process->terminal ? NULL : o->stdio,
+	};
+	lc_spawned sp = {0};
+	r = lc_spawn_init(&a, &sp, err);
+	if (r < 0) {
+		c->cfg = NULL;
+		if (c->cgroup)
+			(void)lc_cgroup_destroy(c->cgroup, 5000, NULL);
+		return r;
+	}
+	c->pid = sp.pid;
+	c->pidfd = sp.pidfd;
+	*ret = TAKE_PTR(c);
+	return 0;
+}
+
+int lc_instance_start(lc_instance *c, kc_error *err) {
+	if (c->started)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EALREADY, "container `%s` is already started", c->id);
+	ssize_t n = write(c->gate, "1", 1);
+	if (n != 1) {
+		int e = n < 0 ? errno : EIO;
+		if (e == EPIPE)
+			return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s`: its init has exited", c->id);
+		return kc_error_set(err, e, "container `%s`: start: %s", c->id, strerror(e));
+	}
+	c->gate = safe_close(c->gate);
+	c->started = true;
+	return 0;
+}
+
+/* The namespaces of the init that differ from ours: the ones to join. */
+static unsigned ns_flags_of(pid_t pid) {
+	static const lc_ns_kind kinds[] = {LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC, LC_NS_NET, LC_NS_PID, LC_NS_CGROUP, LC_NS_TIME};
+	unsigned flags = 0;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		char a[64], b[64];
+		struct stat sa, sb;
+		(void)snprintf(a, sizeof a, "/proc/%d/ns/%s", (int)pid, lc_ns_kind_proc_name(kinds[i]));
+		(void)snprintf(b, sizeof b, "/proc/self/ns/%s", lc_ns_kind_proc_name(kinds[i]));
+		if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
+			flags |= (unsigned)lc_ns_kind_clone_flag(kinds[i]);
+	}
+	return flags;
+}
+
+int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err) {
+	lc_process_config p = *o->process;
+
+	*ret_pid = -1;
+	*ret_pidfd = -1;
+	if (p.terminal && o->console_sock_fd < 0)
+		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs a console socket");
+	/* As the Kata agent does: a process without capabilities gets the container's. */
+	if (!p.has_capabilities && c->cfg->process && c->cfg->process->has_capabilities) {
+		p.has_capabilities = true;
+		memcpy(p.caps, c->cfg->process->caps, sizeof p.caps);
+	}
+	lc_exec_args a = {
+		.target_pidfd = c->pidfd,
+		.ns_flags = ns_flags_of(c->pid),
+		.process = &p,
+		.console_sock_fd = o->console_sock_fd,
+		.seccomp = c->seccomp,
+		.has_personality = c->cfg->has_personality,
+		.personality = c->cfg->personality,
+		.cgroup = c->cgroup,
+		.stdio = p.terminal ? NULL : o->stdio,
+	};
+	lc_spawned sp = {.pid = -1, .pidfd = -1};
+	int r = lc_spawn_exec(&a, &sp, err);
+	*ret_pid = sp.pid;
+	*ret_pidfd = sp.pidfd;
+	return r;
+}
+
+int lc_instance_kill_all(lc_instance *c, int sig, kc_error *err) {
+	if (c->cgroup)
+		return lc_cgroup_kill_all(c->cgroup, sig, err);
+	if (lc_pidfd_send_signal(c->pidfd, sig) < 0 && errno != ESRCH)
+		return kc_error_set(err, errno, "signal %d to the init of `%s`: %s", sig, c->id, strerror(errno));
+	return 0;
+}
+
+int lc_instance_pause(lc_instance *c, bool pause, kc_error *err) {
+	if (!c->cgroup)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT, "container `%s` has no cgroup", c->id);
+	return lc_cgroup_freeze(c->cgroup, pause, LC_INSTANCE_FREEZE_MS, err);
+}
+
+int lc_instance_destroy_cgroup(lc_instance *c, unsigned timeout_ms, kc_error *err) {
+	if (!c->cgroup)
+		return 0;
+	int r = lc_cgroup_destroy(c->cgroup, timeout_ms, err);
+	if (r < 0)
+		return r;
+	c->cgroup = lc_cgroup_free(c->cgroup);
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* A container held in memory, for a caller that lives as long as its containers (the agent): no state
+ * directory, no JSON, no exec fifo on disk. Built on the spawn steps: create clones the init into its
+ * namespaces and cgroup and leaves it blocked before exec on a pipe that start writes to; exec joins the
+ * running container. Every wait is bounded (the spawn sync timeout, the freezer and cgroup timeouts).
+ *
+ * The library never reaps: the init and every exec'd process are the caller's children, handed out by pid and
+ * pidfd; the caller's SIGCHLD loop collects them. Only a child the caller never learned about (a failed create)
+ * is collected here, by its pidfd, before the call returns. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "libcontainer-c/cgroup.h"
+#include "libcontainer-c/specconv.h"
+
+typedef struct lc_instance lc_instance;
+
+typedef struct lc_instance_opts {
+	const char *id;
+	/* The root, an absolute path the caller has already resolved (e.g. /proc/self/fd/N of an O_PATH fd it
+	 * holds until create returns). */
+	const char *rootfs;
+	/* Where an empty or relative linux.cgroupsPath goes ("/kata"); no_cgroup: none at all. */
+	const char *cgroup_parent;
+	bool no_cgroup;
+	/* fds 0, 1, 2 of the init (pipes); NULL: inherited. Ignored for a terminal, whose slave is its stdio. */
+	const int *stdio;
+	/* With process.terminal: the socket the pty master is sent to (lc_console_recv_master reads it). */
+	int console_sock_fd;
+} lc_instance_opts;
+
+/* Creates the container from cfg (owned by the instance on success, kept for exec's defaults): cgroup made and resources applied,
+ * init cloned and blocked before exec. On failure nothing is left (no process, no cgroup). */
+int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **ret, kc_error *err);
+/* Kills nothing: the caller kills (lc_instance_kill_all) and collects first; this releases memory and fds and
+ * removes the cgroup when it is empty (a busy one is left, reported by lc_instance_destroy). */
+lc_instance *lc_instance_free(lc_instance *c);
+static inline void lc_instance_freep(lc_instance **c) {
+	if (*c)
+		(void)lc_instance_free(*c);
+}
+
+pid_t lc_instance_pid(const lc_instance *c);
+int lc_instance_pidfd(const lc_instance *c);
+const lc_config *lc_instance_config(const lc_instance *c);
+lc_cgroup *lc_instance_cgroup(const lc_instance *c); /* NULL without a cgroup */
+bool lc_instance_started(const lc_instance *c);
+
+/* Releases the start gate: the init execs its process. -ESRCH when the init is already gone. */
+int lc_instance_start(lc_instance *c, kc_error *err);
+
+typedef struct lc_instance_exec_opts {
+	const lc_process_config *process; /* process.capabilities absent: the container's */
+	const int *stdio;                 /* as in lc_instance_opts */
+	int console_sock_fd;              /* for process->terminal */
+} lc_instance_exec_opts;
+
+/* Runs a process in the running container (its namespaces, cgroup, seccomp). ret_pid/ret_pidfd: the caller's
+ * child; set even when the process failed to exec after it was cloned (its 126/127 is then the caller's to
+ * collect), else -1. */
+int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err);
+
+/* sig to every process of the container: through the cgroup (cgroup.kill for SIGKILL), or to the init alone
+ * without one. */
+int lc_instance_kill_all(lc_instance *c, int sig, kc_error *err);
+/* Freezes or thaws the cgroup (bounded). */
+int lc_instance_pause(lc_instance *c, bool pause, kc_error *err);
+/* Removes the cgroup, waiting at most timeout_ms for exiting processes to leave it. */
+int lc_instance_destroy_cgroup(lc_instance *c, unsigned timeout_ms, kc_error *err);
