@@ -1,6 +1,6 @@
 #!/bin/bash
 # lcrun against crun and runc (Debian's), all three under the same conditions: N sequential `run` of /bin/true on
-# one busybox bundle, interleaved (lcrun, crun, runc, lcrun, ...) so drift hits all alike; median and p90 per
+# one busybox bundle, interleaved (one of each per round, the order rotating) so drift hits all alike; median and p90 per
 # container and the ratios; peak RSS of one `run` (/usr/bin/time); binary sizes; and `exec` of /bin/true into a
 # running container, lcrun against crun.
 #
@@ -33,7 +33,7 @@ cleanup() {
 declare -A bin=([lcrun]=$LCRUN [crun]=$(command -v crun) [runc]=$(command -v runc))
 trap cleanup EXIT
 tests/data/lcrun/make-bundle.sh "$dir/bundle" '["/bin/true"]' >/dev/null
-runtimes=(lcrun crun runc)
+read -ra runtimes <<<"${RUNTIMES:-lcrun crun runc}"
 
 # ms since the epoch with µs, without a fork
 now() { echo "${EPOCHREALTIME/./}"; }
@@ -45,8 +45,12 @@ echo "== $N x run /bin/true, interleaved (kernel $(uname -r), cgroup v1 in a pri
 for rt in "${runtimes[@]}"; do : >"$dir/$rt.times"; done
 # one warm-up each: page cache, the cgroup parents
 for rt in "${runtimes[@]}"; do "${bin[$rt]}" --root "$dir/root-$rt" run --bundle "$dir/bundle" warm >/dev/null; done
+# The order rotates every round: a runtime that leaves work for the kernel after it exits (runc's teardown) would
+# otherwise always slow down the same successor.
+nrt=${#runtimes[@]}
 for i in $(seq "$N"); do
-	for rt in "${runtimes[@]}"; do
+	for k in $(seq 0 $((nrt - 1))); do
+		rt=${runtimes[$(( (i + k) % nrt ))]}
 		t0=$(now)
 		"${bin[$rt]}" --root "$dir/root-$rt" run --bundle "$dir/bundle" "b$i" >/dev/null
 		t1=$(now)

@@ -33,15 +33,18 @@ static int cached_last_cap = -1;
 int lc_caps_last_cap(void) {
 	if (cached_last_cap >= 0)
 		return cached_last_cap;
-	/* PR_CAPBSET_READ fails with EINVAL past the last capability the kernel has. */
-	int last = 0;
-	for (int cap = 63; cap >= 0; cap--)
-		if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) >= 0) {
-			last = cap;
-			break;
-		}
-	cached_last_cap = last;
-	return last;
+	/* PR_CAPBSET_READ fails with EINVAL past the last capability the kernel has: a binary search over 0..63
+	 * (six calls on the container start path instead of two dozen). */
+	int lo = 0, hi = 63;
+	while (lo < hi) {
+		int mid = (lo + hi + 1) / 2;
+		if (prctl(PR_CAPBSET_READ, (unsigned long)mid, 0, 0, 0) >= 0)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	cached_last_cap = lo;
+	return lo;
 }
 
 uint64_t lc_caps_supported(void) {
@@ -137,13 +140,16 @@ int lc_caps_drop_bounding(uint64_t keep, kc_error *err) {
 	for (int cap = 0; cap <= last; cap++) {
 		if (keep & LC_CAP_MASK(cap))
 			continue;
-		/* Dropping needs CAP_SETPCAP even for a capability already gone; skip those, so that an exec
-		 * into a container whose bounding set is already small works without it. */
-		if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) != 1)
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) >= 0)
 			continue;
-		if (prctl(PR_CAPBSET_DROP, (unsigned long)cap, 0, 0, 0) < 0)
-			return kc_error_set(err, errno, "process.capabilities.bounding: dropping %s: %s",
-					    lc_capability_to_name(cap) ?: "?", strerror(errno));
+		/* Dropping needs CAP_SETPCAP even for a capability already gone; those are fine, so that an exec
+		 * into a container whose bounding set is already small works without it. Asked only on failure:
+		 * one call per capability on the usual path. */
+		int e = errno;
+		if (prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0) == 0)
+			continue;
+		return kc_error_set(err, e, "process.capabilities.bounding: dropping %s: %s",
+				    lc_capability_to_name(cap) ?: "?", strerror(e));
 	}
 	return 0;
 }
