@@ -12,6 +12,7 @@ typedef struct oom_waiter oom_waiter;
 typedef struct child_watch_entry child_watch_entry;
 typedef struct sandbox sandbox;
 typedef struct agent_devices agent_devices;
+typedef struct container_registry container_registry;
 
 typedef struct agent {
 	ev_loop *loop;
@@ -25,6 +26,7 @@ typedef struct agent {
 	unsigned n_helpers;          /* forked helpers running (agent/child.h caps them) */
 	sandbox *sandbox;        /* CreateSandbox's state (agent/sandbox.h); NULL before the first */
 	agent_devices *devices;  /* the uevent socket and the device table (agent/devices.h) */
+	container_registry *containers; /* CreateContainer's containers (agent/container.h) */
 	char moddir[300];        /* /lib/modules/<release> */
 } agent;
 

@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "agent/container.h"
 #include "agent/devices.h"
 #include "agent/sandbox.h"
 #include "agent/transport.h"
@@ -277,6 +278,7 @@ int main(int argc, char **argv) {
 	log_info("kata-agent stopping");
 	ev_timer_disarm(&sw.timer);
 	a.server = ttrpc_server_free(a.server);
+	containers_destroy_all(&a);
 	child_registry_free(&a);
 	sandbox_free(&a);
 	devices_free(&a);

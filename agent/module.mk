@@ -3,14 +3,14 @@
 AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/transport.c agent/methods.c agent/child.c
 AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
 AGENT_SRCS += agent/sandbox.c agent/guest-rpcs.c agent/metrics.c $(STORAGE_SRCS)
-AGENT_SRCS += agent/devices.c
+AGENT_SRCS += agent/devices.c agent/container.c agent/streams.c
 AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)
-	$(GUEST_CC) $(GUEST_LDFLAGS) $^ -o $@ -lprotobuf-c
+	$(GUEST_CC) $(GUEST_LDFLAGS) $^ -o $@ -lprotobuf-c $(AGENT_LC_LIBS)
 
 $(BUILD)/host/kata-agent: $(call host_objs,$(AGENT_ALL_SRCS)) $(PROTO_HOST_OBJS)
-	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ -lprotobuf-c
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ -lprotobuf-c $(AGENT_LC_LIBS)
 
 all: $(BUILD)/kata-agent $(BUILD)/host/kata-agent
 
@@ -24,3 +24,10 @@ UNIT_TESTS += netconfig-proto
 test-netconfig-proto_SRCS := tests/unit/test-netconfig-proto.c agent/network-convert.c $(NETCONFIG_SRCS) $(COMMON_SRCS)
 test-netconfig-proto_OBJS = $(PROTO_HOST_OBJS)
 test-netconfig-proto_LIBS := -lprotobuf-c
+
+# Driven by tests/integration/test-containers.sh: several container calls pending on one connection.
+$(BUILD)/host/tests/containers-driver: $(call host_objs,tests/integration/containers-driver.c launcher/ttrpc-client.c $(COMMON_SRCS)) $(PROTO_HOST_OBJS)
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ -lprotobuf-c
+
+all: $(BUILD)/host/tests/containers-driver

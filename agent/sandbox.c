@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent/child.h"
+#include "agent/container.h"
 #include "agent/devices.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -741,6 +742,8 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 	if (sb && (sb->state == SB_CREATING || sb->state == SB_DESTROYING))
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "DestroySandbox: the sandbox is being %s",
 					 sb->state == SB_CREATING ? "created" : "destroyed");
+	/* Containers first: their processes may use the sandbox's storages and namespaces. */
+	containers_destroy_all(a);
 	if (!sb || sb->state != SB_CREATED) {
 		done(a, call);
 		return 0;

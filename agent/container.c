@@ -1,0 +1,899 @@
+/* Containers and their processes (container.h).
+ *
+ * CreateContainer runs inline: the spec is read and validated, the init is cloned into its namespaces and
+ * cgroup and reports ready from behind the start gate, all bounded by the spawn sync timeout; nothing in it
+ * waits on a remote party (per-container storages, which could, are refused until they run in a helper).
+ * Everything that waits on a process (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending
+ * call completed from the SIGCHLD reaper or the stream's fd.
+ *
+ * The guest rewrite of the spec, as the Kata agent does it: the network namespace is the guest's (the entry
+ * is dropped), IPC and UTS are the sandbox's (joined through CreateSandbox's binds, or the agent's own before
+ * a sandbox exists), and specconv is told that all three belong to the sandbox so that the pod's sysctls and
+ * hostname are judged as upstream judges them. A container in the sandbox's UTS namespace does not set the
+ * hostname: that is the pod's, set by CreateSandbox. */
+#define LOG_SOURCE "container"
+#include "agent/container.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "agent.pb-c.h"
+#include "agent/child.h"
+#include "agent/sandbox.h"
+#include "agent/streams.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "libcontainer-c/console.h"
+#include "libcontainer-c/instance.h"
+#include "libcontainer-c/linux-syscalls.h"
+#include "libcontainer-c/spec.h"
+#include "storage/path.h"
+#include "storage/storage.h"
+
+/* How long RemoveContainer and DestroySandbox wait for killed processes to leave the cgroup before rmdir
+ * gives up (inline, so short: cgroup.kill is synchronous enough that this is rarely used). */
+#define CGROUP_DESTROY_MS 2000
+
+typedef struct ctr ctr;
+typedef struct proc proc;
+
+typedef struct waiter {
+	ttrpc_call *call;
+	proc *p;
+	struct waiter *next;
+} waiter;
+
+struct proc {
+	ctr *c;
+	char *exec_id;
+	pid_t pid;
+	int pidfd; /* exec'd processes; the init's is the instance's */
+	bool init, exited, waited, tty;
+	int status; /* exit code, or 128+signal */
+	stream_reader *out, *err;
+	stream_writer *in;
+	int tty_fd; /* the pty master for TtyWinResize (owned by out) */
+	waiter *waiters;
+	ev_timer gc; /* frees an exec'd process that is done, outside any of its callbacks */
+	proc *next;
+};
+
+struct ctr {
+	agent *agent;
+	char *id;
+	lc_instance *inst;
+	proc *procs; /* the init first */
+	unsigned n_procs;
+	ttrpc_call *removing; /* a pending RemoveContainer */
+	ev_timer remove_timer;
+	ctr *next;
+};
+
+struct container_registry {
+	ctr *head;
+	unsigned n;
+};
+
+/* ---- lookup ---- */
+
+static inline bool streq(const char *a, const char *b) {
+	return strcmp(a, b) == 0;
+}
+
+static container_registry *registry(agent *a) {
+	if (!a->containers)
+		a->containers = calloc(1, sizeof(container_registry));
+	return a->containers;
+}
+
+unsigned containers_count(const agent *a) {
+	return a->containers ? a->containers->n : 0;
+}
+
+static ctr *ctr_find(agent *a, const char *id) {
+	for (ctr *c = a->containers ? a->containers->head : NULL; c; c = c->next)
+		if (streq(c->id, id))
+			return c;
+	return NULL;
+}
+
+/* A container that RemoveContainer is taking down is already gone for every other call. */
+static int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err) {
+	ctr *c = ctr_find(a, id ? id : "");
+	if (!c || c->removing)
+		return kc_error_set(err, ENOENT, "container `%s` not found", id ? id : "");
+	*ret = c;
+	return 0;
+}
+
+/* An empty exec_id (and the container's own id) is the init, as upstream resolves it. */
+static int proc_get(agent *a, const char *cid, const char *eid, ctr **ret_c, proc **ret_p, kc_error *err) {
+	ctr *c;
+	int r = ctr_get(a, cid, &c, err);
+	if (r < 0)
+		return r;
+	for (proc *p = c->procs; p; p = p->next)
+		if ((!eid || !*eid) ? p->init : streq(p->exec_id, eid)) {
+			if (ret_c)
+				*ret_c = c;
+			*ret_p = p;
+			return 0;
+		}
+	return kc_error_set(err, ENOENT, "process `%s` not found in container `%s`", eid, cid);
+}
+
+static int check_id(const char *id, const char *field, kc_error *err) {
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0)
+		return kc_error_set(err, EINVAL, "%s: missing", field);
+	if (n > CONTAINER_ID_MAX)
+		return kc_error_set(err, EINVAL, "%s: longer than %d bytes", field, CONTAINER_ID_MAX);
+	for (const char *s = id; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      ((*s == '_' || *s == '.' || *s == '-') && s != id)))
+			return kc_error_set(err, EINVAL, "%s: `%s` has characters other than [A-Za-z0-9_.-]", field, id);
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static void proc_free(proc *p) {
+	for (waiter *w; (w = p->waiters);) {
+		p->waiters = w->next;
+		ttrpc_call *call = w->call;
+		free(w);
+		ttrpc_call_fail(call, KC_NOT_FOUND, "process `%s` was removed before it exited", p->exec_id);
+	}
+	if (!p->exited)
+		child_unwatch(p->c->agent, p->pid); /* reaped as an orphan */
+	ev_timer_disarm(&p->gc);
+	p->out = stream_reader_free(p->out);
+	p->err = stream_reader_free(p->err);
+	p->in = stream_writer_free(p->in);
+	(void)safe_close(p->pidfd);
+	free(p->exec_id);
+	free(p);
+}
+
+static void proc_unlink(proc *p) {
+	ctr *c = p->c;
+	for (proc **pp = &c->procs; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			c->n_procs--;
+			return;
+		}
+}
+
+/* An exec'd process is forgotten once it exited, was waited for, and the host read both outputs to EOF. */
+static bool proc_done(const proc *p) {
+	return !p->init && p->exited && p->waited && (!p->out || stream_reader_eof(p->out)) &&
+	       (!p->err || stream_reader_eof(p->err));
+}
+
+static void proc_gc(ev_timer *t, void *userdata) {
+	proc *p = userdata;
+	if (!proc_done(p))
+		return;
+	proc_unlink(p);
+	proc_free(p);
+}
+
+static void proc_gc_soon(proc *p) {
+	if (proc_done(p))
+		(void)ev_timer_arm(&p->gc, now_ns());
+}
+
+static void reply_status(ttrpc_call *call, int status) {
+	Grpc__WaitProcessResponse resp = GRPC__WAIT_PROCESS_RESPONSE__INIT;
+	resp.status = status;
+	ttrpc_call_reply(call, &resp.base);
+}
+
+static void ctr_remove_finish(ctr *c);
+static void remove_timeout(ev_timer *t, void *userdata);
+
+static void proc_exited(pid_t pid, int status, void *userdata) {
+	proc *p = userdata;
+	p->exited = true;
+	p->status = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 255;
+	log_debug("container %s process %s (pid %d) exited: %d", p->c->id, p->exec_id, (int)pid, p->status);
+	if (p->out)
+		stream_reader_process_exited(p->out);
+	if (p->err)
+		stream_reader_process_exited(p->err);
+	for (waiter *w; (w = p->waiters);) {
+		p->waiters = w->next;
+		ttrpc_call *call = w->call;
+		free(w);
+		p->waited = true;
+		reply_status(call, p->status);
+	}
+	ctr *c = p->c;
+	if (c->removing) {
+		bool all = true;
+		for (proc *q = c->procs; q; q = q->next)
+			all &= q->exited;
+		if (all)
+			ctr_remove_finish(c);
+		return;
+	}
+	proc_gc_soon(p);
+}
+
+static void stream_eof_hook(proc *p) {
+	proc_gc_soon(p);
+}
+
+/* The process's stdio in the agent: the pty master, or the agent's ends of the three pipes. child_fds get the
+ * process's ends (or the console socket for a terminal). */
+typedef struct stdio_setup {
+	int fds[3];       /* the process's 0, 1, 2 */
+	int ours[3];      /* stdin writer, stdout reader, stderr reader */
+	int console[2];   /* [0] ours, [1] the child's */
+} stdio_setup;
+
+static void stdio_setup_done(stdio_setup *s) {
+	for (int i = 0; i < 3; i++) {
+		s->fds[i] = safe_close(s->fds[i]);
+		s->ours[i] = safe_close(s->ours[i]);
+	}
+	s->console[0] = safe_close(s->console[0]);
+	s->console[1] = safe_close(s->console[1]);
+}
+
+static int stdio_prepare(bool tty, stdio_setup *s, kc_error *err) {
+	*s = (stdio_setup){ .fds = { -1, -1, -1 }, .ours = { -1, -1, -1 }, .console = { -1, -1 } };
+	if (tty) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->console) < 0)
+			return kc_error_set(err, errno, "console socket: %m");
+		return 0;
+	}
+	for (int i = 0; i < 3; i++) {
+		int pfd[2];
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			stdio_setup_done(s);
+			return kc_error_set(err, errno, "stdio pipe: %m");
+		}
+		/* stdin: the process reads; stdout and stderr: the process writes. */
+		s->fds[i] = i == 0 ? pfd[0] : pfd[1];
+		s->ours[i] = i == 0 ? pfd[1] : pfd[0];
+	}
+	return 0;
+}
+
+static void on_reader_eof(void *userdata) {
+	stream_eof_hook(userdata);
+}
+
+/* After the spawn: the process's ends are closed (so EOF works), ours become streams. */
+static int proc_attach_stdio(agent *a, proc *p, stdio_setup *s, kc_error *err) {
+	int r;
+	for (int i = 0; i < 3; i++)
+		s->fds[i] = safe_close(s->fds[i]);
+	s->console[1] = safe_close(s->console[1]);
+	if (p->tty) {
+		int master = -1;
+		r = lc_console_recv_master(s->console[0], &master, err);
+		if (r < 0)
+			return r;
+		int dup_in = fcntl(master, F_DUPFD_CLOEXEC, 3);
+		if (dup_in < 0) {
+			safe_close(master);
+			return kc_error_set(err, errno, "dup the pty master: %m");
+		}
+		p->tty_fd = master;
+		r = stream_reader_new(a, master, true, on_reader_eof, p, &p->out);
+		if (r < 0) {
+			safe_close(master);
+			safe_close(dup_in);
+			return kc_error_set(err, -r, "stdout stream: %s", strerror(-r));
+		}
+		r = stream_writer_new(a, dup_in, true, &p->in);
+		if (r < 0) {
+			safe_close(dup_in);
+			return kc_error_set(err, -r, "stdin stream: %s", strerror(-r));
+		}
+		return 0;
+	}
+	r = stream_writer_new(a, s->ours[0], false, &p->in);
+	if (r >= 0) {
+		s->ours[0] = -1;
+		r = stream_reader_new(a, s->ours[1], false, on_reader_eof, p, &p->out);
+	}
+	if (r >= 0) {
+		s->ours[1] = -1;
+		r = stream_reader_new(a, s->ours[2], false, on_reader_eof, p, &p->err);
+	}
+	if (r >= 0)
+		s->ours[2] = -1;
+	if (r < 0)
+		return kc_error_set(err, -r, "stdio streams: %s", strerror(-r));
+	return 0;
+}
+
+static proc *proc_new(ctr *c, const char *exec_id, bool tty) {
+	proc *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->exec_id = strdup(exec_id);
+	if (!p->exec_id) {
+		free(p);
+		return NULL;
+	}
+	p->c = c;
+	p->pidfd = -1;
+	p->tty_fd = -1;
+	p->tty = tty;
+	ev_timer_init(&p->gc, c->agent->loop, proc_gc, p);
+	return p;
+}
+
+/* ---- containers ---- */
+
+static void ctr_free(ctr *c) {
+	if (!c)
+		return;
+	for (proc *p; (p = c->procs);) {
+		c->procs = p->next;
+		proc_free(p);
+	}
+	ev_timer_disarm(&c->remove_timer);
+	c->inst = lc_instance_free(c->inst);
+	free(c->id);
+	free(c);
+}
+
+static void ctr_unlink(ctr *c) {
+	container_registry *reg = c->agent->containers;
+	for (ctr **pp = &reg->head; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			reg->n--;
+			return;
+		}
+}
+
+/* The sandbox's namespace file when CreateSandbox made it; NULL: the agent's own namespace is the shared one. */
+static const char *sandbox_ns(const char *path) {
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) ? path : NULL;
+}
+
+/* The guest rewrite of the namespaces (see the top of this file). The spec's strings live in its arena; the
+ * sandbox paths are literals, which lc_spec_free never frees. */
+static void rewrite_namespaces(lc_spec *spec, bool *ret_uts_joined) {
+	lc_spec_linux *l = spec->linux;
+	size_t n = 0;
+	*ret_uts_joined = false;
+	for (size_t i = 0; l && i < l->n_namespaces; i++) {
+		lc_spec_namespace ns = l->namespaces[i];
+		const char *t = ns.type ? ns.type : "";
+		if (streq(t, "network"))
+			continue;
+		if (streq(t, "ipc") || streq(t, "uts")) {
+			const char *path = sandbox_ns(streq(t, "ipc") ? SANDBOX_NS_IPC : SANDBOX_NS_UTS);
+			if (!path)
+				continue;
+			ns.path = (char *)path;
+			if (streq(t, "uts"))
+				*ret_uts_joined = true;
+		}
+		l->namespaces[n++] = ns;
+	}
+	if (l)
+		l->n_namespaces = n;
+}
+
+/* root.path must lie under /run/kata-containers and is resolved inside it. The init needs a path, not an fd: an
+ * fd opened here names a mount of the agent's namespace, which the init's new mount namespace cannot bind. So
+ * the result is the path the resolution inside the root arrived at (a symlink in the host's string cannot lead
+ * out), checked to be under the root still. */
+static int resolve_rootfs(const lc_spec *spec, char ret[PATH_MAX], kc_error *err) {
+	_cleanup_close_ int fd = -1;
+	char fdpath[STOR_FD_PATH_MAX];
+	const char *rel;
+
+	if (!spec->root || !spec->root->path || !*spec->root->path)
+		return kc_error_set(err, EINVAL, "OCI.Root.Path: missing");
+	int r = stor_path_check(spec->root->path, STOR_ROOT_PREFIX, &rel, "OCI.Root.Path", err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int root = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (root < 0)
+		return kc_error_set(err, errno, "OCI.Root.Path: open %s: %m", STOR_ROOT);
+	r = stor_open_in_root(root, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "OCI.Root.Path: `%s`: %s", spec->root->path, strerror(-r));
+	stor_fd_path(fd, fdpath);
+	ssize_t n = readlink(fdpath, ret, PATH_MAX - 1);
+	if (n <= 0 || n >= PATH_MAX - 1)
+		return kc_error_set(err, n < 0 ? errno : ENAMETOOLONG, "OCI.Root.Path: cannot name the resolved root");
+	ret[n] = '\0';
+	if (!startswith(ret, STOR_ROOT_PREFIX))
+		return kc_error_set(err, EINVAL, "OCI.Root.Path: resolves to `%s`, outside %s", ret, STOR_ROOT);
+	return 0;
+}
+
+static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__CreateContainerRequest *req = (const Grpc__CreateContainerRequest *)req_;
+	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+	char rootfs[PATH_MAX];
+	bool uts_joined;
+	int r;
+
+	r = check_id(req->container_id, "container_id", err);
+	if (r < 0)
+		return r;
+	if (ctr_find(a, req->container_id))
+		return kc_error_set(err, EEXIST, "container `%s` already exists", req->container_id);
+	if (containers_count(a) >= CONTAINERS_MAX)
+		return kc_error_set(err, EAGAIN, "%d containers already exist", CONTAINERS_MAX);
+	if (!req->oci)
+		return kc_error_set(err, EINVAL, "OCI: missing");
+	if (req->n_storages || req->n_devices)
+		return kc_error_set(err, EOPNOTSUPP, "%s: per-container %s are not supported yet",
+				    req->n_storages ? "storages" : "devices", req->n_storages ? "storages" : "devices");
+	if (req->sandbox_pidns)
+		return kc_error_set(err, EOPNOTSUPP, "sandbox_pidns: joining the sandbox pid namespace is not supported yet");
+	if (req->stdin_port || req->stdout_port || req->stderr_port)
+		return kc_error_set(err, EOPNOTSUPP, "stdin_port: passfd stdio is not supported");
+
+	r = lc_spec_from_proto(req->oci, &spec, err);
+	if (r < 0)
+		return kc_error_prefix(err, "OCI");
+	r = resolve_rootfs(spec, rootfs, err);
+	if (r < 0)
+		return r;
+	rewrite_namespaces(spec, &uts_joined);
+	lc_specconv_opts opts = { .shared_ns = LC_NS_BIT(LC_NS_NET) | LC_NS_BIT(LC_NS_IPC) | LC_NS_BIT(LC_NS_UTS) };
+	r = lc_config_from_spec(spec, &opts, &cfg, err);
+	if (r < 0)
+		return kc_error_prefix(err, "OCI");
+	if (uts_joined)
+		cfg->hostname = cfg->domainname = NULL;
+
+	ctr *c = calloc(1, sizeof *c);
+	if (!c || !(c->id = strdup(req->container_id))) {
+		free(c);
+		return kc_error_set(err, ENOMEM, "out of memory");
+	}
+	c->agent = a;
+	ev_timer_init(&c->remove_timer, a->loop, remove_timeout, c);
+	bool tty = cfg->process && cfg->process->terminal;
+	proc *p = proc_new(c, c->id, tty);
+	if (!p) {
+		ctr_free(c);
+		return kc_error_set(err, ENOMEM, "out of memory");
+	}
+	p->init = true;
+	c->procs = p;
+	c->n_procs = 1;
+
+	stdio_setup st;
+	r = stdio_prepare(tty, &st, err);
+	if (r < 0) {
+		ctr_free(c);
+		return r;
+	}
+	lc_instance_opts o = {
+		.id = c->id,
+		.rootfs = rootfs,
+		.cgroup_parent = CONTAINER_CGROUP_PARENT,
+		.stdio = st.fds,
+		.console_sock_fd = st.console[1],
+	};
+	r = lc_instance_create(cfg, &o, &c->inst, err);
+	if (r < 0) {
+		stdio_setup_done(&st);
+		ctr_free(c);
+		return kc_error_prefix(err, "create container `%s`", req->container_id);
+	}
+	TAKE_PTR(cfg); /* the instance's now */
+	p->pid = lc_instance_pid(c->inst);
+	r = child_watch(a, p->pid, proc_exited, p);
+	if (r >= 0)
+		r = proc_attach_stdio(a, p, &st, err);
+	else
+		kc_error_set(err, -r, "watch the init: %s", strerror(-r));
+	stdio_setup_done(&st);
+	if (r < 0) {
+		kc_error_prefix(err, "create container `%s`", req->container_id);
+		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
+		(void)lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, NULL);
+		ctr_free(c);
+		return r;
+	}
+	container_registry *reg = registry(a);
+	if (!reg) {
+		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
+		ctr_free(c);
+		return kc_error_set(err, ENOMEM, "out of memory");
+	}
+	c->next = reg->head;
+	reg->head = c;
+	reg->n++;
+	log_info("container %s created (init pid %d)", c->id, (int)p->pid);
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(call, &empty.base);
+	return 0;
+}
+
+static void reply_empty(ttrpc_call *call) {
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(call, &empty.base);
+}
+
+static int start_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__StartContainerRequest *req = (const Grpc__StartContainerRequest *)req_;
+	ctr *c;
+	int r = ctr_get(ctx, req->container_id, &c, err);
+	if (r < 0)
+		return r;
+	r = lc_instance_start(c->inst, err);
+	if (r < 0)
+		return r;
+	reply_empty(call);
+	return 0;
+}
+
+/* ---- exec ---- */
+
+/* The process of an ExecProcess request as an lc_process_config: read through the same spec reader and
+ * validation as a container's process, inside a spec that has only it. */
+static int exec_process_config(const Grpc__Process *proto, lc_spec **ret_spec, lc_config **ret_cfg, kc_error *err) {
+	Grpc__Spec s = GRPC__SPEC__INIT;
+	Grpc__Root root = GRPC__ROOT__INIT;
+	root.path = (char *)"/";
+	s.process = (Grpc__Process *)proto;
+	s.root = &root;
+	int r = lc_spec_from_proto(&s, ret_spec, err);
+	if (r < 0)
+		return kc_error_prefix(err, "process");
+	lc_specconv_opts opts = { .shared_ns = ~0u };
+	r = lc_config_from_spec(*ret_spec, &opts, ret_cfg, err);
+	if (r < 0)
+		return r;
+	return 0;
+}
+
+static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__ExecProcessRequest *req = (const Grpc__ExecProcessRequest *)req_;
+	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+	ctr *c;
+	int r;
+
+	r = ctr_get(a, req->container_id, &c, err);
+	if (r < 0)
+		return r;
+	r = check_id(req->exec_id, "exec_id", err);
+	if (r < 0)
+		return r;
+	for (proc *q = c->procs; q; q = q->next)
+		if (streq(q->exec_id, req->exec_id))
+			return kc_error_set(err, EEXIST, "process `%s` already exists in container `%s`", req->exec_id, c->id);
+	if (c->n_procs >= CONTAINER_PROCESSES_MAX)
+		return kc_error_set(err, EAGAIN, "container `%s` has %d processes", c->id, CONTAINER_PROCESSES_MAX);
+	if (!req->process)
+		return kc_error_set(err, EINVAL, "process: missing");
+	if (!lc_instance_started(c->inst) || c->procs->exited)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", c->id);
+	r = exec_process_config(req->process, &spec, &cfg, err);
+	if (r < 0)
+		return r;
+
+	bool tty = cfg->process->terminal;
+	proc *p = proc_new(c, req->exec_id, tty);
+	if (!p)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	stdio_setup st;
+	r = stdio_prepare(tty, &st, err);
+	if (r < 0) {
+		proc_free(p);
+		return r;
+	}
+	lc_instance_exec_opts o = { .process = cfg->process, .stdio = st.fds, .console_sock_fd = st.console[1] };
+	pid_t pid;
+	int pidfd;
+	r = lc_instance_exec(c->inst, &o, &pid, &pidfd, err);
+	if (r < 0) {
+		/* A process that was cloned but failed to exec is reaped as an orphan. */
+		safe_close(pidfd);
+		stdio_setup_done(&st);
+		p->exited = true;
+		proc_free(p);
+		return kc_error_prefix(err, "exec in container `%s`", c->id);
+	}
+	p->pid = pid;
+	p->pidfd = pidfd;
+	r = child_watch(a, pid, proc_exited, p);
+	if (r >= 0)
+		r = proc_attach_stdio(a, p, &st, err);
+	else
+		kc_error_set(err, -r, "watch the process: %s", strerror(-r));
+	stdio_setup_done(&st);
+	if (r < 0) {
+		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
+		proc_free(p);
+		return kc_error_prefix(err, "exec in container `%s`", c->id);
+	}
+	p->next = c->procs->next; /* the init stays first */
+	c->procs->next = p;
+	c->n_procs++;
+	reply_empty(call);
+	return 0;
+}
+
+/* ---- signals and waits ---- */
+
+/* Does the process catch sig? /proc/PID/status SigCgt is a hex mask of the caught signals. */
+static bool catches_signal(pid_t pid, int sig) {
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	(void)snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if (read_file_capped(AT_FDCWD, path, 1 << 16, &text, NULL) < 0)
+		return true; /* unknown: leave the signal as it is */
+	const char *l = strstr(text, "\nSigCgt:");
+	uint64_t mask;
+	if (!l)
+		return true;
+	l += strlen("\nSigCgt:");
+	while (*l == ' ' || *l == '\t')
+		l++;
+	char hex[17];
+	size_t n = strspn(l, "0123456789abcdefABCDEF");
+	if (n == 0 || n > 16)
+		return true;
+	memcpy(hex, l, n);
+	hex[n] = '\0';
+	if (parse_u64(hex, 16, &mask) < 0)
+		return true;
+	return mask & (1ULL << (sig - 1));
+}
+
+static int signal_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__SignalProcessRequest *req = (const Grpc__SignalProcessRequest *)req_;
+	ctr *c;
+	proc *p;
+	int sig = (int)req->signal;
+
+	if (req->signal == 0 || req->signal > (uint32_t)SIGRTMAX)
+		return kc_error_set(err, EINVAL, "signal: %u is not a signal", req->signal);
+	int r = proc_get(a, req->container_id, req->exec_id, &c, &p, err);
+	if (r < 0)
+		return r;
+	bool all = (!req->exec_id || !*req->exec_id) && sig == SIGKILL;
+	if (all) {
+		r = lc_instance_kill_all(c->inst, SIGKILL, err);
+		if (r < 0 && r != -ESRCH)
+			return kc_error_prefix(err, "container `%s`", c->id);
+	} else if (!p->exited) {
+		/* An init without a SIGTERM handler would ignore it (a pid namespace's init only gets the signals it
+		 * handles): k8s's pause container is one. Before start the init is ours and has it blocked. */
+		if (p->init && sig == SIGTERM && (!lc_instance_started(c->inst) || !catches_signal(p->pid, SIGTERM)))
+			sig = SIGKILL;
+		int fd = p->init ? lc_instance_pidfd(c->inst) : p->pidfd;
+		r = lc_pidfd_send_signal(fd, sig);
+		if (r < 0 && r != -ESRCH)
+			return kc_error_set(err, -r, "signal %d to process `%s` of container `%s`: %s", sig, p->exec_id,
+					    c->id, strerror(-r));
+	}
+	reply_empty(call);
+	return 0;
+}
+
+static void waiter_cancel(ttrpc_call *call, void *userdata) {
+	waiter *w = userdata;
+	for (waiter **pp = &w->p->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	free(w);
+}
+
+static int wait_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__WaitProcessRequest *req = (const Grpc__WaitProcessRequest *)req_;
+	proc *p;
+	int r = proc_get(ctx, req->container_id, req->exec_id, NULL, &p, err);
+	if (r < 0)
+		return r;
+	if (p->exited) {
+		p->waited = true;
+		reply_status(call, p->status);
+		proc_gc_soon(p);
+		return 0;
+	}
+	waiter *w = calloc(1, sizeof *w);
+	if (!w)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	w->call = call;
+	w->p = p;
+	w->next = p->waiters;
+	p->waiters = w;
+	ttrpc_call_on_cancel(call, waiter_cancel, w);
+	return TTRPC_PENDING;
+}
+
+/* ---- removal ---- */
+
+static void ctr_remove_finish(ctr *c) {
+	kc_error err = { 0 };
+	ttrpc_call *call = c->removing;
+	int r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err);
+	ctr_unlink(c);
+	log_info("container %s removed", c->id);
+	ctr_free(c);
+	if (!call)
+		return;
+	if (r < 0)
+		ttrpc_call_fail_error(call, &err);
+	else
+		reply_empty(call);
+}
+
+static void remove_timeout(ev_timer *t, void *userdata) {
+	ctr *c = userdata;
+	ttrpc_call *call = c->removing;
+	/* The container stays in the table, killed: a later RemoveContainer finds it again. */
+	c->removing = NULL;
+	ttrpc_call_fail(call, KC_DEADLINE_EXCEEDED, "container `%s`: its processes did not exit in time", c->id);
+}
+
+static void remove_cancel(ttrpc_call *call, void *userdata) {
+	ctr *c = userdata;
+	ev_timer_disarm(&c->remove_timer);
+	c->removing = NULL;
+}
+
+static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__RemoveContainerRequest *req = (const Grpc__RemoveContainerRequest *)req_;
+	ctr *c;
+	int r = ctr_get(a, req->container_id, &c, err);
+	if (r < 0)
+		return r;
+	r = lc_instance_kill_all(c->inst, SIGKILL, err);
+	if (r < 0)
+		log_warn("container %s: %s", c->id, err->msg);
+	kc_error_clear(err);
+	/* Without a cgroup (or a kill that failed) each process is killed by its own pidfd. */
+	for (proc *p = c->procs; p; p = p->next)
+		if (!p->exited)
+			(void)lc_pidfd_send_signal(p->init ? lc_instance_pidfd(c->inst) : p->pidfd, SIGKILL);
+	bool all = true;
+	for (proc *p = c->procs; p; p = p->next)
+		all &= p->exited;
+	if (all) {
+		r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, err);
+		if (r < 0)
+			return kc_error_prefix(err, "container `%s`", c->id);
+		ctr_unlink(c);
+		log_info("container %s removed", c->id);
+		ctr_free(c);
+		reply_empty(call);
+		return 0;
+	}
+	c->removing = call;
+	if (req->timeout)
+		(void)ev_timer_arm(&c->remove_timer, now_ns() + (uint64_t)req->timeout * 1000000000ULL);
+	ttrpc_call_on_cancel(call, remove_cancel, c);
+	return TTRPC_PENDING;
+}
+
+void containers_destroy_all(agent *a) {
+	if (!a->containers)
+		return;
+	for (ctr *c; (c = a->containers->head);) {
+		kc_error err = { 0 };
+		a->containers->head = c->next;
+		a->containers->n--;
+		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
+		for (proc *p = c->procs; p; p = p->next)
+			if (!p->exited)
+				(void)lc_pidfd_send_signal(p->init ? lc_instance_pidfd(c->inst) : p->pidfd, SIGKILL);
+		if (lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err) < 0)
+			log_warn("container %s: %s", c->id, err.msg);
+		if (c->removing) {
+			ttrpc_call *call = c->removing;
+			c->removing = NULL;
+			ev_timer_disarm(&c->remove_timer);
+			reply_empty(call);
+		}
+		ctr_free(c);
+	}
+	free(a->containers);
+	a->containers = NULL;
+}
+
+/* ---- stdio ---- */
+
+static int read_stream(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, bool is_err, kc_error *err) {
+	const Grpc__ReadStreamRequest *req = (const Grpc__ReadStreamRequest *)req_;
+	proc *p;
+	int r = proc_get(ctx, req->container_id, req->exec_id, NULL, &p, err);
+	if (r < 0)
+		return r;
+	stream_reader *s = is_err ? p->err : p->out;
+	if (!s) {
+		/* A terminal has one output, read through ReadStdout: stderr is at its end at once. */
+		Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
+		ttrpc_call_reply(call, &resp.base);
+		return 0;
+	}
+	r = stream_reader_read(s, call, req->len, err);
+	if (r == 0)
+		proc_gc_soon(p);
+	return r;
+}
+
+static int read_stdout(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	return read_stream(ctx, call, req, false, err);
+}
+
+static int read_stderr(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
+	return read_stream(ctx, call, req, true, err);
+}
+
+static int write_stdin(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__WriteStreamRequest *req = (const Grpc__WriteStreamRequest *)req_;
+	proc *p;
+	int r = proc_get(ctx, req->container_id, req->exec_id, NULL, &p, err);
+	if (r < 0)
+		return r;
+	return stream_writer_write(p->in, call, req->data.data, req->data.len, err);
+}
+
+static int close_stdin(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__CloseStdinRequest *req = (const Grpc__CloseStdinRequest *)req_;
+	proc *p;
+	int r = proc_get(ctx, req->container_id, req->exec_id, NULL, &p, err);
+	if (r < 0)
+		return r;
+	stream_writer_close(p->in);
+	reply_empty(call);
+	return 0;
+}
+
+static int tty_win_resize(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__TtyWinResizeRequest *req = (const Grpc__TtyWinResizeRequest *)req_;
+	proc *p;
+	int r = proc_get(ctx, req->container_id, req->exec_id, NULL, &p, err);
+	if (r < 0)
+		return r;
+	if (!p->tty || p->tty_fd < 0)
+		return kc_error_set_code(err, KC_UNAVAILABLE, ENOTTY, "process `%s` has no terminal", p->exec_id);
+	if (req->row > UINT16_MAX || req->column > UINT16_MAX)
+		return kc_error_set(err, EINVAL, "row, column: %u x %u is too large", req->row, req->column);
+	struct winsize ws = { .ws_row = (unsigned short)req->row, .ws_col = (unsigned short)req->column };
+	if (ioctl(p->tty_fd, TIOCSWINSZ, &ws) < 0)
+		return kc_error_set(err, errno, "TIOCSWINSZ: %m");
+	reply_empty(call);
+	return 0;
+}
+
+AGENT_HANDLER(grpc__agent_service__descriptor, "CreateContainer", create_container);
+AGENT_HANDLER(grpc__agent_service__descriptor, "StartContainer", start_container);
+AGENT_HANDLER(grpc__agent_service__descriptor, "RemoveContainer", remove_container);
+AGENT_HANDLER(grpc__agent_service__descriptor, "ExecProcess", exec_process);
+AGENT_HANDLER(grpc__agent_service__descriptor, "SignalProcess", signal_process);
+AGENT_HANDLER(grpc__agent_service__descriptor, "WaitProcess", wait_process);
+AGENT_HANDLER(grpc__agent_service__descriptor, "ReadStdout", read_stdout);
+AGENT_HANDLER(grpc__agent_service__descriptor, "ReadStderr", read_stderr);
+AGENT_HANDLER(grpc__agent_service__descriptor, "WriteStdin", write_stdin);
+AGENT_HANDLER(grpc__agent_service__descriptor, "CloseStdin", close_stdin);
+AGENT_HANDLER(grpc__agent_service__descriptor, "TtyWinResize", tty_win_resize);

@@ -1,0 +1,19 @@
+/* Containers of the sandbox: CreateContainer .. RemoveContainer, ExecProcess, SignalProcess, WaitProcess, the
+ * stdio RPCs (through agent/streams.h), pause, resume, stats, update and the OOM watch. Each container is an
+ * lc_instance (libcontainer-c/instance.h) plus its processes: the init (exec_id = container id) and the
+ * processes exec'd into it, each with its stdio streams and its WaitProcess callers. All state hangs off the
+ * agent (a->containers); every process is a child of the agent collected by the one SIGCHLD reaper. */
+#pragma once
+
+#include "agent/agent.h"
+
+#define CONTAINERS_MAX 1024
+#define CONTAINER_PROCESSES_MAX 1024 /* init and execs alive or not yet waited for, per container */
+#define CONTAINER_ID_MAX 255
+/* Where a container with an empty or relative linux.cgroupsPath gets its cgroup. */
+#define CONTAINER_CGROUP_PARENT "/kata"
+
+/* Kills every container and forgets it (DestroySandbox, agent exit): SIGKILL through the cgroup, the cgroup
+ * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
+void containers_destroy_all(agent *a);
+unsigned containers_count(const agent *a);
