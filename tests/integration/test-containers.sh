@@ -1,0 +1,284 @@
+#!/bin/bash
+# Containers through the standalone agent (both builds), as root, in private mount, UTS and IPC namespaces with a
+# tmpfs of their own on /run (the host's hostname, resolv.conf and /run/kata-containers are never touched). A
+# busybox rootfs (tests/data/lcrun/make-bundle.sh) is copied to /run/kata-containers/shared/containers/<cid>/rootfs
+# inside those namespaces, and the agent is driven as the Kata shim drives it: kata-launch ctl for single calls,
+# tests/integration/containers-driver for calls pending at the same time on one connection. Cgroups go under the
+# agent's default parent (/kata) on the host's real tree; the test checks that nothing is left there.
+# shellcheck disable=SC2015,SC2016
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 1
+. tests/lib.sh
+BUILD=${BUILD:-build}
+KL=$BUILD/kata-launch
+DRIVER=$BUILD/host/tests/containers-driver
+
+if [ "$(id -u)" != 0 ]; then skip containers "needs root (namespaces, cgroups)"; exit 77; fi
+for c in unshare nsenter findmnt jq base64 sha256sum; do
+	command -v "$c" >/dev/null || { skip containers "$c is not installed"; exit 77; }
+done
+[ -x "$KL" ] || { fail containers "$KL is missing"; finish; }
+[ -x "$DRIVER" ] || { fail containers "$DRIVER is missing"; finish; }
+[ -d /sys/fs/cgroup ] || { skip containers "no /sys/fs/cgroup"; exit 77; }
+if [ -e /sys/fs/cgroup/kata ] || [ -e /sys/fs/cgroup/unified/kata ]; then
+	skip containers "a /kata cgroup already exists on this host"; exit 77
+fi
+
+dir=$(mktemp -d /tmp/test-containers.XXXXXX)
+agent_pid=
+cleanup() {
+	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+host_hostname=$(hostname)
+
+tests/data/lcrun/make-bundle.sh "$dir/bundle" >/dev/null 2>&1
+rc=$?
+[ "$rc" = 77 ] && { skip containers "no static busybox (apt-get install busybox-static)"; exit 77; }
+[ "$rc" = 0 ] || { fail containers "make-bundle.sh failed"; finish; }
+
+R=/run/kata-containers
+S=$R/shared/containers
+
+start_agent() {
+	local bin=$1 name=$2
+	sock=$dir/$name.sock
+	log=$dir/$name.log
+	echo "nameserver 192.0.2.53" >"$dir/resolv.scratch"
+	unshare -m -u -i --propagation private bash -c '
+		mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/resolv.conf && hostname scratch-host &&
+		exec "$2" --server-addr "unix://$3" --log-level info' _ "$dir/resolv.scratch" "$bin" "$sock" 2>"$log" &
+	agent_pid=$!
+	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+	[ -S "$sock" ]
+}
+
+ns() { nsenter -t "$agent_pid" -m -u -i "$@"; }
+ctl() { "$KL" ctl "unix://$sock" "$@" 2>&1; }
+expect() {
+	local name=$1 code=$2 text=$3 out rc
+	shift 3
+	out=$(ctl "$@")
+	rc=$?
+	if [ "$rc" = 1 ] && grep -q "^error: $code: " <<<"$out" && grep -qF -- "$text" <<<"$out"; then pass "$P: $name"; else
+		fail "$P: $name" "rc=$rc, want $code with \`$text\`: $out"; fi
+}
+ok() {
+	local name=$1 out rc
+	shift
+	out=$(ctl "$@")
+	rc=$?
+	[ "$rc" = 0 ] && pass "$P: $name" || fail "$P: $name" "rc=$rc: $out"
+}
+
+# rootfs CID: the busybox tree at the place the Go runtime shares it.
+rootfs() { ns sh -c "mkdir -p $S/$1 && cp -a $dir/bundle/rootfs $S/$1/rootfs"; }
+
+# spec CID ARGS_JSON [TERMINAL]: the OCI Spec as the Go runtime sends it (proto field names).
+spec() {
+	local cid=$1 args=$2 term=${3:-false}
+	cat <<JSON
+{"Version":"1.0.2",
+ "Process":{"Terminal":$term,"User":{"UID":0,"GID":0},"Args":$args,
+   "Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","HOME=/root"],"Cwd":"/",
+   "Capabilities":{"Bounding":["CAP_KILL","CAP_CHOWN"],"Effective":["CAP_KILL","CAP_CHOWN"],"Permitted":["CAP_KILL","CAP_CHOWN"]},
+   "NoNewPrivileges":true},
+ "Root":{"Path":"$S/$cid/rootfs"},
+ "Hostname":"pod-host",
+ "Mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+   {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
+   {"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
+   {"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}],
+ "Linux":{"Namespaces":[{"Type":"pid"},{"Type":"mount"},{"Type":"ipc"},{"Type":"uts"},{"Type":"network"}],
+   "MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/sys"]}}
+JSON
+}
+create() { ctl CreateContainer '{"container_id":"'"$1"'","exec_id":"'"$1"'","OCI":'"$(spec "$1" "$2" "${3:-false}")"'}'; }
+
+# read_all CID [EXEC] [STREAM]: ReadStdout until EOF; prints the bytes.
+read_all() {
+	local cid=$1 eid=${2:-$1} m=${3:-ReadStdout} out
+	while :; do
+		out=$(ctl "$m" '{"container_id":"'"$cid"'","exec_id":"'"$eid"'","len":65536}') || { echo "ERR: $out" >&2; return 1; }
+		d=$(jq -r '.data // ""' <<<"$out")
+		[ -z "$d" ] && return 0
+		base64 -d <<<"$d"
+	done
+}
+wait_status() { ctl WaitProcess '{"container_id":"'"$1"'","exec_id":"'"${2:-$1}"'"}' | jq -r '.status // 0'; }
+
+cgroups_left() {
+	for d in /sys/fs/cgroup/kata /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do [ -e "$d" ] && echo "$d"; done
+}
+nothing_left() {
+	local what=$1 m c p
+	m=$(ns findmnt -rn -o TARGET | grep -c "^$S/.*/rootfs/")
+	c=$(cgroups_left)
+	p=$(pgrep -P "$agent_pid" | tr '\n' ' ')
+	[ "$m" = 0 ] && [ -z "$c" ] && [ -z "$p" ] && pass "$P: nothing left $what" ||
+		fail "$P: nothing left $what" "mounts=$m cgroups=[$c] children=[$p]"
+}
+
+suite() {
+	local name=$1 bin=$2
+	P=$name
+	if ! start_agent "$bin" "$name"; then fail "$P: agent starts" "$(tail -n 5 "$log")"; return; fi
+
+	# ---- the Kata shim's sequence ----
+	ok "check" Check '{}'
+	ok "create sandbox" CreateSandbox '{"hostname":"pod-host","sandbox_id":"sb"}'
+	ok "guest details" GetGuestDetails '{"mem_block_size":true}'
+	rootfs c1
+	out=$(create c1 '["sh","-c","echo hello from $(hostname); echo to stderr >&2; exit 3"]')
+	[ $? = 0 ] && pass "$P: create container" || fail "$P: create container" "$out"
+	expect "duplicate id" ALREADY_EXISTS 'container `c1` already exists' CreateContainer \
+		'{"container_id":"c1","OCI":'"$(spec c1 '["true"]')"'}'
+	ok "start container" StartContainer '{"container_id":"c1"}'
+	v=$(read_all c1)
+	[ "$v" = "hello from pod-host" ] && pass "$P: stdout until EOF" || fail "$P: stdout until EOF" "$v"
+	v=$(read_all c1 c1 ReadStderr)
+	[ "$v" = "to stderr" ] && pass "$P: stderr until EOF" || fail "$P: stderr until EOF" "$v"
+	v=$(wait_status c1)
+	[ "$v" = 3 ] && pass "$P: wait = 3" || fail "$P: wait = 3" "$v"
+	v=$(wait_status c1)
+	[ "$v" = 3 ] && pass "$P: second wait = 3" || fail "$P: second wait = 3" "$v"
+	ok "remove exited container" RemoveContainer '{"container_id":"c1"}'
+	expect "removed is gone" NOT_FOUND 'container `c1` not found' WaitProcess '{"container_id":"c1","exec_id":"c1"}'
+	nothing_left "after the first container"
+
+	# A long-running container: exec, signals, 0 and 137.
+	rootfs c2
+	create c2 '["sh","-c","trap \"exit 0\" TERM; while :; do sleep 0.1; done"]' >/dev/null
+	ok "start c2" StartContainer '{"container_id":"c2"}'
+	ok "exec" ExecProcess '{"container_id":"c2","exec_id":"e1","process":{"Args":["sh","-c","echo exec $$; cat /proc/1/cmdline | tr \"\\0\" \" \"; exit 5"],"Env":["PATH=/bin"],"Cwd":"/","User":{"UID":0}}}'
+	v=$(read_all c2 e1)
+	grep -q '^exec [0-9]' <<<"$v" && grep -q 'while' <<<"$v" && pass "$P: exec joins the container's pid namespace" ||
+		fail "$P: exec joins the container's pid namespace" "$v"
+	v=$(wait_status c2 e1)
+	[ "$v" = 5 ] && pass "$P: exec wait = 5" || fail "$P: exec wait = 5" "$v"
+	expect "unknown exec id" NOT_FOUND 'process `nope` not found' WaitProcess '{"container_id":"c2","exec_id":"nope"}'
+	expect "unknown container" NOT_FOUND 'container `zz` not found' SignalProcess '{"container_id":"zz","signal":9}'
+	expect "read from unknown container" NOT_FOUND 'not found' ReadStdout '{"container_id":"zz","exec_id":"zz","len":10}'
+	ok "exec sleeper" ExecProcess '{"container_id":"c2","exec_id":"e2","process":{"Args":["sleep","100"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	ok "signal exec" SignalProcess '{"container_id":"c2","exec_id":"e2","signal":9}'
+	v=$(wait_status c2 e2)
+	[ "$v" = 137 ] && pass "$P: exec killed = 137" || fail "$P: exec killed = 137" "$v"
+	ok "SIGTERM to init with a handler" SignalProcess '{"container_id":"c2","exec_id":"","signal":15}'
+	v=$(wait_status c2)
+	[ "$v" = 0 ] && pass "$P: init trapped TERM = 0" || fail "$P: init trapped TERM = 0" "$v"
+	ok "signal an exited process" SignalProcess '{"container_id":"c2","exec_id":"c2","signal":15}'
+	ok "remove c2" RemoveContainer '{"container_id":"c2","timeout":10}'
+
+	# SIGTERM to an init without a handler becomes SIGKILL; empty exec_id + SIGKILL kills everything.
+	rootfs c3
+	create c3 '["sleep","1000"]' >/dev/null
+	ok "start c3" StartContainer '{"container_id":"c3"}'
+	ok "SIGTERM to init without handler" SignalProcess '{"container_id":"c3","exec_id":"c3","signal":15}'
+	v=$(wait_status c3)
+	[ "$v" = 137 ] && pass "$P: promoted to SIGKILL = 137" || fail "$P: promoted to SIGKILL = 137" "$v"
+	ok "remove c3" RemoveContainer '{"container_id":"c3"}'
+	rootfs c4
+	create c4 '["sh","-c","sleep 1000 & sleep 1000"]' >/dev/null
+	ok "start c4" StartContainer '{"container_id":"c4"}'
+	ok "kill all" SignalProcess '{"container_id":"c4","exec_id":"","signal":9}'
+	v=$(wait_status c4)
+	[ "$v" = 137 ] && pass "$P: kill all = 137" || fail "$P: kill all = 137" "$v"
+	ok "remove c4" RemoveContainer '{"container_id":"c4"}'
+
+	# Remove a running (never started) container; remove with a timeout.
+	rootfs c5
+	create c5 '["sleep","1000"]' >/dev/null
+	ok "remove created container" RemoveContainer '{"container_id":"c5","timeout":5}'
+	nothing_left "after kills and removals"
+
+	# ---- stdin ----
+	rootfs c6
+	create c6 '["sh","-c","cat; echo done"]' >/dev/null
+	ok "start cat" StartContainer '{"container_id":"c6"}'
+	out=$(ctl WriteStdin '{"container_id":"c6","exec_id":"c6","data":"'"$(printf 'piped\n' | base64 -w0)"'"}')
+	[ "$(jq -r .len <<<"$out")" = 6 ] && pass "$P: stdin write len" || fail "$P: stdin write len" "$out"
+	ok "close stdin" CloseStdin '{"container_id":"c6","exec_id":"c6"}'
+	v=$(read_all c6)
+	[ "$v" = $'piped\ndone' ] && pass "$P: stdin piped through cat" || fail "$P: stdin piped through cat" "$v"
+	[ "$(wait_status c6)" = 0 ] && pass "$P: cat = 0" || fail "$P: cat = 0" "exit"
+	expect "resize without a tty" UNAVAILABLE 'no terminal' TtyWinResize '{"container_id":"c6","exec_id":"c6","row":1,"column":1}'
+	ok "remove c6" RemoveContainer '{"container_id":"c6"}'
+
+	# ---- a terminal ----
+	rootfs c7
+	create c7 '["sh","-c","read x; stty size; echo tty:$x; tty"]' true >/dev/null
+	ok "start tty" StartContainer '{"container_id":"c7"}'
+	ok "resize" TtyWinResize '{"container_id":"c7","exec_id":"c7","row":33,"column":101}'
+	ctl WriteStdin '{"container_id":"c7","exec_id":"c7","data":"'"$(printf 'abc\n' | base64 -w0)"'"}' >/dev/null
+	v=$(read_all c7 | tr -d '\r')
+	grep -q '^33 101$' <<<"$v" && grep -q '^tty:abc$' <<<"$v" && grep -q '^/dev/pts/' <<<"$v" &&
+		pass "$P: tty process" || fail "$P: tty process" "$v"
+	[ "$(wait_status c7)" = 0 ] && pass "$P: tty = 0" || fail "$P: tty = 0" "exit"
+	ok "remove c7" RemoveContainer '{"container_id":"c7"}'
+
+	# ---- 1 MiB written at once, then exit: every byte arrives ----
+	rootfs c8
+	head -c 1048576 /dev/urandom >"$dir/mib"
+	ns sh -c "cp $dir/mib $S/c8/rootfs/mib"
+	create c8 '["cat","/mib"]' >/dev/null
+	ok "start 1 MiB writer" StartContainer '{"container_id":"c8"}'
+	# The reader starts while the process runs; the process exits right after its last write, with up to a
+	# pipe's worth still unread.
+	"$DRIVER" "unix://$sock" read c8 c8 >"$dir/mib.out" &
+	rpid=$!
+	[ "$(wait_status c8)" = 0 ] && pass "$P: writer exited" || fail "$P: writer exited" "status"
+	wait "$rpid"
+	want=$(sha256sum <"$dir/mib" | cut -d' ' -f1)
+	got=$(sha256sum <"$dir/mib.out" | cut -d' ' -f1)
+	[ "$got" = "$want" ] && pass "$P: 1 MiB arrives whole" || fail "$P: 1 MiB arrives whole" "checksum $got != $want"
+	ok "remove c8" RemoveContainer '{"container_id":"c8"}'
+
+	# ---- calls pending on one connection ----
+	rootfs c9
+	create c9 '["sh","-c","read x; echo got $x; exit 7"]' >/dev/null
+	ok "start c9" StartContainer '{"container_id":"c9"}'
+	v=$("$DRIVER" "unix://$sock" pending c9 2>&1)
+	[ "$v" = "ok" ] && pass "$P: wait and read pending while Check answers" || fail "$P: wait and read pending while Check answers" "$v"
+	ok "remove c9" RemoveContainer '{"container_id":"c9"}'
+
+	# ---- bad input ----
+	rootfs bad
+	expect "bad spec field" INVALID_ARGUMENT 'linux.namespaces[0].type' CreateContainer \
+		'{"container_id":"bad","OCI":{"Process":{"Args":["true"],"Cwd":"/"},"Root":{"Path":"'$S'/bad/rootfs"},"Linux":{"Namespaces":[{"Type":"bogus"}]}}}'
+	expect "relative cwd" INVALID_ARGUMENT 'process.cwd' CreateContainer \
+		'{"container_id":"bad","OCI":{"Process":{"Args":["true"],"Cwd":"rel"},"Root":{"Path":"'$S'/bad/rootfs"}}}'
+	expect "root outside" INVALID_ARGUMENT 'OCI.Root.Path' CreateContainer \
+		'{"container_id":"bad","OCI":{"Process":{"Args":["true"],"Cwd":"/"},"Root":{"Path":"/"}}}'
+	expect "root traversal" INVALID_ARGUMENT 'OCI.Root.Path' CreateContainer \
+		'{"container_id":"bad","OCI":{"Process":{"Args":["true"],"Cwd":"/"},"Root":{"Path":"'$R'/../../"}}}'
+	expect "missing executable" NOT_FOUND 'no-such-binary' CreateContainer \
+		'{"container_id":"bad","OCI":'"$(spec bad '["no-such-binary"]')"'}'
+	expect "bad container id" INVALID_ARGUMENT 'container_id' CreateContainer \
+		'{"container_id":"../x","OCI":'"$(spec bad '["true"]')"'}'
+	expect "no OCI" INVALID_ARGUMENT 'OCI' CreateContainer '{"container_id":"x"}'
+	expect "start unknown" NOT_FOUND 'container `bad` not found' StartContainer '{"container_id":"bad"}'
+	nothing_left "after the refusals"
+	[ "$(hostname)" = "$host_hostname" ] && pass "$P: host hostname untouched" || fail "$P: host hostname untouched" "$(hostname)"
+
+	# ---- DestroySandbox with a running container ----
+	rootfs c10
+	create c10 '["sleep","1000"]' >/dev/null
+	ok "start c10" StartContainer '{"container_id":"c10"}'
+	ok "destroy sandbox" DestroySandbox '{}'
+	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
+	sleep 0.2
+	nothing_left "after DestroySandbox"
+
+	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
+	kill -TERM "$agent_pid"
+	wait "$agent_pid"
+	rc=$?
+	agent_pid=
+	[ "$rc" = 0 ] && pass "$P: clean exit on SIGTERM" ||
+		fail "$P: clean exit on SIGTERM" "exit $rc: $(grep -m5 -E 'ERROR|Sanitizer|runtime error|leak' "$log")"
+}
+
+suite host "$BUILD/host/kata-agent"
+suite static "$BUILD/kata-agent"
+finish
