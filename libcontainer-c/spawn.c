@@ -268,6 +268,11 @@ static int wait_for_start(int fifo, kc_error *err) {
 	return 0;
 }
 
+/* The first GO's value: what the init still has to do before its setup. */
+enum {
+	LC_GO_UNSHARE_CGROUPNS = 1 << 0,
+};
+
 bool lc_spawn_needs_hooks(const lc_config *cfg) {
 	return cfg->n_hooks[LC_HOOK_PRESTART] || cfg->n_hooks[LC_HOOK_CREATE_RUNTIME] ||
 	       cfg->n_hooks[LC_HOOK_CREATE_CONTAINER] || cfg->n_hooks[LC_HOOK_START_CONTAINER];
@@ -348,6 +353,12 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
 	if (r <= 0 || m.type != LC_SYNC_GO)
 		_exit(1);
+	/* The cgroup namespace is rooted at the cgroup its creator is in: when we were moved into ours after the
+	 * clone, it is made now, from inside. */
+	if ((m.value & LC_GO_UNSHARE_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0) {
+		kc_error_set(&err, errno, "unshare the cgroup namespace: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
 
 	(void)umask(0); /* device nodes and directories get exactly the modes the spec gives */
 	if (setsid() < 0) {
@@ -466,6 +477,13 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		 * write below says which. */
 		entered = pid >= 0;
 	}
+	/* Without CLONE_INTO_CGROUP the init reaches its cgroup only after the clone, so a new cgroup namespace
+	 * made at the clone would be rooted at ours: the child unshares it after GO instead. */
+	int64_t go = 0;
+	if (!entered && a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
+		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+		go |= LC_GO_UNSHARE_CGROUPNS;
+	}
 	if (!entered)
 		pid = lc_clone3(&ca);
 	if (pid < 0) {
@@ -497,7 +515,7 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 			goto fail;
 		}
 	}
-	r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
+	r = lc_sync_send(parent, LC_SYNC_GO, go, NULL);
 	if (r < 0) {
 		kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
 		goto fail;

@@ -121,4 +121,29 @@ else fail "linux.cgroupsPath" "$out"; fi
 # the parent it created is left, as runc leaves it; the test removes it
 for d in /sys/fs/cgroup/*/lcrun/${cgprefix}custom; do rmdir "$d" 2>/dev/null; done
 assert_clean "cgroupsPath"
+# ---- a cgroup namespace is rooted at the container's cgroup ----
+c=${cgprefix}cgns
+cfg '.process.args = ["cat","/proc/self/cgroup"] | .linux.namespaces += [{"type":"cgroup"}]'
+out=$(lc run --bundle "$bundle" "$c")
+if [ -n "$out" ] && ! grep -qv ':/$' <<<"$out"; then pass "cgroup namespace: rooted at the container's cgroup in every hierarchy"
+else fail "cgroup namespace" "$out"; fi
+assert_clean "cgroup namespace"
+
+# ---- pure cgroup v2 (as in the guest): cgroup2 alone on /sys/fs/cgroup in a private mount namespace, where the
+# init is born in its cgroup (clone3 CLONE_INTO_CGROUP) ----
+c=${cgprefix}v2
+cfg ".process.args = [\"sh\",\"-c\",\"cat /proc/self/cgroup; sleep 1000; : $token\"]"
+out=$(unshare -m bash -c 'umount -R /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 77
+	"$1" --root "$2" run -d --bundle "$3" "$4" </dev/null || exit 1
+	sleep 0.2
+	"$1" --root "$2" pause "$4" && "$1" --root "$2" state "$4" | grep -q "\"paused\"" && echo paused-ok
+	"$1" --root "$2" resume "$4"
+	"$1" --root "$2" exec "$4" cat /proc/self/cgroup
+	"$1" --root "$2" delete --force "$4" || exit 1
+	[ ! -e "/sys/fs/cgroup/lcrun/$4" ] && echo removed' _ "$LCRUN" "$root" "$bundle" "$c" 2>&1); rc=$?
+if [ $rc -eq 77 ]; then skip "pure cgroup v2" "cannot mount cgroup2 alone here"
+elif [ "$(grep -c "^0::/lcrun/$c\$" <<<"$out")" = 2 ] && grep -q paused-ok <<<"$out" && grep -q removed <<<"$out"; then
+	pass "pure cgroup v2: init and exec in /lcrun/ID, pause through cgroup.freeze, removed on delete"
+else fail "pure cgroup v2" "rc=$rc $out"; fi
+assert_clean "pure cgroup v2"
 finish
