@@ -13,6 +13,7 @@
  * hostname: that is the pod's, set by CreateSandbox. */
 #define LOG_SOURCE "container"
 #include "agent/container.h"
+#include "agent/container-internal.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -43,53 +44,13 @@
  * gives up (inline, so short: cgroup.kill is synchronous enough that this is rarely used). */
 #define CGROUP_DESTROY_MS 2000
 
-typedef struct ctr ctr;
-typedef struct proc proc;
-
-typedef struct waiter {
-	ttrpc_call *call;
-	proc *p;
-	struct waiter *next;
-} waiter;
-
-struct proc {
-	ctr *c;
-	char *exec_id;
-	pid_t pid;
-	int pidfd; /* exec'd processes; the init's is the instance's */
-	bool init, exited, waited, tty;
-	int status; /* exit code, or 128+signal */
-	stream_reader *out, *err;
-	stream_writer *in;
-	int tty_fd; /* the pty master for TtyWinResize (owned by out) */
-	waiter *waiters;
-	ev_timer gc; /* frees an exec'd process that is done, outside any of its callbacks */
-	proc *next;
-};
-
-struct ctr {
-	agent *agent;
-	char *id;
-	lc_instance *inst;
-	proc *procs; /* the init first */
-	unsigned n_procs;
-	ttrpc_call *removing; /* a pending RemoveContainer */
-	ev_timer remove_timer;
-	ctr *next;
-};
-
-struct container_registry {
-	ctr *head;
-	unsigned n;
-};
-
 /* ---- lookup ---- */
 
 static inline bool streq(const char *a, const char *b) {
 	return strcmp(a, b) == 0;
 }
 
-static container_registry *registry(agent *a) {
+container_registry *ctr_registry(agent *a) {
 	if (!a->containers)
 		a->containers = calloc(1, sizeof(container_registry));
 	return a->containers;
@@ -107,7 +68,7 @@ static ctr *ctr_find(agent *a, const char *id) {
 }
 
 /* A container that RemoveContainer is taking down is already gone for every other call. */
-static int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err) {
+int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err) {
 	ctr *c = ctr_find(a, id ? id : "");
 	if (!c || c->removing)
 		return kc_error_set(err, ENOENT, "container `%s` not found", id ? id : "");
@@ -348,6 +309,7 @@ static void ctr_free(ctr *c) {
 		proc_free(p);
 	}
 	ev_timer_disarm(&c->remove_timer);
+	ctr_oom_unwatch(c);
 	c->inst = lc_instance_free(c->inst);
 	free(c->id);
 	free(c);
@@ -515,7 +477,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		ctr_free(c);
 		return r;
 	}
-	container_registry *reg = registry(a);
+	container_registry *reg = ctr_registry(a);
 	if (!reg) {
 		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
 		ctr_free(c);
@@ -544,6 +506,7 @@ static int start_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *
 	r = lc_instance_start(c->inst, err);
 	if (r < 0)
 		return r;
+	ctr_oom_watch(c);
 	reply_empty(call);
 	return 0;
 }
@@ -591,6 +554,9 @@ static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 		return kc_error_set(err, EINVAL, "process: missing");
 	if (!lc_instance_started(c->inst) || c->procs->exited)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH, "container `%s` is not running", c->id);
+	/* The exec helper would freeze on its first step in the container's cgroup. */
+	if (c->paused)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s` is paused", c->id);
 	r = exec_process_config(req->process, &spec, &cfg, err);
 	if (r < 0)
 		return r;
@@ -767,6 +733,9 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	int r = ctr_get(a, req->container_id, &c, err);
 	if (r < 0)
 		return r;
+	/* A v1 freezer keeps even SIGKILLed tasks from dying: thaw first. */
+	if (c->paused && lc_instance_pause(c->inst, false, NULL) >= 0)
+		c->paused = false;
 	r = lc_instance_kill_all(c->inst, SIGKILL, err);
 	if (r < 0)
 		log_warn("container %s: %s", c->id, err->msg);
@@ -802,6 +771,8 @@ void containers_destroy_all(agent *a) {
 		kc_error err = { 0 };
 		a->containers->head = c->next;
 		a->containers->n--;
+		if (c->paused)
+			(void)lc_instance_pause(c->inst, false, NULL);
 		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
 		for (proc *p = c->procs; p; p = p->next)
 			if (!p->exited)
@@ -816,6 +787,8 @@ void containers_destroy_all(agent *a) {
 		}
 		ctr_free(c);
 	}
+	for (unsigned i = 0; i < a->containers->n_oom; i++)
+		free(a->containers->oom_queue[i]);
 	free(a->containers);
 	a->containers = NULL;
 }

@@ -17,3 +17,9 @@
  * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
 void containers_destroy_all(agent *a);
 unsigned containers_count(const agent *a);
+
+/* OOM events: a container's watch hands each to the oldest pending GetOOMEvent (oom_event_deliver, in
+ * methods.c, returns false when none waits) or queues it here; GetOOMEvent takes the oldest queued one first
+ * (malloc'd container id, NULL when none). */
+bool oom_event_deliver(agent *a, const char *container_id);
+char *containers_oom_take(agent *a);

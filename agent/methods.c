@@ -8,6 +8,7 @@
 
 #include "agent.pb-c.h"
 #include "agent/agent.h"
+#include "agent/container.h"
 #include "agent/sandbox.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -103,8 +104,32 @@ static void oom_waiter_cancel(ttrpc_call *call, void *userdata) {
 	free(w);
 }
 
+static void reply_oom(ttrpc_call *call, const char *container_id) {
+	Grpc__OOMEvent ev = GRPC__OOMEVENT__INIT;
+	ev.container_id = (char *)container_id;
+	ttrpc_call_reply(call, &ev.base);
+}
+
+/* Waiters are pushed at the head, so the oldest is the last. */
+bool oom_event_deliver(agent *a, const char *container_id) {
+	oom_waiter *w = a->oom_waiters;
+	if (!w)
+		return false;
+	while (w->next)
+		w = w->next;
+	ttrpc_call *call = w->call;
+	oom_waiter_cancel(call, w);
+	reply_oom(call, container_id);
+	return true;
+}
+
 static int get_oom_event(void *ctx, ttrpc_call *call, const ProtobufCMessage *req, kc_error *err) {
 	agent *a = ctx;
+	_cleanup_free_ char *queued = containers_oom_take(a);
+	if (queued) {
+		reply_oom(call, queued);
+		return 0;
+	}
 	oom_waiter *w = calloc(1, sizeof *w);
 	if (!w)
 		return kc_error_set(err, ENOMEM, "GetOOMEvent: out of memory");

@@ -77,7 +77,8 @@ rootfs() { ns sh -c "mkdir -p $S/$1 && cp -a $dir/bundle/rootfs $S/$1/rootfs"; }
 
 # spec CID ARGS_JSON [TERMINAL]: the OCI Spec as the Go runtime sends it (proto field names).
 spec() {
-	local cid=$1 args=$2 term=${3:-false}
+	local cid=$1 args=$2 term=${3:-false} res=""
+	[ -n "${4:-}" ] && res="\"Resources\":$4,"
 	cat <<JSON
 {"Version":"1.0.2",
  "Process":{"Terminal":$term,"User":{"UID":0,"GID":0},"Args":$args,
@@ -90,11 +91,11 @@ spec() {
    {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755","size=65536k"]},
    {"destination":"/dev/pts","type":"devpts","source":"devpts","options":["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620"]},
    {"destination":"/sys","type":"sysfs","source":"sysfs","options":["nosuid","noexec","nodev","ro"]}],
- "Linux":{"Namespaces":[{"Type":"pid"},{"Type":"mount"},{"Type":"ipc"},{"Type":"uts"},{"Type":"network"}],
+ "Linux":{$res"Namespaces":[{"Type":"pid"},{"Type":"mount"},{"Type":"ipc"},{"Type":"uts"},{"Type":"network"}],
    "MaskedPaths":["/proc/kcore"],"ReadonlyPaths":["/proc/sys"]}}
 JSON
 }
-create() { ctl CreateContainer '{"container_id":"'"$1"'","exec_id":"'"$1"'","OCI":'"$(spec "$1" "$2" "${3:-false}")"'}'; }
+create() { ctl CreateContainer '{"container_id":"'"$1"'","exec_id":"'"$1"'","OCI":'"$(spec "$1" "$2" "${3:-false}" "${4:-}")"'}'; }
 
 # read_all CID [EXEC] [STREAM]: ReadStdout until EOF; prints the bytes.
 read_all() {
@@ -107,6 +108,23 @@ read_all() {
 	done
 }
 wait_status() { ctl WaitProcess '{"container_id":"'"$1"'","exec_id":"'"${2:-$1}"'"}' | jq -r '.status // 0'; }
+
+# cgfile CID FILE...: the first of the files that exists in the container's cgroup (v2, hybrid or v1 paths).
+cgfile() {
+	local cid=$1 f
+	shift
+	for f in "$@"; do
+		for root in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/freezer /sys/fs/cgroup/pids /sys/fs/cgroup/memory; do
+			[ -e "$root/kata/$cid/$f" ] && { echo "$root/kata/$cid/$f"; return; }
+		done
+	done
+}
+frozen() {
+	local f
+	f=$(cgfile "$1" freezer.state)
+	if [ -n "$f" ]; then [ "$(cat "$f")" = FROZEN ]; return; fi
+	grep -q '^frozen 1' "$(cgfile "$1" cgroup.events)"
+}
 
 cgroups_left() {
 	for d in /sys/fs/cgroup/kata /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do [ -e "$d" ] && echo "$d"; done
@@ -241,6 +259,39 @@ suite() {
 	v=$("$DRIVER" "unix://$sock" pending c9 2>&1)
 	[ "$v" = "ok" ] && pass "$P: wait and read pending while Check answers" || fail "$P: wait and read pending while Check answers" "$v"
 	ok "remove c9" RemoveContainer '{"container_id":"c9"}'
+
+	# ---- pause, resume, stats, update ----
+	rootfs c11
+	out=$(create c11 '["sh","-c","while :; do sleep 0.1; done"]' false '{"Pids":{"Limit":50}}'); [ $? = 0 ] || fail "$P: create c11" "$out"
+	ok "start c11" StartContainer '{"container_id":"c11"}'
+	ok "pause" PauseContainer '{"container_id":"c11"}'
+	frozen c11 && pass "$P: cgroup frozen" || fail "$P: cgroup frozen" "$(cat "$(cgfile c11 freezer.state cgroup.events)")"
+	expect "exec while paused" FAILED_PRECONDITION 'is paused' ExecProcess '{"container_id":"c11","exec_id":"x","process":{"Args":["true"],"Cwd":"/"}}'
+	expect "pause twice" FAILED_PRECONDITION 'already paused' PauseContainer '{"container_id":"c11"}'
+	ok "resume" ResumeContainer '{"container_id":"c11"}'
+	! frozen c11 && pass "$P: cgroup thawed" || fail "$P: cgroup thawed" "still frozen"
+	out=$(ctl StatsContainer '{"container_id":"c11"}')
+	jq -e '.cgroup_stats.pids_stats.current >= 2 and .cgroup_stats.pids_stats.limit == 50 and .cgroup_stats.memory_stats.usage.usage > 0' <<<"$out" >/dev/null &&
+		pass "$P: stats" || fail "$P: stats" "$(head -c 400 <<<"$out")"
+	ok "update pids limit" UpdateContainer '{"container_id":"c11","resources":{"Pids":{"Limit":77}}}'
+	v=$(cat "$(cgfile c11 pids.max)")
+	[ "$v" = 77 ] && pass "$P: update applied" || fail "$P: update applied" "pids.max=$v"
+	expect "stats of unknown" NOT_FOUND 'not found' StatsContainer '{"container_id":"nope"}'
+	ok "pause before remove" PauseContainer '{"container_id":"c11"}'
+	ok "remove paused c11" RemoveContainer '{"container_id":"c11","timeout":10}'
+
+	# ---- OOM ----
+	rootfs c12
+	create c12 '["sh","-c","sleep 0.3; head -c 400000000 /dev/zero | sort >/dev/null"]' false \
+		'{"Memory":{"Limit":33554432,"Swap":33554432}}' >/dev/null || fail "$P: create c12"
+	ctl --timeout 30 GetOOMEvent '{}' >"$dir/oom.out" &
+	oom_pid=$!
+	ok "start OOM container" StartContainer '{"container_id":"c12"}'
+	v=$(wait_status c12)
+	wait "$oom_pid"
+	[ "$(jq -r .container_id <"$dir/oom.out")" = c12 ] && pass "$P: OOM event (exit $v)" || fail "$P: OOM event" "exit $v: $(cat "$dir/oom.out")"
+	ok "remove c12" RemoveContainer '{"container_id":"c12"}'
+	nothing_left "after pause, update and OOM"
 
 	# ---- bad input ----
 	rootfs bad

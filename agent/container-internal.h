@@ -1,0 +1,62 @@
+/* What container.c and container-ops.c share: the container and process records. */
+#pragma once
+
+#include "agent/agent.h"
+#include "agent/streams.h"
+#include "libcontainer-c/cgroup.h"
+#include "libcontainer-c/instance.h"
+
+#define OOM_QUEUE_MAX 100 /* OOM events kept while no GetOOMEvent waits, as upstream's channel */
+
+typedef struct ctr ctr;
+typedef struct proc proc;
+
+typedef struct waiter {
+	ttrpc_call *call;
+	proc *p;
+	struct waiter *next;
+} waiter;
+
+struct proc {
+	ctr *c;
+	char *exec_id;
+	pid_t pid;
+	int pidfd; /* exec'd processes; the init's is the instance's */
+	bool init, exited, waited, tty;
+	int status; /* exit code, or 128+signal */
+	stream_reader *out, *err;
+	stream_writer *in;
+	int tty_fd; /* the pty master for TtyWinResize (owned by out) */
+	waiter *waiters;
+	ev_timer gc; /* frees an exec'd process that is done, outside any of its callbacks */
+	proc *next;
+};
+
+struct ctr {
+	agent *agent;
+	char *id;
+	lc_instance *inst;
+	proc *procs; /* the init first */
+	unsigned n_procs;
+	ttrpc_call *removing; /* a pending RemoveContainer */
+	bool paused;
+	lc_cgroup_oom *oom; /* armed by StartContainer */
+	ev_io *oom_io;
+	ev_timer remove_timer;
+	ctr *next;
+};
+
+struct container_registry {
+	ctr *head;
+	unsigned n;
+	char *oom_queue[OOM_QUEUE_MAX]; /* container ids, oldest first */
+	unsigned n_oom;
+};
+
+/* NOT_FOUND unless the container exists and is not being removed. */
+int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err);
+/* The OOM watch of a started container (container-ops.c); a failure is logged, the container runs without. */
+void ctr_oom_watch(ctr *c);
+void ctr_oom_unwatch(ctr *c);
+/* a->containers, made on first use; NULL when out of memory. */
+container_registry *ctr_registry(agent *a);
