@@ -31,3 +31,8 @@ $(BUILD)/host/tests/containers-driver: $(call host_objs,tests/integration/contai
 	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ -lprotobuf-c
 
 all: $(BUILD)/host/tests/containers-driver
+
+UNIT_TESTS += agent-streams
+test-agent-streams_SRCS := tests/unit/test-agent-streams.c agent/streams.c agent/loop.c $(COMMON_SRCS)
+test-agent-streams_OBJS = $(PROTO_HOST_OBJS)
+test-agent-streams_LIBS := -lprotobuf-c
