@@ -114,7 +114,7 @@ static int setup_stdio(const int *stdio, unsigned preserve_fds, kc_error *err) {
 			return kc_error_set(err, errno, "stdio: dup fd %d: %s", stdio[i], strerror(errno));
 	}
 	for (int i = 0; i < 3; i++) {
-		if (dup2(tmp[i], i) < 0)
+		if (dup2(tmp[i], i) < 0) // cloexec-ok: the process's own stdio, meant to survive its execve
 			return kc_error_set(err, errno, "stdio: dup2 onto %d: %s", i, strerror(errno));
 		(void)close(tmp[i]);
 	}
