@@ -19,8 +19,11 @@ def statement(text, start):
     return text[start:end if end >= 0 else len(text)]
 
 def strip_comments_keep_marker(src):
-    # Drop string literals' contents would be nicer, but fd calls rarely hide in strings.
-    return re.sub(r"/\*(?!.*cloexec-ok:).*?\*/", lambda m: " " * len(m.group(0)), src, flags=re.S)
+    # Drop string literals' contents would be nicer, but fd calls rarely hide in strings. A comment is kept only
+    # when it holds the marker itself (a lookahead would see any later marker in the file); newlines stay, so
+    # that line numbers do.
+    return re.sub(r"/\*.*?\*/", lambda m: m.group(0) if "cloexec-ok:" in m.group(0) else re.sub(r"[^\n]", " ", m.group(0)),
+                  src, flags=re.S)
 
 def check_file(path):
     bad = []

@@ -184,7 +184,7 @@ static void put(const char *root, const char *rel, const char *text) {
 	snprintf(p, sizeof p, "%s/%s", root, rel);
 	snprintf(cmd, sizeof cmd, "mkdir -p \"$(dirname '%s')\"", p);
 	assert_int_equal(system(cmd), 0);
-	FILE *f = fopen(p, "w");
+	FILE *f = fopen(p, "we");
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);

@@ -131,7 +131,7 @@ static void test_scsi(void **state) {
 	assert_int_equal(stor_device_prepare(&s, root, "storages[2]", &w, &err), 0);
 	assert_string_equal(w.m.devpath_prefix, "/devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:1/0:0:1:2");
 	snprintf(p, sizeof p, "%s/devices/pci0000:00/0000:00:03.0/virtio1/host0/scsi_host/host0/scan", root);
-	FILE *f = fopen(p, "r");
+	FILE *f = fopen(p, "re");
 	assert_non_null(f);
 	assert_non_null(fgets(got, sizeof got, f));
 	fclose(f);
