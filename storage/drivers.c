@@ -201,6 +201,18 @@ int stor_spec_check(const stor_spec *s, const stor_root *root, const char *what,
 	r = stor_options_parse(s->options, s->n_options, &o, field, err);
 	if (r < 0)
 		return r;
+	/* Only the bind driver binds, and it confines its source. Through any other driver `rbind` would turn
+	 * the unchecked source (a tmpfs name, a share tag) into a bind of any guest path, e.g. `/` with the
+	 * agent binary in it; `remount` and `move` would act on whatever is mounted there already. */
+	if ((o.flags & (MS_BIND | MS_REC | MS_REMOUNT | MS_MOVE)) && strcmp(d->name, "bind") != 0)
+		return kc_error_set(err, EINVAL, "%s: bind, rbind, remount and move are not options of the `%s` driver",
+				    field, d->name);
+	/* 9p over anything but virtio (trans=fd,rfdno=N) would speak 9P over a descriptor of the agent's. */
+	if (strcmp(d->name, "9p") == 0 && stor_options_has(&o, "trans")) {
+		char t[16];
+		if (stor_options_take(&o, "trans", t, sizeof t) < 0 || strcmp(t, "virtio") != 0)
+			return kc_error_set(err, EINVAL, "%s: 9p shares use trans=virtio", field);
+	}
 	if (s->has_fs_group && s->fs_policy != STOR_FSGROUP_ALWAYS && s->fs_policy != STOR_FSGROUP_ON_ROOT_MISMATCH)
 		return kc_error_set(err, EINVAL, "%s.fs_group.group_change_policy: unknown policy %d", what,
 				    (int)s->fs_policy);

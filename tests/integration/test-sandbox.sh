@@ -89,6 +89,10 @@ suite() {
 		'{"storages":['"$eph"',{"driver":"ephemeral","source":"tmpfs","mount_point":"'$R'/../../etc/x"}]}'
 	expect "mount_point outside the root" INVALID_ARGUMENT 'storages[0].mount_point: `/etc/x` is not under' \
 		CreateSandbox '{"storages":[{"driver":"ephemeral","mount_point":"/etc/x"}]}'
+	expect "rbind through a non-bind driver" INVALID_ARGUMENT 'storages[0].options: bind, rbind, remount and move are not options of the `ephemeral` driver' CreateSandbox \
+		'{"storages":[{"driver":"ephemeral","source":"/","options":["rbind"],"mount_point":"'$R'/sandbox/x"}]}'
+	expect "9p over a file descriptor" INVALID_ARGUMENT 'storages[0].options: 9p shares use trans=virtio' CreateSandbox \
+		'{"storages":[{"driver":"9p","source":"kataShared","options":["trans=fd","rfdno=3","wfdno=3"],"mount_point":"'$R'/sandbox/y"}]}'
 	expect "unknown driver" INVALID_ARGUMENT 'storages[0].driver: unknown storage driver `nfs`' CreateSandbox \
 		'{"storages":[{"driver":"nfs","source":"x","mount_point":"'$R'/x"}]}'
 	expect "bind source outside the root" INVALID_ARGUMENT 'storages[0].source' CreateSandbox \
