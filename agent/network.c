@@ -9,11 +9,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/child.h"
 #include "agent/network.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -512,8 +515,8 @@ static int add_arp_neighbors(void *ctx, ttrpc_call *call, const ProtobufCMessage
 
 /* ==== GetIPTables / SetIPTables ==== */
 
-/* The tools run synchronously, so the loop (and every other call) waits for them: this bounds it.
- * iptables-restore gets `--wait 5` for the xtables lock, so a healthy run ends well within it. */
+/* The tools run in a helper (below); this bounds each run. iptables-restore gets `--wait 5` for the xtables
+ * lock, so a healthy run ends well within it. */
 #define IPT_TIMEOUT_MS 8000
 #define IPT_OUTPUT_MAX (4u << 20)
 #define IPT_STDERR_MAX 1024
@@ -719,38 +722,111 @@ static int iptables(bool ipv6, const char *suffix, char *const extra[], const Pr
 	return run_tool(path, argv, in ? in->data : NULL, in ? in->len : 0, t, err);
 }
 
-static int get_iptables(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
-	const Grpc__GetIPTablesRequest *req = (const Grpc__GetIPTablesRequest *)req_;
-	tool_run t = { 0 };
+/* The tools run in a helper so the loop keeps serving while they work (iptables-restore may wait for the
+ * xtables lock). Their output comes back through a memfd the helper fills. */
+typedef struct ipt_job {
+	agent *agent;
+	ttrpc_call *call;
+	pid_t pid;
+	bool ipv6, restore;
+	const ProtobufCBinaryData *in; /* the request's data; the helper has its own copy after fork */
+	int out_fd;
+} ipt_job;
 
-	int r = iptables(req->is_ipv6, "save", NULL, NULL, &t, err);
-	if (r >= 0) {
+static ipt_job *ipt_job_free(ipt_job *j) {
+	if (j) {
+		safe_close(j->out_fd);
+		free(j);
+	}
+	return NULL;
+}
+
+static int ipt_work(void *userdata, kc_error *err) {
+	static char *const wait_args[] = { (char *)"--wait", (char *)"5", NULL };
+	ipt_job *j = userdata;
+	tool_run t = { 0 };
+	int r = iptables(j->ipv6, j->restore ? "restore" : "save", j->restore ? wait_args : NULL,
+			 j->restore ? j->in : NULL, &t, err);
+	if (r >= 0 && t.out_len > 0 && write_all(j->out_fd, t.out, t.out_len) < 0)
+		r = kc_error_set(err, errno, "keep the output: %m");
+	free(t.out);
+	return r;
+}
+
+static void ipt_done(int result, const kc_error *err, void *userdata) {
+	ipt_job *j = userdata;
+	ttrpc_call *call = j->call;
+	struct stat st;
+	_cleanup_free_ uint8_t *out = NULL;
+	size_t len = 0;
+
+	if (result >= 0 && fstat(j->out_fd, &st) == 0 && st.st_size > 0) {
+		len = MIN((size_t)st.st_size, (size_t)IPT_OUTPUT_MAX);
+		out = malloc(len);
+		if (!out || pread(j->out_fd, out, len, 0) != (ssize_t)len)
+			result = -EIO;
+	}
+	if (result < 0)
+		ttrpc_call_fail_error(call, err->err ? err : &(kc_error){ .err = EIO, .msg = "read the tool's output" });
+	else if (j->restore) {
+		Grpc__SetIPTablesResponse resp = GRPC__SET_IPTABLES_RESPONSE__INIT;
+		resp.data.data = out;
+		resp.data.len = len;
+		ttrpc_call_reply(call, &resp.base);
+	} else {
 		Grpc__GetIPTablesResponse resp = GRPC__GET_IPTABLES_RESPONSE__INIT;
-		resp.data.data = t.out;
-		resp.data.len = t.out_len;
+		resp.data.data = out;
+		resp.data.len = len;
 		ttrpc_call_reply(call, &resp.base);
 	}
-	free(t.out);
-	return r < 0 ? r : 0;
+	ipt_job_free(j);
+}
+
+static void ipt_cancel(ttrpc_call *call, void *userdata) {
+	ipt_job *j = userdata;
+	helper_abandon(j->agent, j->pid); /* ipt_done will not run */
+	ipt_job_free(j);
+}
+
+static int ipt_start(agent *a, ttrpc_call *call, bool ipv6, bool restore, const ProtobufCBinaryData *in,
+		     kc_error *err) {
+	char name[32], path[64];
+	/* Said at once, without a helper, when the guest has no such tool. */
+	(void)format_checked(name, sizeof name, "%s-%s", ipv6 ? "ip6tables" : "iptables", restore ? "restore" : "save");
+	if (find_tool(name, path, sizeof path) < 0)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT,
+					 "%s is not installed in the guest (looked in /usr/sbin and /sbin)", name);
+	ipt_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	*j = (ipt_job){ .agent = a, .call = call, .ipv6 = ipv6, .restore = restore, .in = in, .out_fd = -EBADF };
+	j->out_fd = memfd_create("iptables-output", MFD_CLOEXEC);
+	if (j->out_fd < 0) {
+		int e = errno;
+		ipt_job_free(j);
+		return kc_error_set(err, e, "memfd for the output: %s", strerror(e));
+	}
+	int r = helper_run(a, name, ipt_work, j, IPT_TIMEOUT_MS + 2000, ipt_done, j);
+	if (r < 0) {
+		ipt_job_free(j);
+		return kc_error_set(err, -r, "%s: cannot start a helper: %s", name, strerror(-r));
+	}
+	j->pid = r;
+	ttrpc_call_on_cancel(call, ipt_cancel, j);
+	return TTRPC_PENDING;
+}
+
+static int get_iptables(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__GetIPTablesRequest *req = (const Grpc__GetIPTablesRequest *)req_;
+	return ipt_start(ctx, call, req->is_ipv6, false, NULL, err);
 }
 
 static int set_iptables(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
 	const Grpc__SetIPTablesRequest *req = (const Grpc__SetIPTablesRequest *)req_;
-	static char *const wait_args[] = { (char *)"--wait", (char *)"5", NULL };
-	tool_run t = { 0 };
-
 	if (req->data.len > IPT_OUTPUT_MAX)
 		return kc_error_set_code(err, KC_INVALID_ARGUMENT, E2BIG, "data: %zu bytes, at most %u", req->data.len,
 					 IPT_OUTPUT_MAX);
-	int r = iptables(req->is_ipv6, "restore", wait_args, &req->data, &t, err);
-	if (r >= 0) {
-		Grpc__SetIPTablesResponse resp = GRPC__SET_IPTABLES_RESPONSE__INIT;
-		resp.data.data = t.out;
-		resp.data.len = t.out_len;
-		ttrpc_call_reply(call, &resp.base);
-	}
-	free(t.out);
-	return r < 0 ? r : 0;
+	return ipt_start(ctx, call, req->is_ipv6, true, &req->data, err);
 }
 
 AGENT_HANDLER(grpc__agent_service__descriptor, "UpdateInterface", update_interface);
