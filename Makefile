@@ -69,6 +69,7 @@ include tests/integration/module.mk
 include tests/guest/module.mk
 
 include bench/module.mk
+include bench/lcrun.mk
 
 $(BUILD)/host/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
 	@mkdir -p $(@D)

@@ -17,7 +17,7 @@ PKGS=(
 	libseccomp-dev libcap-ng-dev libcmocka-dev libjson-c-dev
 	qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio gzip xz-utils
 	golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
-	dpkg-dev python3 iproute2 jq
+	dpkg-dev python3 iproute2 jq time crun runc
 )
 
 apt_updated=0
