@@ -42,6 +42,8 @@ struct ctr {
 	bool paused;
 	lc_cgroup_oom *oom; /* armed by StartContainer */
 	ev_io *oom_io;
+	ev_timer oom_retry; /* v1 signals the eventfd before the kill is counted: look again shortly */
+	unsigned oom_retries;
 	ev_timer remove_timer;
 	ctr *next;
 };
@@ -58,5 +60,7 @@ int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err);
 /* The OOM watch of a started container (container-ops.c); a failure is logged, the container runs without. */
 void ctr_oom_watch(ctr *c);
 void ctr_oom_unwatch(ctr *c);
+/* Publishes OOM kills counted since the last look (the init's exit calls it: the count is final then). */
+void ctr_oom_poll(ctr *c);
 /* a->containers, made on first use; NULL when out of memory. */
 container_registry *ctr_registry(agent *a);

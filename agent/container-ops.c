@@ -259,24 +259,41 @@ char *containers_oom_take(agent *a) {
 	return id;
 }
 
-static int oom_on_io(ev_io *io, int fd, uint32_t revents, void *userdata) {
-	ctr *c = userdata;
+#define OOM_RETRY_NS (20ULL * 1000 * 1000)
+#define OOM_RETRIES 25
+
+void ctr_oom_poll(ctr *c) {
 	kc_error err = { 0 };
 	uint64_t count, fresh;
+	if (!c->oom)
+		return;
 	int r = lc_cgroup_oom_read(c->oom, &count, &fresh, &err);
-	if (r == -ENOENT) {
-		ctr_oom_unwatch(c);
-		return 0;
-	}
 	if (r < 0) {
-		log_warn("container %s: OOM watch: %s; stopped", c->id, err.msg);
+		if (r != -ENOENT)
+			log_warn("container %s: OOM watch: %s; stopped", c->id, err.msg);
 		ctr_oom_unwatch(c);
-		return 0;
+		return;
 	}
 	for (uint64_t i = 0; i < fresh && i < OOM_QUEUE_MAX; i++) {
 		log_info("container %s: OOM kill", c->id);
 		oom_publish(c->agent, c->id);
 	}
+	/* A notification with nothing counted yet: the kill is still on its way. */
+	if (fresh == 0 && c->oom_retries < OOM_RETRIES) {
+		c->oom_retries++;
+		(void)ev_timer_arm(&c->oom_retry, now_ns() + OOM_RETRY_NS);
+	} else if (fresh > 0)
+		c->oom_retries = 0;
+}
+
+static void oom_retry(ev_timer *t, void *userdata) {
+	ctr_oom_poll(userdata);
+}
+
+static int oom_on_io(ev_io *io, int fd, uint32_t revents, void *userdata) {
+	ctr *c = userdata;
+	c->oom_retries = 0;
+	ctr_oom_poll(c);
 	return 0;
 }
 
@@ -285,6 +302,7 @@ void ctr_oom_watch(ctr *c) {
 	lc_cgroup *cg = lc_instance_cgroup(c->inst);
 	if (!cg || c->oom)
 		return;
+	ev_timer_init(&c->oom_retry, c->agent->loop, oom_retry, c);
 	int r = lc_cgroup_oom_watch(cg, &c->oom, &err);
 	if (r >= 0)
 		r = ev_io_add(c->agent->loop, lc_cgroup_oom_fd(c->oom), EPOLLIN, oom_on_io, c, "oom watch", &c->oom_io);
@@ -295,6 +313,8 @@ void ctr_oom_watch(ctr *c) {
 }
 
 void ctr_oom_unwatch(ctr *c) {
+	if (c->oom)
+		ev_timer_disarm(&c->oom_retry);
 	c->oom_io = ev_io_free(c->oom_io);
 	c->oom = lc_cgroup_oom_free(c->oom);
 }

@@ -180,6 +180,8 @@ static void proc_exited(pid_t pid, int status, void *userdata) {
 		reply_status(call, p->status);
 	}
 	ctr *c = p->c;
+	if (p->init)
+		ctr_oom_poll(c);
 	if (c->removing) {
 		bool all = true;
 		for (proc *q = c->procs; q; q = q->next)

@@ -192,6 +192,9 @@ suite() {
 	rootfs c3
 	create c3 '["sleep","1000"]' >/dev/null
 	ok "start c3" StartContainer '{"container_id":"c3"}'
+	# Calls whose deadline passes are cancelled cleanly; the process and a later wait are unaffected.
+	expect "wait past its deadline" DEADLINE_EXCEEDED 'deadline' --timeout 1 WaitProcess '{"container_id":"c3","exec_id":"c3"}'
+	expect "read past its deadline" DEADLINE_EXCEEDED 'deadline' --timeout 1 ReadStdout '{"container_id":"c3","exec_id":"c3","len":10}'
 	ok "SIGTERM to init without handler" SignalProcess '{"container_id":"c3","exec_id":"c3","signal":15}'
 	v=$(wait_status c3)
 	[ "$v" = 137 ] && pass "$P: promoted to SIGKILL = 137" || fail "$P: promoted to SIGKILL = 137" "$v"
