@@ -121,6 +121,27 @@ static int setup_stdio(const int *stdio, unsigned preserve_fds, kc_error *err) {
 	return 0;
 }
 
+/* Closes every fd but 0-2, the preserved range and keep[] (negative entries ignored). A created init waits at
+ * the start gate, possibly for long: it must not hold the runtime's other fds meanwhile (in the agent, another
+ * container's stdin pipe would never reach EOF, and a closed connection would stay open). */
+static void close_other_fds(unsigned preserve_fds, int *keep, size_t n) {
+	unsigned from = 3 + preserve_fds;
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < 0 || (unsigned)keep[i] < from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			(void)lc_close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	(void)lc_close_range(from, ~0U, 0);
+}
+
 /* ---- the process, common to init and exec ------------------------------------------------------------------- */
 
 int lc_find_executable(const char *file, char *const *env, char *ret, size_t size, kc_error *err) {
@@ -348,6 +369,7 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
+	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd }, 4);
 
 	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
