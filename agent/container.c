@@ -214,7 +214,7 @@ static void stdio_setup_done(stdio_setup *s) {
 	s->console[1] = safe_close(s->console[1]);
 }
 
-static int stdio_prepare(bool tty, stdio_setup *s, kc_error *err) {
+static int stdio_prepare(const agent *a, bool tty, stdio_setup *s, kc_error *err) {
 	*s = (stdio_setup){ .fds = { -1, -1, -1 }, .ours = { -1, -1, -1 }, .console = { -1, -1 } };
 	if (tty) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s->console) < 0)
@@ -230,6 +230,9 @@ static int stdio_prepare(bool tty, stdio_setup *s, kc_error *err) {
 		/* stdin: the process reads; stdout and stderr: the process writes. */
 		s->fds[i] = i == 0 ? pfd[0] : pfd[1];
 		s->ours[i] = i == 0 ? pfd[1] : pfd[0];
+		/* agent.container_pipe_size, as upstream applies it; the kernel's default when unset or refused. */
+		if (a->cfg.container_pipe_size && fcntl(pfd[0], F_SETPIPE_SZ, (int)a->cfg.container_pipe_size) < 0)
+			log_debug("F_SETPIPE_SZ %u: %m", a->cfg.container_pipe_size);
 	}
 	return 0;
 }
@@ -317,12 +320,24 @@ static void ctr_free(ctr *c) {
 	free(c);
 }
 
+/* The agent owns its cgroup parent. The first container's open made it, but the last container to go is not
+ * always that one (lc_cgroup_destroy removes only the ancestors its own open created), so the parent goes when
+ * no container is left. Something still inside keeps it (rmdir fails, once). */
+static void cgroup_parent_cleanup(void) {
+	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
+	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
+	if (lc_cgroup_layout_detect(NULL, &l, NULL) < 0 || lc_cgroup_open(l, CONTAINER_CGROUP_PARENT, 0, &cg, NULL) < 0)
+		return;
+	(void)lc_cgroup_destroy(cg, 0, NULL);
+}
+
 static void ctr_unlink(ctr *c) {
 	container_registry *reg = c->agent->containers;
 	for (ctr **pp = &reg->head; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
-			reg->n--;
+			if (--reg->n == 0)
+				cgroup_parent_cleanup();
 			return;
 		}
 }
@@ -446,7 +461,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	c->n_procs = 1;
 
 	stdio_setup st;
-	r = stdio_prepare(tty, &st, err);
+	r = stdio_prepare(a, tty, &st, err);
 	if (r < 0) {
 		ctr_free(c);
 		return r;
@@ -568,7 +583,7 @@ static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 	if (!p)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	stdio_setup st;
-	r = stdio_prepare(tty, &st, err);
+	r = stdio_prepare(a, tty, &st, err);
 	if (r < 0) {
 		proc_free(p);
 		return r;
@@ -789,6 +804,7 @@ void containers_destroy_all(agent *a) {
 		}
 		ctr_free(c);
 	}
+	cgroup_parent_cleanup();
 	for (unsigned i = 0; i < a->containers->n_oom; i++)
 		free(a->containers->oom_queue[i]);
 	free(a->containers);
