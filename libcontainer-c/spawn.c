@@ -459,6 +459,65 @@ static void kill_and_collect(int pidfd) {
 		;
 }
 
+/* clone3 for the init, joining the pid namespace at pidns_path when there is one. setns(CLONE_NEWPID) only
+ * moves the caller's future children and cannot be undone, so a short-lived helper joins and clones the init
+ * as a child of ours (CLONE_PARENT): to the caller this is clone3 (0 in the init; the pid, with the pidfd at
+ * ca->pidfd, here), and the helper is collected before it returns. */
+static pid_t clone_init(lc_clone_args *ca, const char *pidns_path) {
+	int pp[2], hfd = -1;
+	pid_t pid = -EIO;
+	siginfo_t si;
+
+	if (!pidns_path)
+		return lc_clone3(ca);
+	if (pipe2(pp, O_CLOEXEC) < 0)
+		return -errno;
+	lc_clone_args ha = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&hfd, .exit_signal = SIGCHLD};
+	pid_t helper = lc_clone3(&ha);
+	if (helper < 0) {
+		(void)close(pp[0]);
+		(void)close(pp[1]);
+		return helper;
+	}
+	if (helper == 0) {
+		(void)close(pp[0]);
+		int fd = open(pidns_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
+			pid = -errno;
+		else {
+			lc_clone_args c2 = *ca;
+			c2.flags = (ca->flags & ~(uint64_t)CLONE_PIDFD) | CLONE_PARENT;
+			c2.pidfd = 0;
+			c2.exit_signal = 0; /* CLONE_PARENT: the exit signal is ours, SIGCHLD */
+			pid = lc_clone3(&c2);
+			if (pid == 0) {
+				(void)close(pp[1]);
+				return 0;
+			}
+		}
+		(void)!write(pp[1], &pid, sizeof pid);
+		_exit(0);
+	}
+	(void)close(pp[1]);
+	struct pollfd p = {.fd = pp[0], .events = POLLIN};
+	if (poll(&p, 1, LC_SYNC_TIMEOUT_MS) != 1 || read(pp[0], &pid, sizeof pid) != (ssize_t)sizeof pid)
+		pid = -EIO;
+	(void)close(pp[0]);
+	(void)lc_pidfd_send_signal(hfd, SIGKILL); /* done already, unless it hung */
+	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	(void)close(hfd);
+	if (pid <= 0)
+		return pid < 0 ? pid : -EIO;
+	int pfd = lc_pidfd_open(pid);
+	if (pfd < 0) {
+		(void)kill(pid, SIGKILL);
+		return pfd;
+	}
+	*(int *)(uintptr_t)ca->pidfd = pfd;
+	return pid;
+}
+
 int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 	const lc_config *cfg = a->cfg;
 	int sv[2], pidfd = -1;
@@ -467,8 +526,7 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 
 	if (!cfg->process || !cfg->process->args)
 		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
-	if (cfg->ns[LC_NS_PID].enabled && cfg->ns[LC_NS_PID].path)
-		return kc_error_set(err, EOPNOTSUPP, "linux.namespaces: joining a pid namespace by path is not supported yet");
+	const char *pidns = cfg->ns[LC_NS_PID].enabled ? cfg->ns[LC_NS_PID].path : NULL;
 	bool hooks = lc_spawn_needs_hooks(cfg);
 	if (hooks && !a->runtime_hooks)
 		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
@@ -494,7 +552,7 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		lc_clone_args cca = ca;
 		cca.flags |= CLONE_INTO_CGROUP;
 		cca.cgroup = (uint64_t)cgfd;
-		pid = lc_clone3(&cca);
+		pid = clone_init(&cca, pidns);
 		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
 		 * write below says which. */
 		entered = pid >= 0;
@@ -507,7 +565,7 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		go |= LC_GO_UNSHARE_CGROUPNS;
 	}
 	if (!entered)
-		pid = lc_clone3(&ca);
+		pid = clone_init(&ca, pidns);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
