@@ -53,6 +53,11 @@ struct container_registry {
 	unsigned n;
 	char *oom_queue[OOM_QUEUE_MAX]; /* container ids, oldest first */
 	unsigned n_oom;
+	/* The sandbox's pid namespace: the first container's, while that container exists (upstream's rule);
+	 * containers created with sandbox_pidns join it. */
+	int pidns_fd;
+	char pidns_path[32];
+	char *pidns_owner;
 };
 
 /* NOT_FOUND unless the container exists and is not being removed. */

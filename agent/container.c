@@ -46,14 +46,27 @@
 
 /* ---- lookup ---- */
 
+static void *mfree(void *p) {
+	free(p);
+	return NULL;
+}
+
 static inline bool streq(const char *a, const char *b) {
 	return strcmp(a, b) == 0;
 }
 
 container_registry *ctr_registry(agent *a) {
-	if (!a->containers)
+	if (!a->containers) {
 		a->containers = calloc(1, sizeof(container_registry));
+		if (a->containers)
+			a->containers->pidns_fd = -1;
+	}
 	return a->containers;
+}
+
+static void pidns_forget(container_registry *reg) {
+	reg->pidns_fd = safe_close(reg->pidns_fd);
+	reg->pidns_owner = mfree(reg->pidns_owner);
 }
 
 unsigned containers_count(const agent *a) {
@@ -336,6 +349,8 @@ static void ctr_unlink(ctr *c) {
 	for (ctr **pp = &reg->head; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			if (reg->pidns_owner && streq(reg->pidns_owner, c->id))
+				pidns_forget(reg);
 			if (--reg->n == 0)
 				cgroup_parent_cleanup();
 			return;
@@ -350,7 +365,7 @@ static const char *sandbox_ns(const char *path) {
 
 /* The guest rewrite of the namespaces (see the top of this file). The spec's strings live in its arena; the
  * sandbox paths are literals, which lc_spec_free never frees. */
-static void rewrite_namespaces(lc_spec *spec, bool *ret_uts_joined) {
+static void rewrite_namespaces(lc_spec *spec, const char *pidns_path, bool *ret_uts_joined) {
 	lc_spec_linux *l = spec->linux;
 	size_t n = 0;
 	*ret_uts_joined = false;
@@ -359,6 +374,8 @@ static void rewrite_namespaces(lc_spec *spec, bool *ret_uts_joined) {
 		const char *t = ns.type ? ns.type : "";
 		if (streq(t, "network"))
 			continue;
+		if (streq(t, "pid") && pidns_path)
+			ns.path = (char *)pidns_path;
 		if (streq(t, "ipc") || streq(t, "uts")) {
 			const char *path = sandbox_ns(streq(t, "ipc") ? SANDBOX_NS_IPC : SANDBOX_NS_UTS);
 			if (!path)
@@ -424,8 +441,15 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	if (req->n_storages || req->n_devices)
 		return kc_error_set(err, EOPNOTSUPP, "%s: per-container %s are not supported yet",
 				    req->n_storages ? "storages" : "devices", req->n_storages ? "storages" : "devices");
-	if (req->sandbox_pidns)
-		return kc_error_set(err, EOPNOTSUPP, "sandbox_pidns: joining the sandbox pid namespace is not supported yet");
+	container_registry *reg = ctr_registry(a);
+	if (!reg)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	const char *pidns_path = NULL;
+	if (req->sandbox_pidns && reg->pidns_fd >= 0)
+		pidns_path = reg->pidns_path;
+	else if (req->sandbox_pidns && reg->n > 0)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH,
+					 "sandbox_pidns: the sandbox has no pid namespace (its first container is gone)");
 	if (req->stdin_port || req->stdout_port || req->stderr_port)
 		return kc_error_set(err, EOPNOTSUPP, "stdin_port: passfd stdio is not supported");
 
@@ -435,7 +459,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	r = resolve_rootfs(spec, rootfs, err);
 	if (r < 0)
 		return r;
-	rewrite_namespaces(spec, &uts_joined);
+	rewrite_namespaces(spec, pidns_path, &uts_joined);
 	lc_specconv_opts opts = { .shared_ns = LC_NS_BIT(LC_NS_NET) | LC_NS_BIT(LC_NS_IPC) | LC_NS_BIT(LC_NS_UTS) };
 	r = lc_config_from_spec(spec, &opts, &cfg, err);
 	if (r < 0)
@@ -494,11 +518,16 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		ctr_free(c);
 		return r;
 	}
-	container_registry *reg = ctr_registry(a);
-	if (!reg) {
-		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
-		ctr_free(c);
-		return kc_error_set(err, ENOMEM, "out of memory");
+	/* The first container defines the sandbox's pid namespace (upstream: the pause container's). */
+	if (reg->pidns_fd < 0 && !pidns_path) {
+		char path[64];
+		(void)snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)p->pid);
+		reg->pidns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		reg->pidns_owner = reg->pidns_fd >= 0 ? strdup(c->id) : NULL;
+		if (reg->pidns_fd >= 0 && !reg->pidns_owner)
+			reg->pidns_fd = safe_close(reg->pidns_fd);
+		if (reg->pidns_fd >= 0)
+			(void)snprintf(reg->pidns_path, sizeof reg->pidns_path, "/proc/self/fd/%d", reg->pidns_fd);
 	}
 	c->next = reg->head;
 	reg->head = c;
@@ -805,6 +834,7 @@ void containers_destroy_all(agent *a) {
 		ctr_free(c);
 	}
 	cgroup_parent_cleanup();
+	pidns_forget(a->containers);
 	for (unsigned i = 0; i < a->containers->n_oom; i++)
 		free(a->containers->oom_queue[i]);
 	free(a->containers);

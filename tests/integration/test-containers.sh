@@ -235,6 +235,21 @@ suite() {
 	ok "remove c6" RemoveContainer '{"container_id":"c6"}'
 	ok "remove never started c6b" RemoveContainer '{"container_id":"c6b"}'
 
+	# ---- the sandbox pid namespace: the first container's; sandbox_pidns joins it ----
+	rootfs p1; rootfs p2; rootfs p3
+	create p1 '["sleep","1000"]' >/dev/null
+	ok "start pidns owner" StartContainer '{"container_id":"p1"}'
+	ok "create in the sandbox pidns" CreateContainer '{"container_id":"p2","sandbox_pidns":true,"OCI":'"$(spec p2 '["sh","-c","tr \"\\0\" \" \" </proc/1/cmdline; echo; echo $$"]')"'}'
+	ok "start p2" StartContainer '{"container_id":"p2"}'
+	v=$(read_all p2)
+	[ "$(sed -n 1p <<<"$v")" = "sleep 1000 " ] && [ "$(sed -n 2p <<<"$v")" != 1 ] &&
+		pass "$P: sandbox_pidns sees the first container's init" || fail "$P: sandbox_pidns sees the first container's init" "$v"
+	create p3 '["sh","-c","echo $$"]' >/dev/null
+	ok "start p3" StartContainer '{"container_id":"p3"}'
+	v=$(read_all p3)
+	[ "$v" = 1 ] && pass "$P: without sandbox_pidns a pid namespace of its own" || fail "$P: without sandbox_pidns a pid namespace of its own" "$v"
+	for c in p2 p3 p1; do ok "remove $c" RemoveContainer '{"container_id":"'$c'"}'; done
+
 	# ---- a terminal ----
 	rootfs c7
 	create c7 '["sh","-c","read x; stty size; echo tty:$x; tty"]' true >/dev/null
