@@ -215,6 +215,11 @@ static _noreturn_ void exec_process(int syncfd, const char *path, const lc_secur
 		kc_error_set(&err, -r, "close_range: %s", strerror(-r));
 		lc_child_fail(syncfd, &err);
 	}
+	/* Ignored signals stay ignored across execve: the agent ignores SIGPIPE, and a container's `yes | head`
+	 * would then never end. Every disposition starts at its default, as in a fresh process. */
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* With noNewPrivileges the filter goes on last, so that it only has to allow execve itself. */
