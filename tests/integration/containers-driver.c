@@ -1,9 +1,14 @@
 /* Drives container calls that a one-call-per-connection client cannot, for tests/integration/test-containers.sh:
  *   containers-driver ADDR read CID EID     ReadStdout (1 MiB at a time) until EOF, the bytes to stdout
+ *   containers-driver ADDR readerr CID EID  the same with ReadStderr
  *   containers-driver ADDR pending CID      on one connection: WaitProcess and three ReadStdout pending, then
  *                                           Check answered meanwhile, WriteStdin "hi\n", then the reads carry
- *                                           "got hi\n" and EOF and the wait 7; prints "ok" or what differed */
+ *                                           "got hi\n" and EOF and the wait 7; prints "ok" or what differed
+ *   containers-driver ADDR stdin CID N      N WriteStdin calls of 1 MiB (chunk k filled with 'A' + k % 26), each
+ *                                           reply's len checked, then an empty write closes stdin
+ *   containers-driver ADDR leave CID        WaitProcess and ReadStdout sent, then the connection closed */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent.pb-c.h"
@@ -14,12 +19,14 @@
 #define SVC "grpc.AgentService"
 
 static int send_msg(ttrpc_client *c, const char *svc, const char *method, const ProtobufCMessage *m, uint32_t *ret) {
-	uint8_t buf[4096];
 	size_t n = protobuf_c_message_get_packed_size(m);
-	if (n > sizeof buf)
+	uint8_t *buf = malloc(n ? n : 1);
+	if (!buf)
 		return -1;
 	protobuf_c_message_pack(m, buf);
-	return ttrpc_client_send(c, svc, method, buf, n, 0, ret);
+	int r = ttrpc_client_send(c, svc, method, buf, n, 0, ret);
+	free(buf);
+	return r;
 }
 
 /* Receives stream's response and unpacks it with desc; NULL on any failure (printed). */
@@ -43,14 +50,14 @@ static ProtobufCMessage *recv_msg(ttrpc_client *c, uint32_t stream, int64_t wait
 	return m;
 }
 
-static int do_read(ttrpc_client *c, const char *cid, const char *eid) {
+static int do_read(ttrpc_client *c, const char *method, const char *cid, const char *eid) {
 	for (;;) {
 		Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
 		req.container_id = (char *)cid;
 		req.exec_id = (char *)eid;
 		req.len = 1u << 20;
 		uint32_t s;
-		if (send_msg(c, SVC, "ReadStdout", &req.base, &s) < 0)
+		if (send_msg(c, SVC, method, &req.base, &s) < 0)
 			return 1;
 		Grpc__ReadStreamResponse *resp =
 			(Grpc__ReadStreamResponse *)recv_msg(c, s, 30 * SEC, &grpc__read_stream_response__descriptor, "read");
@@ -126,6 +133,41 @@ static int do_pending(ttrpc_client *c, const char *cid) {
 	return 0;
 }
 
+static int do_stdin(ttrpc_client *c, const char *cid, int n) {
+	static uint8_t chunk[1 << 20];
+	for (int k = 0; k <= n; k++) {
+		Grpc__WriteStreamRequest wr = GRPC__WRITE_STREAM_REQUEST__INIT;
+		wr.container_id = wr.exec_id = (char *)cid;
+		memset(chunk, 'A' + k % 26, sizeof chunk);
+		wr.data.data = chunk;
+		wr.data.len = k < n ? sizeof chunk : 0; /* the last one closes stdin */
+		uint32_t s;
+		if (send_msg(c, SVC, "WriteStdin", &wr.base, &s) < 0)
+			return 1;
+		Grpc__WriteStreamResponse *resp =
+			(Grpc__WriteStreamResponse *)recv_msg(c, s, 30 * SEC, &grpc__write_stream_response__descriptor, "WriteStdin");
+		if (!resp)
+			return 1;
+		if (resp->len != wr.data.len) {
+			printf("WriteStdin %d: len %u, sent %zu\n", k, resp->len, wr.data.len);
+			return 1;
+		}
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+	}
+	return 0;
+}
+
+static int do_leave(ttrpc_client *c, const char *cid) {
+	Grpc__WaitProcessRequest w = GRPC__WAIT_PROCESS_REQUEST__INIT;
+	Grpc__ReadStreamRequest rd = GRPC__READ_STREAM_REQUEST__INIT;
+	uint32_t s1, s2;
+	w.container_id = w.exec_id = rd.container_id = rd.exec_id = (char *)cid;
+	rd.len = 100;
+	if (send_msg(c, SVC, "WaitProcess", &w.base, &s1) < 0 || send_msg(c, SVC, "ReadStdout", &rd.base, &s2) < 0)
+		return 1;
+	return 0; /* the connection closes with the client */
+}
+
 int main(int argc, char **argv) {
 	_cleanup_(ttrpc_client_freep) ttrpc_client *c = NULL;
 	if (argc < 4) {
@@ -138,9 +180,15 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	if (strcmp(argv[2], "read") == 0 && argc == 5)
-		return do_read(c, argv[3], argv[4]);
+		return do_read(c, "ReadStdout", argv[3], argv[4]);
+	if (strcmp(argv[2], "readerr") == 0 && argc == 5)
+		return do_read(c, "ReadStderr", argv[3], argv[4]);
 	if (strcmp(argv[2], "pending") == 0)
 		return do_pending(c, argv[3]);
+	if (strcmp(argv[2], "stdin") == 0 && argc == 5)
+		return do_stdin(c, argv[3], atoi(argv[4]));
+	if (strcmp(argv[2], "leave") == 0)
+		return do_leave(c, argv[3]);
 	fprintf(stderr, "unknown mode `%s`\n", argv[2]);
 	return 2;
 }

@@ -320,6 +320,75 @@ suite() {
 	ok "remove c12" RemoveContainer '{"container_id":"c12"}'
 	nothing_left "after pause, update and OOM"
 
+	# ---- volume: 64 MiB of stdin in 1 MiB calls, 256 MiB of stdout, stdout and stderr each in order ----
+	rootfs v1
+	create v1 '["sha256sum"]' >/dev/null
+	ok "start stdin sink" StartContainer '{"container_id":"v1"}'
+	v=$("$DRIVER" "unix://$sock" stdin v1 64 2>&1)
+	[ $? = 0 ] && pass "$P: 64 WriteStdin calls of 1 MiB, each len whole" || fail "$P: 64 WriteStdin calls of 1 MiB, each len whole" "$v"
+	letters=ABCDEFGHIJKLMNOPQRSTUVWXYZ
+	want=$(for k in $(seq 0 63); do head -c 1048576 /dev/zero | tr '\0' "${letters:$((k % 26)):1}"; done | sha256sum | cut -d' ' -f1)
+	got=$(read_all v1 | cut -d' ' -f1)
+	[ "$got" = "$want" ] && pass "$P: 64 MiB of stdin arrives whole" || fail "$P: 64 MiB of stdin arrives whole" "$got != $want"
+	ok "remove v1" RemoveContainer '{"container_id":"v1"}'
+
+	rootfs v2
+	create v2 '["sh","-c","yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 268435456"]' >/dev/null
+	ok "start 256 MiB writer" StartContainer '{"container_id":"v2"}'
+	want=$(yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 268435456 | sha256sum | cut -d' ' -f1)
+	got=$("$DRIVER" "unix://$sock" read v2 v2 | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] && pass "$P: 256 MiB of stdout arrives whole" || fail "$P: 256 MiB of stdout arrives whole" "$got != $want"
+	[ "$(wait_status v2)" = 0 ] && pass "$P: 256 MiB writer = 0" || fail "$P: 256 MiB writer = 0" "status"
+	ok "remove v2" RemoveContainer '{"container_id":"v2"}'
+
+	rootfs v3
+	create v3 '["sh","-c","i=0; while [ $i -lt 20000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"]' >/dev/null
+	ok "start interleaved writer" StartContainer '{"container_id":"v3"}'
+	"$DRIVER" "unix://$sock" readerr v3 v3 >"$dir/v3.err" &
+	epid=$!
+	"$DRIVER" "unix://$sock" read v3 v3 >"$dir/v3.out"
+	wait "$epid"
+	if awk '$0 != "out" NR-1 { exit 1 } END { exit NR != 20000 }' "$dir/v3.out" &&
+		awk '$0 != "err" NR-1 { exit 1 } END { exit NR != 20000 }' "$dir/v3.err"; then
+		pass "$P: stdout and stderr each in order"
+	else fail "$P: stdout and stderr each in order" "$(wc -l <"$dir/v3.out") / $(wc -l <"$dir/v3.err") lines"; fi
+	ok "remove v3" RemoveContainer '{"container_id":"v3"}'
+
+	# ---- faults: the host leaves with calls pending; a process killed from outside ----
+	rootfs d1
+	create d1 '["sh","-c","read x; echo $x; exit 4"]' >/dev/null
+	ok "start d1" StartContainer '{"container_id":"d1"}'
+	"$DRIVER" "unix://$sock" leave d1
+	ok "Check after the host left" Check '{}'
+	ctl WriteStdin '{"container_id":"d1","exec_id":"d1","data":"'"$(printf 'back\n' | base64 -w0)"'"}' >/dev/null
+	v=$(read_all d1)
+	[ "$v" = back ] && [ "$(wait_status d1)" = 4 ] && pass "$P: a new connection drives the container on" ||
+		fail "$P: a new connection drives the container on" "$v"
+	ok "remove d1" RemoveContainer '{"container_id":"d1"}'
+	rootfs k1
+	create k1 '["sleep","1000"]' >/dev/null
+	ok "start k1" StartContainer '{"container_id":"k1"}'
+	kpid=$(pgrep -P "$agent_pid" -x sleep)
+	[ -n "$kpid" ] && kill -9 "$kpid"
+	[ "$(wait_status k1)" = 137 ] && pass "$P: killed from outside = 137" || fail "$P: killed from outside = 137" "pid $kpid"
+	ok "remove k1" RemoveContainer '{"container_id":"k1"}'
+
+	# ---- 100 containers in one sandbox (one rootfs, linked from each container's directory) ----
+	ns sh -c "mkdir -p $S/base && cp -a $dir/bundle/rootfs $S/base/rootfs"
+	n_ok=0
+	for i in $(seq 100); do
+		ns sh -c "mkdir -p $S/m$i && ln -s ../base/rootfs $S/m$i/rootfs"
+		create "m$i" '["sleep","1000"]' >/dev/null && ctl StartContainer '{"container_id":"m'$i'"}' >/dev/null && n_ok=$((n_ok + 1))
+	done
+	[ "$n_ok" = 100 ] && pass "$P: 100 containers created and started" || fail "$P: 100 containers created and started" "$n_ok"
+	v=$(pgrep -P "$agent_pid" -x sleep | wc -l)
+	[ "$v" = 100 ] && pass "$P: 100 inits running" || fail "$P: 100 inits running" "$v"
+	ok "Check with 100 containers" Check '{}'
+	n_ok=0
+	for i in $(seq 100); do ctl RemoveContainer '{"container_id":"m'$i'"}' >/dev/null && n_ok=$((n_ok + 1)); done
+	[ "$n_ok" = 100 ] && pass "$P: 100 containers removed" || fail "$P: 100 containers removed" "$n_ok"
+	nothing_left "after volume, faults and 100 containers"
+
 	# ---- bad input ----
 	rootfs bad
 	expect "bad spec field" INVALID_ARGUMENT 'linux.namespaces[0].type' CreateContainer \
