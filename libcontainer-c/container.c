@@ -575,21 +575,6 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 
 /* ---- exec ---------------------------------------------------------------------------------------------------- */
 
-/* The namespaces of pid that differ from ours: those are the container's to join. */
-static unsigned container_ns_flags(pid_t pid) {
-	static const lc_ns_kind kinds[] = {LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC, LC_NS_NET, LC_NS_PID, LC_NS_CGROUP, LC_NS_TIME};
-	unsigned flags = 0;
-	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-		char a[64], b[64];
-		struct stat sa, sb;
-		(void)snprintf(a, sizeof a, "/proc/%d/ns/%s", (int)pid, lc_ns_kind_proc_name(kinds[i]));
-		(void)snprintf(b, sizeof b, "/proc/self/ns/%s", lc_ns_kind_proc_name(kinds[i]));
-		if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
-			flags |= (unsigned)lc_ns_kind_clone_flag(kinds[i]);
-	}
-	return flags;
-}
-
 #define LC_EXEC_ENV_MAX 4096
 
 int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
@@ -682,7 +667,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 		.has_personality = cfg->has_personality,
 		.personality = cfg->personality,
 		.target_pidfd = pidfd,
-		.ns_flags = container_ns_flags(s->pid),
+		.ns_flags = lc_ns_flags_differing(s->pid),
 		.process = &p,
 		.console_sock_fd = o->console_sock_fd,
 		.preserve_fds = o->preserve_fds,

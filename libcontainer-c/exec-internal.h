@@ -129,3 +129,6 @@ void lc_security_params_init(lc_security_params *sp, const lc_process_config *p,
 /* Console: in the child, after pivot_root: opens a pty from the container's /dev/ptmx, sends the master to
  * the console socket (SCM_RIGHTS) and makes the slave the controlling terminal and stdio. */
 int lc_console_setup_child(int console_sock_fd, const lc_process_config *p, kc_error *err);
+
+/* CLONE_NEW* of the namespaces of pid that differ from ours: what an exec into its container joins. */
+unsigned lc_ns_flags_differing(pid_t pid);

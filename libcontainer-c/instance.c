@@ -179,21 +179,6 @@ int lc_instance_start(lc_instance *c, kc_error *err) {
 	return 0;
 }
 
-/* The namespaces of the init that differ from ours: the ones to join. */
-static unsigned ns_flags_of(pid_t pid) {
-	static const lc_ns_kind kinds[] = {LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC, LC_NS_NET, LC_NS_PID, LC_NS_CGROUP, LC_NS_TIME};
-	unsigned flags = 0;
-	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
-		char a[64], b[64];
-		struct stat sa, sb;
-		(void)snprintf(a, sizeof a, "/proc/%d/ns/%s", (int)pid, lc_ns_kind_proc_name(kinds[i]));
-		(void)snprintf(b, sizeof b, "/proc/self/ns/%s", lc_ns_kind_proc_name(kinds[i]));
-		if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
-			flags |= (unsigned)lc_ns_kind_clone_flag(kinds[i]);
-	}
-	return flags;
-}
-
 int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err) {
 	lc_process_config p = *o->process;
 
@@ -208,7 +193,7 @@ int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_
 	}
 	lc_exec_args a = {
 		.target_pidfd = c->pidfd,
-		.ns_flags = ns_flags_of(c->pid),
+		.ns_flags = lc_ns_flags_differing(c->pid),
 		.process = &p,
 		.console_sock_fd = o->console_sock_fd,
 		.seccomp = c->seccomp,

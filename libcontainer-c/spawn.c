@@ -840,3 +840,19 @@ int lc_self_ensure_sealed(char *const argv[], char *const envp[], kc_error *err)
 	syscall(SYS_execveat, fd, "", argv, envp, AT_EMPTY_PATH);
 	return kc_error_set(err, errno, "re-exec from a read-only copy of the runtime: %s", strerror(errno));
 }
+
+/* The namespaces of pid that differ from ours: the ones an exec into its container joins. */
+unsigned lc_ns_flags_differing(pid_t pid) {
+	static const lc_ns_kind kinds[] = { LC_NS_USER, LC_NS_MOUNT, LC_NS_UTS, LC_NS_IPC,
+					    LC_NS_NET,  LC_NS_PID,   LC_NS_CGROUP, LC_NS_TIME };
+	unsigned flags = 0;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+		char a[64], b[64];
+		struct stat sa, sb;
+		(void)snprintf(a, sizeof a, "/proc/%d/ns/%s", (int)pid, lc_ns_kind_proc_name(kinds[i]));
+		(void)snprintf(b, sizeof b, "/proc/self/ns/%s", lc_ns_kind_proc_name(kinds[i]));
+		if (stat(a, &sa) == 0 && stat(b, &sb) == 0 && (sa.st_ino != sb.st_ino || sa.st_dev != sb.st_dev))
+			flags |= (unsigned)lc_ns_kind_clone_flag(kinds[i]);
+	}
+	return flags;
+}
