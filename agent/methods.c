@@ -73,10 +73,13 @@ static int get_guest_details(void *ctx, ttrpc_call *call, const ProtobufCMessage
 	}
 	details.version = (char *)KC_VERSION;
 	details.init_daemon = a->pid1;
-	/* No device handlers are registered yet, and containers do not get seccomp yet: the Go runtime keys
-	 * guest seccomp on supports_seccomp, so it must not be claimed early. */
+	/* The Go runtime sends a container's seccomp profile only when this is true; libcontainer-c compiles
+	 * it with libseccomp and installs it in the container (tests/integration/test-containers.sh). */
+	static char *features[] = { (char *)"seccomp" };
 	details.storage_handlers = (char **)stor_driver_names(&details.n_storage_handlers);
-	details.supports_seccomp = false;
+	details.supports_seccomp = true;
+	details.extra_features = features;
+	details.n_extra_features = ELEMENTSOF(features);
 	resp.agent_details = &details;
 	ttrpc_call_reply(call, &resp.base);
 	return 0;

@@ -170,6 +170,19 @@ suite() {
 	expect "removed is gone" NOT_FOUND 'container `c1` not found' WaitProcess '{"container_id":"c1","exec_id":"c1"}'
 	nothing_left "after the first container"
 
+	# Guest seccomp, which GetGuestDetails reports as supported: mkdir refused with the profile's errno.
+	rootfs cs
+	seccomp='{"DefaultAction":"SCMP_ACT_ALLOW","Architectures":["SCMP_ARCH_X86_64"],"Syscalls":[{"Names":["mkdir","mkdirat"],"Action":"SCMP_ACT_ERRNO","errnoret":1}]}'
+	ok "create with a seccomp profile" CreateContainer '{"container_id":"cs","exec_id":"cs","OCI":'"$(spec cs '["sh","-c","mkdir /x; echo rc=$?; cat /proc/self/status | grep ^Seccomp:"]' | jq -c ".Linux.Seccomp = $seccomp")"'}'
+	ok "start the seccomp container" StartContainer '{"container_id":"cs"}'
+	v=$(read_all cs; read_all cs cs ReadStderr)
+	grep -q 'Operation not permitted' <<<"$v" && grep -q 'rc=1' <<<"$v" && grep -q 'Seccomp:.*2' <<<"$v" &&
+		pass "$P: seccomp errnoRet applied in the container" || fail "$P: seccomp errnoRet applied in the container" "$v"
+	[ "$(wait_status cs)" = 0 ] && pass "$P: seccomp container exits 0" || fail "$P: seccomp container exits 0" ""
+	ok "remove the seccomp container" RemoveContainer '{"container_id":"cs"}'
+	v=$(ctl GetGuestDetails '{}' | jq -r '.agent_details.supports_seccomp')
+	[ "$v" = true ] && pass "$P: supports_seccomp reported" || fail "$P: supports_seccomp reported" "$v"
+
 	# A long-running container: exec, signals, 0 and 137.
 	rootfs c2
 	create c2 '["sh","-c","trap \"exit 0\" TERM; while :; do sleep 0.1; done"]' >/dev/null
