@@ -43,39 +43,7 @@ rc=$?
 [ "$rc" = 77 ] && { skip containers "no static busybox (apt-get install busybox-static)"; exit 77; }
 [ "$rc" = 0 ] || { fail containers "make-bundle.sh failed"; finish; }
 
-R=/run/kata-containers
-S=$R/shared/containers
-
-start_agent() {
-	local bin=$1 name=$2
-	sock=$dir/$name.sock
-	log=$dir/$name.log
-	echo "nameserver 192.0.2.53" >"$dir/resolv.scratch"
-	unshare -m -u -i --propagation private bash -c '
-		mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/resolv.conf && hostname scratch-host &&
-		exec "$2" --server-addr "unix://$3" --log-level info' _ "$dir/resolv.scratch" "$bin" "$sock" 2>"$log" &
-	agent_pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	[ -S "$sock" ]
-}
-
-ns() { nsenter -t "$agent_pid" -m -u -i "$@"; }
-ctl() { "$KL" ctl "unix://$sock" "$@" 2>&1; }
-expect() {
-	local name=$1 code=$2 text=$3 out rc
-	shift 3
-	out=$(ctl "$@")
-	rc=$?
-	if [ "$rc" = 1 ] && grep -q "^error: $code: " <<<"$out" && grep -qF -- "$text" <<<"$out"; then pass "$P: $name"; else
-		fail "$P: $name" "rc=$rc, want $code with \`$text\`: $out"; fi
-}
-ok() {
-	local name=$1 out rc
-	shift
-	out=$(ctl "$@")
-	rc=$?
-	[ "$rc" = 0 ] && pass "$P: $name" || fail "$P: $name" "rc=$rc: $out"
-}
+. tests/lib-agent.sh
 
 # rootfs CID: the busybox tree at the place the Go runtime shares it.
 rootfs() { ns sh -c "mkdir -p $S/$1 && cp -a $dir/bundle/rootfs $S/$1/rootfs"; }

@@ -30,41 +30,8 @@ trap cleanup EXIT
 host_hostname=$(hostname)
 host_resolv=$(sha256sum /etc/resolv.conf 2>/dev/null)
 
-R=/run/kata-containers
-S=$R/shared/containers
+. tests/lib-agent.sh
 
-start_agent() {
-	local bin=$1 name=$2
-	sock=$dir/$name.sock
-	log=$dir/$name.log
-	echo "nameserver 192.0.2.53" >"$dir/resolv.scratch"
-	# The scratch resolv.conf first: the agent's own bind goes over it, never over the host's file.
-	unshare -m -u -i --propagation private bash -c '
-		mount -t tmpfs tmpfs /run && mount --bind "$1" /etc/resolv.conf && hostname scratch-host &&
-		exec "$2" --server-addr "unix://$3" --log-level info' _ "$dir/resolv.scratch" "$bin" "$sock" 2>"$log" &
-	agent_pid=$!
-	for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-	[ -S "$sock" ]
-}
-
-ns() { nsenter -t "$agent_pid" -m -u -i "$@"; }
-ctl() { "$KL" ctl "unix://$sock" "$@" 2>&1; }
-# expect NAME CODE TEXT METHOD JSON: the call fails with that status code and a message holding TEXT.
-expect() {
-	local name=$1 code=$2 text=$3 out rc
-	shift 3
-	out=$(ctl "$@")
-	rc=$?
-	if [ "$rc" = 1 ] && grep -q "^error: $code: " <<<"$out" && grep -qF -- "$text" <<<"$out"; then pass "$P: $name"; else
-		fail "$P: $name" "rc=$rc, want $code with \`$text\`: $out"; fi
-}
-ok() {
-	local name=$1 out rc
-	shift
-	out=$(ctl "$@")
-	rc=$?
-	[ "$rc" = 0 ] && pass "$P: $name" || fail "$P: $name" "rc=$rc: $out"
-}
 mounts_under() { ns findmnt -rn -o TARGET | grep -c "^$R" ; }
 nothing_mounted() {
 	local n
