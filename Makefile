@@ -51,7 +51,7 @@ bootstrap:
 	$(MAKE) $(GOALS)
 else
 
-COMMON_SRCS := common/error.c common/util.c common/log.c
+COMMON_SRCS := common/error.c common/util.c common/log.c common/path.c
 
 include proto/module.mk
 include init/module.mk

@@ -37,7 +37,7 @@
 #include "libcontainer-c/instance.h"
 #include "libcontainer-c/linux-syscalls.h"
 #include "libcontainer-c/spec.h"
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 /* How long RemoveContainer and DestroySandbox wait for killed processes to leave the cgroup before rmdir
@@ -396,21 +396,21 @@ static void rewrite_namespaces(lc_spec *spec, const char *pidns_path, bool *ret_
  * out), checked to be under the root still. */
 static int resolve_rootfs(const lc_spec *spec, char ret[PATH_MAX], kc_error *err) {
 	_cleanup_close_ int fd = -1;
-	char fdpath[STOR_FD_PATH_MAX];
+	char fdpath[PATH_FD_PATH_MAX];
 	const char *rel;
 
 	if (!spec->root || !spec->root->path || !*spec->root->path)
 		return kc_error_set(err, EINVAL, "OCI.Root.Path: missing");
-	int r = stor_path_check(spec->root->path, STOR_ROOT_PREFIX, &rel, "OCI.Root.Path", err);
+	int r = path_check_under(spec->root->path, STOR_ROOT_PREFIX, &rel, "OCI.Root.Path", err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int root = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (root < 0)
 		return kc_error_set(err, errno, "OCI.Root.Path: open %s: %m", STOR_ROOT);
-	r = stor_open_in_root(root, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
+	r = path_open_in_root(root, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
 	if (r < 0)
 		return kc_error_set(err, -r, "OCI.Root.Path: `%s`: %s", spec->root->path, strerror(-r));
-	stor_fd_path(fd, fdpath);
+	path_fd_path(fd, fdpath);
 	ssize_t n = readlink(fdpath, ret, PATH_MAX - 1);
 	if (n <= 0 || n >= PATH_MAX - 1)
 		return kc_error_set(err, n < 0 ? errno : ENAMETOOLONG, "OCI.Root.Path: cannot name the resolved root");

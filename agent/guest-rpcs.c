@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "csi.pb-c.h"
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 #define HELPER_TIMEOUT_MS 30000
@@ -192,7 +192,7 @@ static int reseed_random_dev(void *ctx, ttrpc_call *call, const ProtobufCMessage
 
 /* Whether a relative symlink target stays below the shared root from a link whose parent lies depth levels
  * under it. A link the host plants must not point out, where a later path through it (resolved by someone
- * less careful than storage/path.c) would land outside (GHSA-q49m-57vm-c8cc). */
+ * less careful than common/path.c) would land outside (GHSA-q49m-57vm-c8cc). */
 static bool link_target_inside(const char *target, long depth) {
 	if (target[0] == '/')
 		return false;
@@ -318,7 +318,7 @@ static int copy_regular(int dfd, const char *name, const Grpc__CopyFileRequest *
 static int copy_file_check(const Grpc__CopyFileRequest *req, kc_error *err) {
 	const char *rel;
 	mode_t type = req->file_mode & S_IFMT;
-	int r = stor_path_check(req->path, SHARED_PREFIX, &rel, "path", err);
+	int r = path_check_under(req->path, SHARED_PREFIX, &rel, "path", err);
 	if (r < 0)
 		return r;
 	if (type != 0 && type != S_IFREG && type != S_IFDIR && type != S_IFLNK)
@@ -344,7 +344,7 @@ static int copy_file_work(void *userdata, kc_error *err) {
 	mode_t type = req->file_mode & S_IFMT;
 	mode_t dir_mode = req->dir_mode & 07777 ? req->dir_mode & 07777 : 0755;
 
-	int r = stor_path_check(req->path, SHARED_PREFIX, &rel, "path", err);
+	int r = path_check_under(req->path, SHARED_PREFIX, &rel, "path", err);
 	if (r < 0)
 		return r;
 	if (mkdir(STOR_ROOT, 0755) < 0 && errno != EEXIST)
@@ -352,11 +352,11 @@ static int copy_file_work(void *userdata, kc_error *err) {
 	top = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top < 0)
 		return kc_error_set(err, errno, "open %s: %m", STOR_ROOT);
-	r = stor_open_in_root(top, "shared/containers", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0755, &shared, NULL);
+	r = path_open_in_root(top, "shared/containers", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, &shared, NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "%s: %s", STOR_SHARED_CONTAINERS, strerror(-r));
 	/* Parents are created with dir_mode, inside the shared root: symlinks on the way resolve inside it. */
-	r = stor_open_parent_in_root(shared, rel, STOR_RESOLVE_MKDIR, dir_mode, &dfd, &name);
+	r = path_open_parent_in_root(shared, rel, PATH_RESOLVE_MKDIR, dir_mode, &dfd, &name);
 	if (r < 0)
 		return kc_error_set(err, r, "path: parent of `%s`: %s", req->path, strerror(-r));
 	if (type == S_IFDIR)
@@ -389,7 +389,7 @@ static int volume_stats_work(void *userdata, kc_error *err) {
 	top = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (top < 0)
 		return kc_error_set(err, errno, "volume_guest_path: open %s: %m", STOR_ROOT);
-	int r = stor_open_in_root(top, h->path + strlen(STOR_ROOT_PREFIX), O_PATH, 0, 0, &fd, NULL);
+	int r = path_open_in_root(top, h->path + strlen(STOR_ROOT_PREFIX), O_PATH, 0, 0, &fd, NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "volume_guest_path: `%s`: %s", h->path, strerror(-r));
 	if (fstatfs(fd, &sf) < 0)
@@ -430,7 +430,7 @@ static void volume_stats_done(int result, const kc_error *err, void *userdata) {
 static int get_volume_stats(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
 	const Grpc__VolumeStatsRequest *req = (const Grpc__VolumeStatsRequest *)req_;
 	const char *rel;
-	int r = stor_path_check(req->volume_guest_path, STOR_ROOT_PREFIX, &rel, "volume_guest_path", err);
+	int r = path_check_under(req->volume_guest_path, STOR_ROOT_PREFIX, &rel, "volume_guest_path", err);
 	if (r < 0)
 		return r;
 	return helper_call_start(ctx, call, req_, "GetVolumeStats", volume_stats_work, volume_stats_done,

@@ -30,7 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
-#include "storage/path.h"
+#include "common/path.h"
 
 #define CREATE_TIMEOUT_MS 120000
 #define TEARDOWN_TIMEOUT_MS 30000
@@ -152,15 +152,15 @@ static const char *const ns_names[] = { "ipc", "uts" };
 
 static void unbind_namespaces(const stor_root *root) {
 	for (size_t i = 0; i < ELEMENTSOF(ns_names); i++) {
-		char rel[64], p[STOR_FD_PATH_MAX];
+		char rel[64], p[PATH_FD_PATH_MAX];
 		_cleanup_close_ int fd = -EBADF, dfd = -EBADF;
 		const char *name;
 		(void)format_checked(rel, sizeof rel, "sandbox/ns/%s", ns_names[i]);
-		if (stor_open_in_root(root->fd, rel, O_PATH, STOR_RESOLVE_NOFOLLOW, 0, &fd, NULL) < 0)
+		if (path_open_in_root(root->fd, rel, O_PATH, PATH_RESOLVE_NOFOLLOW, 0, &fd, NULL) < 0)
 			continue;
-		stor_fd_path(fd, p);
+		path_fd_path(fd, p);
 		(void)umount2(p, MNT_DETACH);
-		if (stor_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) >= 0)
+		if (path_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) >= 0)
 			(void)unlinkat(dfd, name, 0);
 	}
 }
@@ -169,7 +169,7 @@ static void unbind_namespaces(const stor_root *root) {
  * it exits; containers join them through those files. */
 static int bind_namespaces(create_job *j, const stor_root *root, kc_error *err) {
 	_cleanup_close_ int dfd = -EBADF;
-	int r = stor_open_in_root(root->fd, "sandbox/ns", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0755, &dfd, NULL);
+	int r = path_open_in_root(root->fd, "sandbox/ns", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, &dfd, NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "%s/ns: %s", SANDBOX_DIR, strerror(-r));
 	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0)
@@ -178,12 +178,12 @@ static int bind_namespaces(create_job *j, const stor_root *root, kc_error *err) 
 		return kc_error_set(err, errno, "hostname: sethostname in the sandbox UTS namespace: %m");
 	j->prog->ns = 1;
 	for (size_t i = 0; i < ELEMENTSOF(ns_names); i++) {
-		char src[64], p[STOR_FD_PATH_MAX];
+		char src[64], p[PATH_FD_PATH_MAX];
 		_cleanup_close_ int fd = openat(dfd, ns_names[i], O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0444);
 		if (fd < 0)
 			return kc_error_set(err, errno, "%s/ns/%s: %m", SANDBOX_DIR, ns_names[i]);
 		(void)format_checked(src, sizeof src, "/proc/self/ns/%s", ns_names[i]);
-		stor_fd_path(fd, p);
+		path_fd_path(fd, p);
 		if (mount(src, p, NULL, MS_BIND, NULL) < 0)
 			return kc_error_set(err, errno, "bind %s on %s/ns/%s: %m", src, SANDBOX_DIR, ns_names[i]);
 	}
@@ -191,11 +191,11 @@ static int bind_namespaces(create_job *j, const stor_root *root, kc_error *err) 
 }
 
 static void unbind_resolv(void) {
-	char p[STOR_FD_PATH_MAX];
+	char p[PATH_FD_PATH_MAX];
 	_cleanup_close_ int fd = open("/etc/resolv.conf", O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	stor_fd_path(fd, p);
+	path_fd_path(fd, p);
 	(void)umount2(p, MNT_DETACH);
 }
 
@@ -216,10 +216,10 @@ static int write_resolv(int dfd, const char *text, kc_error *err) {
  * directory, as upstream does: an image without one keeps none. */
 static int bind_resolv(create_job *j, const stor_root *root, kc_error *err) {
 	_cleanup_close_ int dfd = -EBADF, src = -EBADF, etc = -EBADF;
-	char sp[STOR_FD_PATH_MAX], ep[STOR_FD_PATH_MAX];
+	char sp[PATH_FD_PATH_MAX], ep[PATH_FD_PATH_MAX];
 	struct stat st;
 
-	int r = stor_open_in_root(root->fd, "sandbox", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0755, &dfd, NULL);
+	int r = path_open_in_root(root->fd, "sandbox", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, &dfd, NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "dns: %s: %s", SANDBOX_DIR, strerror(-r));
 	r = write_resolv(dfd, j->resolv, err);
@@ -235,8 +235,8 @@ static int bind_resolv(create_job *j, const stor_root *root, kc_error *err) {
 	src = openat(dfd, "resolv.conf", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (src < 0)
 		return kc_error_set(err, errno, "dns: %s: %m", SANDBOX_RESOLV);
-	stor_fd_path(src, sp);
-	stor_fd_path(etc, ep);
+	path_fd_path(src, sp);
+	path_fd_path(etc, ep);
 	j->prog->resolv = 1;
 	if (mount(sp, ep, NULL, MS_BIND, NULL) < 0)
 		return kc_error_set(err, errno, "dns: bind %s over /etc/resolv.conf: %m", SANDBOX_RESOLV);

@@ -1,10 +1,10 @@
 # The executor: spawn (clone3 + the sync protocol), rootfs (mounts onto fds, pivot_root), console; and on the
-# host the lifecycle over a state directory (json-c) and lcrun. storage/path.c gives stor_open_in_root until it
-# moves to common/.
+# host the lifecycle over a state directory (json-c) and lcrun. Paths inside the rootfs resolve through
+# common/path.c (path_open_in_root).
 # The security module (security.mk) is linked in; ?= keeps this working whether or not security.mk is included.
 LC_SECURITY_SRCS  ?= libcontainer-c/seccomp.c libcontainer-c/caps.c libcontainer-c/process-security.c
 LC_SECURITY_LIBS  ?= -lseccomp
-LC_EXEC_SRCS      := libcontainer-c/spawn.c libcontainer-c/hooks.c libcontainer-c/rootfs.c libcontainer-c/console.c storage/path.c \
+LC_EXEC_SRCS      := libcontainer-c/spawn.c libcontainer-c/hooks.c libcontainer-c/rootfs.c libcontainer-c/console.c \
 		     $(LC_SECURITY_SRCS)
 LC_EXEC_HOST_SRCS := $(LC_EXEC_SRCS) libcontainer-c/container.c libcontainer-c/container-cgroup.c \
 		     libcontainer-c/state.c $(LC_CGROUP_SRCS)

@@ -1,5 +1,5 @@
 /* The container's mount namespace, built in the child. Every destination inside the rootfs is resolved inside
- * it (stor_open_in_root: openat2 RESOLVE_IN_ROOT, or a component walk) and every mount is attached onto the
+ * it (path_open_in_root: openat2 RESOLVE_IN_ROOT, or a component walk) and every mount is attached onto the
  * resulting O_PATH fd with move_mount, so a symlink planted or swapped in the image can redirect a mount only
  * to somewhere else inside the rootfs (CVE-2021-30465, CVE-2019-19921). Mounts are built detached (open_tree
  * for binds, fsopen/fsmount otherwise) and get their attributes before they become visible. */
@@ -16,7 +16,7 @@
 #include "common/util.h"
 #include "libcontainer-c/exec-internal.h"
 #include "libcontainer-c/linux-syscalls.h"
-#include "storage/path.h"
+#include "common/path.h"
 
 /* MS_* flags that mount_setattr expresses; the rest of a mount's flags (MS_BIND, MS_REC, MS_REMOUNT, ...)
  * describe the operation. */
@@ -148,15 +148,15 @@ static int open_destination(int rootfd, const lc_mount_config *m, size_t i, int 
 	if (file) {
 		_cleanup_close_ int dirfd = -1;
 		const char *name;
-		r = stor_open_parent_in_root(rootfd, m->destination, STOR_RESOLVE_MKDIR, 0755, &dirfd, &name);
+		r = path_open_parent_in_root(rootfd, m->destination, PATH_RESOLVE_MKDIR, 0755, &dirfd, &name);
 		if (r < 0)
 			return kc_error_set(err, -r, "mounts[%zu].destination: `%s`: %s", i, m->destination, strerror(-r));
 		if (mknodat(dirfd, name, S_IFREG | 0644, 0) < 0 && errno != EEXIST)
 			return kc_error_set(err, errno, "mounts[%zu].destination: create `%s`: %s", i, m->destination,
 					    strerror(errno));
-		r = stor_open_in_root(rootfd, m->destination, O_PATH, 0, 0, ret, NULL);
+		r = path_open_in_root(rootfd, m->destination, O_PATH, 0, 0, ret, NULL);
 	} else
-		r = stor_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0755, ret, NULL);
+		r = path_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, ret, NULL);
 	if (r < 0)
 		return kc_error_set(err, -r, "mounts[%zu].destination: `%s`: %s", i, m->destination, strerror(-r));
 	return 0;
@@ -204,7 +204,7 @@ static int make_device(int rootfd, const char *path, mode_t type, dev_t rdev, mo
 		       const char *field, kc_error *err) {
 	_cleanup_close_ int dirfd = -1;
 	const char *name;
-	int r = stor_open_parent_in_root(rootfd, path, STOR_RESOLVE_MKDIR, 0755, &dirfd, &name);
+	int r = path_open_parent_in_root(rootfd, path, PATH_RESOLVE_MKDIR, 0755, &dirfd, &name);
 	if (r < 0)
 		return kc_error_set(err, -r, "%s: `%s`: %s", field, path, strerror(-r));
 	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
@@ -251,7 +251,7 @@ static int setup_dev(int rootfd, const lc_config *cfg, kc_error *err) {
 			return r;
 	}
 	_cleanup_close_ int devfd = -1;
-	r = stor_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0755, &devfd, NULL);
+	r = path_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, &devfd, NULL);
 	if (r < 0)
 		return kc_error_set(err, -r, "open /dev in the rootfs: %s", strerror(-r));
 	for (size_t i = 0; i < ELEMENTSOF(dev_symlinks); i++)
@@ -289,7 +289,7 @@ static int enter_root(int rootfd, bool no_pivot, kc_error *err) {
 static int mask_path(int rootfd, const char *path, size_t i, kc_error *err) {
 	_cleanup_close_ int target = -1, tree = -1;
 	struct stat st;
-	int r = stor_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
+	int r = path_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -317,7 +317,7 @@ static int mask_path(int rootfd, const char *path, size_t i, kc_error *err) {
 
 static int readonly_path(int rootfd, const char *path, size_t i, kc_error *err) {
 	_cleanup_close_ int target = -1, tree = -1;
-	int r = stor_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
+	int r = path_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)

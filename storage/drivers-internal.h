@@ -5,7 +5,7 @@
 #include <sys/types.h>
 
 #include "storage/options.h"
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 typedef struct mount_job {
@@ -13,7 +13,7 @@ typedef struct mount_job {
 	const stor_root *root;
 	const char *what;
 	stor_mount_opts o;
-	char target[STOR_FD_PATH_MAX]; /* the mount point directory's fd, as a path for mount(2) */
+	char target[PATH_FD_PATH_MAX]; /* the mount point directory's fd, as a path for mount(2) */
 	bool has_fsgid, has_mode;
 	gid_t fsgid;
 	mode_t mode;

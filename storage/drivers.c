@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/drivers-internal.h"
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 #define MOUNT_POINT_MODE 0755
@@ -21,17 +21,17 @@
 
 static void detach(const stor_root *root, const char *rel) {
 	_cleanup_close_ int fd = -EBADF;
-	char p[STOR_FD_PATH_MAX];
-	if (stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL) < 0)
+	char p[PATH_FD_PATH_MAX];
+	if (path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL) < 0)
 		return;
-	stor_fd_path(fd, p);
+	path_fd_path(fd, p);
 	(void)umount2(p, MNT_DETACH);
 }
 
 static void remove_dir(const stor_root *root, const char *rel) {
 	_cleanup_close_ int dfd = -EBADF;
 	const char *name;
-	if (stor_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) < 0)
+	if (path_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) < 0)
 		return;
 	/* Only an empty directory goes; anything else stays (ENOTEMPTY, EBUSY, ENOTDIR). */
 	(void)unlinkat(dfd, name, AT_REMOVEDIR);
@@ -89,19 +89,19 @@ static int check_bind(const stor_spec *s, const stor_root *root, const char *wha
 	const char *rel;
 	char field[128];
 	(void)format_checked(field, sizeof field, "%s.source", what);
-	return stor_path_check(s->source, root->prefix, &rel, field, err);
+	return path_check_under(s->source, root->prefix, &rel, field, err);
 }
 
 static int mount_bind(mount_job *job, kc_error *err) {
 	const char *rel = job->s->source + strlen(job->root->prefix);
 	_cleanup_close_ int src = -EBADF;
-	char srcpath[STOR_FD_PATH_MAX];
+	char srcpath[PATH_FD_PATH_MAX];
 
 	/* The source is as hostile as the mount point: resolved inside the same root. */
-	int r = stor_open_in_root(job->root->fd, rel, O_PATH, 0, 0, &src, NULL);
+	int r = path_open_in_root(job->root->fd, rel, O_PATH, 0, 0, &src, NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "%s.source: `%s`: %s", job->what, job->s->source, strerror(-r));
-	stor_fd_path(src, srcpath);
+	path_fd_path(src, srcpath);
 	if (mount(srcpath, job->target, NULL, MS_BIND | (job->o.flags & MS_REC), NULL) < 0)
 		return kc_error_set(err, errno, "%s: bind `%s` on %s: %m", job->what, job->s->source,
 				    job->s->mount_point);
@@ -110,14 +110,14 @@ static int mount_bind(mount_job *job, kc_error *err) {
 	if (!extra)
 		return 0;
 	_cleanup_close_ int m = -EBADF;
-	char mp[STOR_FD_PATH_MAX];
-	r = stor_open_in_root(job->root->fd, job->s->mount_point + strlen(job->root->prefix), O_PATH | O_DIRECTORY,
+	char mp[PATH_FD_PATH_MAX];
+	r = path_open_in_root(job->root->fd, job->s->mount_point + strlen(job->root->prefix), O_PATH | O_DIRECTORY,
 			      0, 0, &m, NULL);
 	if (r < 0) {
 		detach(job->root, job->s->mount_point + strlen(job->root->prefix));
 		return kc_error_set(err, r, "%s: reopen %s: %s", job->what, job->s->mount_point, strerror(-r));
 	}
-	stor_fd_path(m, mp);
+	path_fd_path(m, mp);
 	if (mount(NULL, mp, NULL, MS_REMOUNT | MS_BIND | extra, NULL) < 0) {
 		int e = errno;
 		(void)umount2(mp, MNT_DETACH);
@@ -194,7 +194,7 @@ int stor_spec_check(const stor_spec *s, const stor_root *root, const char *what,
 		return kc_error_set(err, EINVAL, "%s.driver: unknown storage driver `%s`", what,
 				    s->driver ? s->driver : "");
 	(void)format_checked(field, sizeof field, "%s.mount_point", what);
-	int r = stor_path_check(s->mount_point, root->prefix, &rel, field, err);
+	int r = path_check_under(s->mount_point, root->prefix, &rel, field, err);
 	if (r < 0)
 		return r;
 	(void)format_checked(field, sizeof field, "%s.options", what);
@@ -244,10 +244,10 @@ static int take_ownership_options(mount_job *job, kc_error *err) {
 }
 
 static int apply_ownership(mount_job *job, int fd, kc_error *err) {
-	char p[STOR_FD_PATH_MAX];
+	char p[PATH_FD_PATH_MAX];
 	struct stat st;
 
-	stor_fd_path(fd, p);
+	path_fd_path(fd, p);
 	if (job->has_mode && chmod(p, job->mode) < 0)
 		return kc_error_set(err, errno, "%s: chmod %s: %m", job->what, job->s->mount_point);
 	if (job->has_fsgid) {
@@ -281,11 +281,11 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	if (r < 0)
 		return r;
 
-	r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
+	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
 			      &created);
 	if (r < 0)
 		return kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
-	stor_fd_path(target, job.target);
+	path_fd_path(target, job.target);
 
 	if (d->mount) {
 		r = d->mount(&job, err);
@@ -295,14 +295,14 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	}
 	/* The fd taken before the mount names the covered directory; propagation and ownership go to the new
 	 * mount. */
-	r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &mounted_root, NULL);
+	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &mounted_root, NULL);
 	if (r < 0) {
 		r = kc_error_set(err, r, "%s: reopen %s after mounting: %s", what, s->mount_point, strerror(-r));
 		goto fail;
 	}
 	if (mounted && job.o.propagation) {
-		char mp[STOR_FD_PATH_MAX];
-		stor_fd_path(mounted_root, mp);
+		char mp[PATH_FD_PATH_MAX];
+		path_fd_path(mounted_root, mp);
 		if (mount(NULL, mp, NULL, job.o.propagation, NULL) < 0) {
 			r = kc_error_set(err, errno, "%s: propagation of %s: %m", what, s->mount_point);
 			goto fail;
@@ -324,18 +324,18 @@ fail:
 int stor_umount(const char *mount_point, unsigned driver_flags, const stor_root *root, kc_error *err) {
 	const char *rel;
 	_cleanup_close_ int fd = -EBADF;
-	char p[STOR_FD_PATH_MAX];
+	char p[PATH_FD_PATH_MAX];
 
-	int r = stor_path_check(mount_point, root->prefix, &rel, "mount_point", err);
+	int r = path_check_under(mount_point, root->prefix, &rel, "mount_point", err);
 	if (r < 0)
 		return r;
 	if (!(driver_flags & STOR_DRIVER_NO_MOUNT)) {
-		r = stor_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
+		r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
 		if (r == -ENOENT)
 			return 0;
 		if (r < 0)
 			return kc_error_set(err, r, "unmount %s: %s", mount_point, strerror(-r));
-		stor_fd_path(fd, p);
+		path_fd_path(fd, p);
 		/* EINVAL: not a mount point (any more), which is what we want. */
 		if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL)
 			return kc_error_set(err, errno, "unmount %s: %m", mount_point);
@@ -362,11 +362,11 @@ int stor_remount(const stor_spec *s, const stor_root *root, const char *what, kc
 		r = take_ownership_options(&job, err);
 	if (r < 0)
 		return r;
-	r = stor_open_in_root(root->fd, s->mount_point + strlen(root->prefix), O_PATH | O_DIRECTORY, 0, 0, &fd,
+	r = path_open_in_root(root->fd, s->mount_point + strlen(root->prefix), O_PATH | O_DIRECTORY, 0, 0, &fd,
 			      NULL);
 	if (r < 0)
 		return kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
-	stor_fd_path(fd, job.target);
+	path_fd_path(fd, job.target);
 	const char *data = job.o.data_len ? job.o.data : NULL;
 	if (mount(NULL, job.target, NULL, MS_REMOUNT | (job.o.flags & ~(unsigned long)MS_BIND), data) < 0)
 		return kc_error_set(err, errno, "%s: remount %s: %m", what, s->mount_point);

@@ -4,15 +4,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 #define FSGROUP_DEPTH_MAX 128
 
 static int chmod_fd(int fd, mode_t mode) {
-	char p[STOR_FD_PATH_MAX];
+	char p[PATH_FD_PATH_MAX];
 	/* An O_PATH fd takes no fchmod; chmod through its /proc link changes exactly that inode. */
-	stor_fd_path(fd, p);
+	path_fd_path(fd, p);
 	return chmod(p, mode) < 0 ? -errno : 0;
 }
 

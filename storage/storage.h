@@ -3,7 +3,7 @@
  * protobuf: the agent fills a stor_spec from the request.
  *
  * Every mount point lies under the storage root (/run/kata-containers/) and is resolved inside it
- * (storage/path.h); the mount goes onto an O_PATH fd of the resolved directory, never onto a path string.
+ * (common/path.h); the mount goes onto an O_PATH fd of the resolved directory, never onto a path string.
  * stor_mount either leaves the storage completely mounted or leaves nothing behind (no mount, no directory
  * it created). It may block on a remote party for drivers flagged STOR_DRIVER_BLOCKS: the agent runs those
  * in a helper process. */

@@ -17,7 +17,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include "storage/path.h"
+#include "common/path.h"
 #include "storage/storage.h"
 
 static char top[64];
@@ -77,7 +77,7 @@ static void resolves_to(const char *path, const char *expect) {
 	assert_int_equal(lstat(p, &want), 0);
 	for (int fallback = 0; fallback < 2; fallback++) {
 		int fd = -1;
-		int r = stor_open_in_root(rootfd, path, O_PATH, fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0, 0, &fd, NULL);
+		int r = path_open_in_root(rootfd, path, O_PATH, fallback ? PATH_RESOLVE_FORCE_FALLBACK : 0, 0, &fd, NULL);
 		if (r < 0)
 			fail_msg("`%s` (fallback=%d): %s", path, fallback, strerror(-r));
 		assert_int_equal(fstat(fd, &got), 0);
@@ -90,7 +90,7 @@ static void resolves_to(const char *path, const char *expect) {
 static void fails_with(const char *path, int open_flags, int expect) {
 	for (int fallback = 0; fallback < 2; fallback++) {
 		int fd = -1;
-		int r = stor_open_in_root(rootfd, path, open_flags, fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0, 0, &fd,
+		int r = path_open_in_root(rootfd, path, open_flags, fallback ? PATH_RESOLVE_FORCE_FALLBACK : 0, 0, &fd,
 					  NULL);
 		if (r != expect)
 			fail_msg("`%s` (fallback=%d): got %d (%s), want %d", path, fallback, r,
@@ -133,8 +133,8 @@ static void test_nofollow_last(void **state) {
 	for (int fallback = 0; fallback < 2; fallback++) {
 		int fd = -1;
 		struct stat st;
-		unsigned f = STOR_RESOLVE_NOFOLLOW | (fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0);
-		assert_int_equal(stor_open_in_root(rootfd, "esc", O_PATH, f, 0, &fd, NULL), 0);
+		unsigned f = PATH_RESOLVE_NOFOLLOW | (fallback ? PATH_RESOLVE_FORCE_FALLBACK : 0);
+		assert_int_equal(path_open_in_root(rootfd, "esc", O_PATH, f, 0, &fd, NULL), 0);
 		assert_int_equal(fstat(fd, &st), 0);
 		assert_true(S_ISLNK(st.st_mode));
 		close(fd);
@@ -144,14 +144,14 @@ static void test_nofollow_last(void **state) {
 static void test_real_open_reopens_safely(void **state) {
 	for (int fallback = 0; fallback < 2; fallback++) {
 		int fd = -1;
-		unsigned f = fallback ? STOR_RESOLVE_FORCE_FALLBACK : 0;
-		assert_int_equal(stor_open_in_root(rootfd, "esc/passwd", O_RDONLY, f, 0, &fd, NULL), 0);
+		unsigned f = fallback ? PATH_RESOLVE_FORCE_FALLBACK : 0;
+		assert_int_equal(path_open_in_root(rootfd, "esc/passwd", O_RDONLY, f, 0, &fd, NULL), 0);
 		assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 		assert_false(fcntl(fd, F_GETFL) & O_PATH);
 		close(fd);
 	}
 	int fd;
-	assert_int_equal(stor_open_in_root(rootfd, "x", O_RDWR | O_CREAT, 0, 0, &fd, NULL), -EINVAL);
+	assert_int_equal(path_open_in_root(rootfd, "x", O_RDWR | O_CREAT, 0, 0, &fd, NULL), -EINVAL);
 }
 
 static void test_mkdir_inside(void **state) {
@@ -160,7 +160,7 @@ static void test_mkdir_inside(void **state) {
 	struct stat st;
 	char p[256];
 
-	assert_int_equal(stor_open_in_root(rootfd, "esc/newdir/deeper", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR,
+	assert_int_equal(path_open_in_root(rootfd, "esc/newdir/deeper", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR,
 					   0750, &fd, &created), 0);
 	assert_true(created);
 	close(fd);
@@ -169,14 +169,14 @@ static void test_mkdir_inside(void **state) {
 	assert_int_equal(st.st_mode & 07777, 0750);
 	assert_int_not_equal(stat("/etc/newdir", &st), 0);
 
-	assert_int_equal(stor_open_in_root(rootfd, "up/up/made", O_PATH | O_DIRECTORY, STOR_RESOLVE_MKDIR, 0700,
+	assert_int_equal(path_open_in_root(rootfd, "up/up/made", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0700,
 					   &fd, &created), 0);
 	assert_true(created);
 	close(fd);
 	snprintf(p, sizeof p, "%s/made", top);
 	assert_int_equal(stat(p, &st), 0);
 	/* Existing: not created. */
-	assert_int_equal(stor_open_in_root(rootfd, "a/b", O_PATH, STOR_RESOLVE_MKDIR, 0700, &fd, &created), 0);
+	assert_int_equal(path_open_in_root(rootfd, "a/b", O_PATH, PATH_RESOLVE_MKDIR, 0700, &fd, &created), 0);
 	assert_false(created);
 	close(fd);
 }
@@ -187,16 +187,16 @@ static void test_parent(void **state) {
 	struct stat st, want;
 	char p[256];
 
-	assert_int_equal(stor_open_parent_in_root(rootfd, "esc/passwd", 0, 0, &dfd, &name), 0);
+	assert_int_equal(path_open_parent_in_root(rootfd, "esc/passwd", 0, 0, &dfd, &name), 0);
 	assert_string_equal(name, "passwd");
 	snprintf(p, sizeof p, "%s/etc", top);
 	assert_int_equal(stat(p, &want), 0);
 	assert_int_equal(fstat(dfd, &st), 0);
 	assert_int_equal(st.st_ino, want.st_ino);
 	close(dfd);
-	assert_int_equal(stor_open_parent_in_root(rootfd, "a/..", 0, 0, &dfd, &name), -EINVAL);
-	assert_int_equal(stor_open_parent_in_root(rootfd, "", 0, 0, &dfd, &name), -EINVAL);
-	assert_int_equal(stor_open_parent_in_root(rootfd, "top", 0, 0, &dfd, &name), 0);
+	assert_int_equal(path_open_parent_in_root(rootfd, "a/..", 0, 0, &dfd, &name), -EINVAL);
+	assert_int_equal(path_open_parent_in_root(rootfd, "", 0, 0, &dfd, &name), -EINVAL);
+	assert_int_equal(path_open_parent_in_root(rootfd, "top", 0, 0, &dfd, &name), 0);
 	assert_string_equal(name, "top");
 	close(dfd);
 }
@@ -206,30 +206,30 @@ static void test_path_check(void **state) {
 	kc_error err = { 0 };
 	const char *P = "/run/kata-containers/";
 
-	assert_int_equal(stor_path_check("/run/kata-containers/sandbox/shm", P, &rel, "mount_point", &err), 0);
+	assert_int_equal(path_check_under("/run/kata-containers/sandbox/shm", P, &rel, "mount_point", &err), 0);
 	assert_string_equal(rel, "sandbox/shm");
-	assert_int_equal(stor_path_check("/run/kata-containers//a/./b", P, &rel, "mp", &err), 0);
+	assert_int_equal(path_check_under("/run/kata-containers//a/./b", P, &rel, "mp", &err), 0);
 	assert_string_equal(rel, "a/./b");
-	assert_int_equal(stor_path_check("/run/kata-containers/../../etc", P, &rel, "storages[3].mount_point", &err),
+	assert_int_equal(path_check_under("/run/kata-containers/../../etc", P, &rel, "storages[3].mount_point", &err),
 			 -EINVAL);
 	assert_non_null(strstr(err.msg, "storages[3].mount_point"));
 	assert_non_null(strstr(err.msg, ".."));
-	assert_int_equal(stor_path_check("/run/kata-containers/a/..", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check("/etc/passwd", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("/run/kata-containers/a/..", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("/etc/passwd", P, &rel, "mp", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "is not under"));
-	assert_int_equal(stor_path_check("/run/kata-containersX/a", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check("run/kata-containers/a", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check("/run/kata-containers/", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check("/run/kata-containers//", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check("", P, &rel, "mp", &err), -EINVAL);
-	assert_int_equal(stor_path_check(NULL, P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("/run/kata-containersX/a", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("run/kata-containers/a", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("/run/kata-containers/", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("/run/kata-containers//", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under("", P, &rel, "mp", &err), -EINVAL);
+	assert_int_equal(path_check_under(NULL, P, &rel, "mp", &err), -EINVAL);
 	/* "..." and "..x" are names, not traversal. */
-	assert_int_equal(stor_path_check("/run/kata-containers/.../..x", P, &rel, "mp", &err), 0);
+	assert_int_equal(path_check_under("/run/kata-containers/.../..x", P, &rel, "mp", &err), 0);
 	char longp[5000];
 	memset(longp, 'a', sizeof longp - 1);
 	longp[sizeof longp - 1] = '\0';
 	memcpy(longp, P, strlen(P));
-	assert_int_equal(stor_path_check(longp, P, &rel, "mp", &err), -ENAMETOOLONG);
+	assert_int_equal(path_check_under(longp, P, &rel, "mp", &err), -ENAMETOOLONG);
 }
 
 static void test_mount_point_key(void **state) {

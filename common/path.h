@@ -11,31 +11,31 @@
 
 #include "common/error.h"
 
-#define STOR_SYMLINKS_MAX 40 /* as the kernel's MAXSYMLINKS */
-#define STOR_DEPTH_MAX 256   /* directory levels held open during a walk */
+#define PATH_SYMLINKS_MAX 40 /* as the kernel's MAXSYMLINKS */
+#define PATH_DEPTH_MAX 256   /* directory levels held open during a walk */
 
 enum {
-	STOR_RESOLVE_MKDIR = 1 << 0,          /* create missing directories (mkdir_mode), last one included */
-	STOR_RESOLVE_NOFOLLOW = 1 << 1,       /* a symlink as the last component is opened itself (O_PATH) */
-	STOR_RESOLVE_FORCE_FALLBACK = 1 << 2, /* tests: take the component walk even when openat2 works */
+	PATH_RESOLVE_MKDIR = 1 << 0,          /* create missing directories (mkdir_mode), last one included */
+	PATH_RESOLVE_NOFOLLOW = 1 << 1,       /* a symlink as the last component is opened itself (O_PATH) */
+	PATH_RESOLVE_FORCE_FALLBACK = 1 << 2, /* tests: take the component walk even when openat2 works */
 };
 
 /* Opens path inside rootfd with open_flags (O_CLOEXEC is added; O_CREAT is refused: create with the parent
  * fd). A leading '/' is the root. ret_created (may be NULL) says whether the last component was made by
- * STOR_RESOLVE_MKDIR. */
-int stor_open_in_root(int rootfd, const char *path, int open_flags, unsigned flags, mode_t mkdir_mode,
+ * PATH_RESOLVE_MKDIR. */
+int path_open_in_root(int rootfd, const char *path, int open_flags, unsigned flags, mode_t mkdir_mode,
 		      int *ret_fd, bool *ret_created);
 
 /* Splits path into its parent (opened inside rootfd as an O_PATH directory fd, created with mkdir_mode
- * under STOR_RESOLVE_MKDIR) and its last component, which must be a plain name (not "", "." or ".."). */
-int stor_open_parent_in_root(int rootfd, const char *path, unsigned flags, mode_t mkdir_mode, int *ret_dirfd,
+ * under PATH_RESOLVE_MKDIR) and its last component, which must be a plain name (not "", "." or ".."). */
+int path_open_parent_in_root(int rootfd, const char *path, unsigned flags, mode_t mkdir_mode, int *ret_dirfd,
 			     const char **ret_name);
 
 /* Checks a host path against the directory it must lie under: absolute, below prefix (which ends in '/'),
  * shorter than PATH_MAX, no ".." component, no NUL. Returns the part after the prefix in ret_rel (never
  * empty). The error names the field (what). */
-int stor_path_check(const char *path, const char *prefix, const char **ret_rel, const char *what, kc_error *err);
+int path_check_under(const char *path, const char *prefix, const char **ret_rel, const char *what, kc_error *err);
 
 /* /proc/self/fd/N for mount(2) and umount2(2) on an fd. */
-#define STOR_FD_PATH_MAX 32
-void stor_fd_path(int fd, char buf[STOR_FD_PATH_MAX]);
+#define PATH_FD_PATH_MAX 32
+void path_fd_path(int fd, char buf[PATH_FD_PATH_MAX]);

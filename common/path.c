@@ -1,4 +1,4 @@
-#include "storage/path.h"
+#include "common/path.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -14,11 +14,11 @@
 #define SYS_openat2 437
 #endif
 
-void stor_fd_path(int fd, char buf[STOR_FD_PATH_MAX]) {
-	(void)snprintf(buf, STOR_FD_PATH_MAX, "/proc/self/fd/%d", fd);
+void path_fd_path(int fd, char buf[PATH_FD_PATH_MAX]) {
+	(void)snprintf(buf, PATH_FD_PATH_MAX, "/proc/self/fd/%d", fd);
 }
 
-int stor_path_check(const char *path, const char *prefix, const char **ret_rel, const char *what, kc_error *err) {
+int path_check_under(const char *path, const char *prefix, const char **ret_rel, const char *what, kc_error *err) {
 	size_t plen = strlen(prefix);
 
 	if (!path || !*path)
@@ -46,7 +46,7 @@ int stor_path_check(const char *path, const char *prefix, const char **ret_rel, 
 
 static int try_openat2(int rootfd, const char *path, int open_flags, unsigned flags) {
 	struct open_how how = {
-		.flags = (uint64_t)(open_flags | O_CLOEXEC | ((flags & STOR_RESOLVE_NOFOLLOW) ? O_NOFOLLOW : 0)),
+		.flags = (uint64_t)(open_flags | O_CLOEXEC | ((flags & PATH_RESOLVE_NOFOLLOW) ? O_NOFOLLOW : 0)),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	/* EAGAIN: a concurrent rename made the kernel unsure that ".." stayed inside; try again a few times. */
@@ -65,7 +65,7 @@ static int try_openat2(int rootfd, const char *path, int open_flags, unsigned fl
  * and every component is opened with O_NOFOLLOW, a symlink being read and spliced into the remaining path
  * by us. */
 typedef struct walk {
-	int stack[STOR_DEPTH_MAX];
+	int stack[PATH_DEPTH_MAX];
 	size_t depth;
 	int rootfd;
 	char rem[2 * PATH_MAX];
@@ -168,7 +168,7 @@ static int walk_run(walk *w, int open_flags, unsigned flags, mode_t mode, int *r
 		}
 		created = false;
 		_cleanup_close_ int fd = openat(walk_cur(w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT && (flags & STOR_RESOLVE_MKDIR)) {
+		if (fd < 0 && errno == ENOENT && (flags & PATH_RESOLVE_MKDIR)) {
 			int r = make_dir(walk_cur(w), name, mode);
 			if (r < 0)
 				return r;
@@ -180,8 +180,8 @@ static int walk_run(walk *w, int open_flags, unsigned flags, mode_t mode, int *r
 		struct stat st;
 		if (fstat(fd, &st) < 0)
 			return -errno;
-		if (S_ISLNK(st.st_mode) && !(last && (flags & STOR_RESOLVE_NOFOLLOW))) {
-			if (++links > STOR_SYMLINKS_MAX)
+		if (S_ISLNK(st.st_mode) && !(last && (flags & PATH_RESOLVE_NOFOLLOW))) {
+			if (++links > PATH_SYMLINKS_MAX)
 				return -ELOOP;
 			ssize_t n = readlinkat(fd, "", target, sizeof target);
 			if (n < 0)
@@ -197,7 +197,7 @@ static int walk_run(walk *w, int open_flags, unsigned flags, mode_t mode, int *r
 		if (!last) {
 			if (!S_ISDIR(st.st_mode))
 				return -ENOTDIR;
-			if (w->depth == STOR_DEPTH_MAX)
+			if (w->depth == PATH_DEPTH_MAX)
 				return -ENAMETOOLONG;
 			w->stack[w->depth++] = TAKE_FD(fd);
 			continue;
@@ -226,13 +226,13 @@ static int walk_open(int rootfd, const char *path, int open_flags, unsigned flag
 	return r;
 }
 
-int stor_open_in_root(int rootfd, const char *path, int open_flags, unsigned flags, mode_t mkdir_mode,
+int path_open_in_root(int rootfd, const char *path, int open_flags, unsigned flags, mode_t mkdir_mode,
 		      int *ret_fd, bool *ret_created) {
 	bool created = false;
 	int fd = -EBADF, r;
 
 	assert_return(!(open_flags & O_CREAT), -EINVAL);
-	if (!(flags & (STOR_RESOLVE_MKDIR | STOR_RESOLVE_FORCE_FALLBACK))) {
+	if (!(flags & (PATH_RESOLVE_MKDIR | PATH_RESOLVE_FORCE_FALLBACK))) {
 		fd = try_openat2(rootfd, path, open_flags, flags);
 		/* ENOSYS: no openat2; EPERM: a seccomp filter that predates it; E2BIG: an older open_how. */
 		if (fd >= 0 || (fd != -ENOSYS && fd != -EPERM && fd != -E2BIG)) {
@@ -253,7 +253,7 @@ int stor_open_in_root(int rootfd, const char *path, int open_flags, unsigned fla
 	return 0;
 }
 
-int stor_open_parent_in_root(int rootfd, const char *path, unsigned flags, mode_t mkdir_mode, int *ret_dirfd,
+int path_open_parent_in_root(int rootfd, const char *path, unsigned flags, mode_t mkdir_mode, int *ret_dirfd,
 			     const char **ret_name) {
 	char parent[PATH_MAX];
 	size_t len = strlen(path);
@@ -274,7 +274,7 @@ int stor_open_parent_in_root(int rootfd, const char *path, unsigned flags, mode_
 		return -EINVAL;
 	memcpy(parent, path, slash);
 	parent[slash] = '\0';
-	int r = stor_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, flags & ~STOR_RESOLVE_NOFOLLOW, mkdir_mode,
+	int r = path_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, flags & ~PATH_RESOLVE_NOFOLLOW, mkdir_mode,
 				  ret_dirfd, NULL);
 	if (r < 0)
 		return r;
