@@ -2,10 +2,14 @@
 # channel, and drives the agent from the command line (ctl, stop). Host build only (glibc, sanitizers).
 LAUNCHER_LIB_SRCS := launcher/ttrpc-client.c launcher/json.c launcher/qemu.c launcher/methods.c
 LAUNCHER_SRCS     := $(LAUNCHER_LIB_SRCS) launcher/mux.c launcher/state.c launcher/boot.c launcher/ctl.c \
-		     launcher/main.c launcher/qmp.c launcher/hotplug.c
+		     launcher/main.c launcher/qmp.c launcher/hotplug.c launcher/run.c
 LAUNCHER_LIBS     := -lprotobuf-c -ljson-c -lm
 
-$(BUILD)/kata-launch: $(call host_objs,$(LAUNCHER_SRCS) $(COMMON_SRCS)) $(PROTO_HOST_OBJS)
+# `run` reads config.json with libcontainer-c, whose module.mk is included after this one: its sources are
+# named through a second expansion.
+.SECONDEXPANSION:
+$(BUILD)/kata-launch: $(call host_objs,$(LAUNCHER_SRCS) $(COMMON_SRCS)) $(PROTO_HOST_OBJS) \
+		      $$(call host_objs,$$(sort $$(LC_HOST_SRCS)))
 	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@ $(LAUNCHER_LIBS)
 
 all: $(BUILD)/kata-launch
