@@ -236,7 +236,8 @@ static void message_freep(ProtobufCMessage **m) {
 		protobuf_c_message_free_unpacked(*m, NULL);
 }
 
-/* One synchronous call; prints the failure. */
+/* One synchronous call; prints the failure. The agent reports an init it cannot find or execute as NOT_FOUND
+ * or PERMISSION_DENIED, which come back as -ENOENT and -EACCES so that `run` exits 127 or 126 like a shell. */
 static int call(ttrpc_client *c, const char *method, const ProtobufCMessage *req,
 		const ProtobufCMessageDescriptor *resp_desc, int64_t timeout_s) {
 	_cleanup_(message_freep) ProtobufCMessage *resp = NULL;
@@ -250,7 +251,7 @@ static int call(ttrpc_client *c, const char *method, const ProtobufCMessage *req
 	}
 	if (code != 0) {
 		fprintf(stderr, "kata-launch run: %s: %s: %s\n", method, ttrpc_code_name(code), msg ? msg : "");
-		return -EIO;
+		return code == KC_NOT_FOUND ? -ENOENT : code == KC_PERMISSION_DENIED ? -EACCES : -EIO;
 	}
 	return 0;
 }
@@ -272,7 +273,7 @@ static int create_container(ttrpc_client *c, Grpc__Spec *spec) {
 	sb.n_storages = 1;
 	int r = call(c, "CreateSandbox", &sb.base, &google__protobuf__empty__descriptor, 60);
 	if (r < 0)
-		return r;
+		return -EIO;
 
 	Grpc__CreateContainerRequest cc = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	cc.container_id = RUN_CID;
@@ -283,7 +284,8 @@ static int create_container(ttrpc_client *c, Grpc__Spec *spec) {
 		return r;
 	Grpc__StartContainerRequest sc = GRPC__START_CONTAINER_REQUEST__INIT;
 	sc.container_id = RUN_CID;
-	return call(c, "StartContainer", &sc.base, &google__protobuf__empty__descriptor, 60);
+	r = call(c, "StartContainer", &sc.base, &google__protobuf__empty__descriptor, 60);
+	return r < 0 ? -EIO : 0;
 }
 
 /* One pending call on its own connection. */
@@ -526,7 +528,8 @@ int cmd_run(int argc, char **argv) {
 	if (r < 0) {
 		if (r != -EIO)
 			fprintf(stderr, "kata-launch run: starting `kata-launch boot`: %s\n", strerror(-r));
-		stop_vm(name);
+		if (access(dir, F_OK) == 0)
+			stop_vm(name);
 		goto free_spec;
 	}
 
@@ -534,11 +537,12 @@ int cmd_run(int argc, char **argv) {
 	r = ttrpc_client_connect(api, &ctl);
 	if (r < 0)
 		fprintf(stderr, "kata-launch run: connecting to %s: %s\n", api, strerror(-r));
-	else if (create_container(ctl, spec) >= 0) {
+	else if ((r = create_container(ctl, spec)) >= 0) {
 		r = relay_loop(api, ctl, sfd, start);
 		if (r >= 0)
 			code = r;
-	}
+	} else if (r == -ENOENT || r == -EACCES)
+		code = r == -ENOENT ? 127 : 126;
 	ctl = ttrpc_client_free(ctl);
 	fflush(NULL);
 	stop_vm(name);

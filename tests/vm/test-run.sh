@@ -1,6 +1,6 @@
 #!/bin/bash
 # kata-launch run: a busybox bundle as a container in a VM of its own. Output arrives, the container's exit code
-# (0, 3, 137 for a SIGKILL) becomes ours, stdin is piped through WriteStdin, SIGTERM is forwarded, and the VM is
+# (0, 3, 137 for a SIGKILL, 127 for a missing binary) becomes ours, stdin is piped through WriteStdin, SIGTERM is forwarded, and the VM is
 # gone afterwards (no QEMU left, state directory removed).
 # shellcheck disable=SC2015,SC2016
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,6 +40,10 @@ gone && pass vm-gone || fail vm-gone "$(ls -R "$KATA_LAUNCH_STATE_DIR"; pgrep -a
 run sh -c 'exit 3' </dev/null
 rc=$?
 [ "$rc" = 3 ] && pass exit-3 || fail exit-3 "rc $rc: $(cat "$tmp/err")"
+
+run /bin/nonexistent </dev/null
+rc=$?
+[ "$rc" = 127 ] && grep -q "nonexistent" "$tmp/err" && pass missing-binary-127 || fail missing-binary-127 "rc $rc: $(cat "$tmp/err")"
 
 out=$(printf 'abc\ndef\n' | run cat)
 rc=$?
