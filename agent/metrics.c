@@ -82,27 +82,40 @@ static char *next_line(char **p) {
 
 /* ---- the agent process ---- */
 
-static void agent_status(mbuf *b) {
-	_cleanup_free_ char *text = read_source(b, "/proc/self/status");
+/* A "Key: value [kB]" file (/proc/self/status, /proc/meminfo) as one gauge family, sizes in bytes; extra, when
+ * set, sees every pair too. */
+static void kv_family(mbuf *b, const char *path, const char *metric, const char *help,
+		      void (*extra)(mbuf *b, const char *key, unsigned long long v)) {
+	_cleanup_free_ char *text = read_source(b, path);
 	char key[64], lbuf[128];
 	unsigned long long v;
 	if (!text)
 		return;
-	family(b, "kata_agent_proc_status", "gauge", "Agent process status (/proc/self/status; sizes in bytes).");
+	family(b, metric, "gauge", help);
 	char *p = text, *line;
 	while ((line = next_line(&p))) {
 		if (sscanf(line, "%63[^:]: %llu", key, &v) != 2)
 			continue;
 		if (strstr(line, " kB"))
 			v *= 1024;
-		mb_printf(b, "kata_agent_proc_status{item=\"%s\"} %llu\n", label(key, lbuf, sizeof lbuf), v);
-		if (strcmp(key, "VmRSS") == 0)
-			mb_printf(b, "# TYPE kata_agent_total_rss gauge\nkata_agent_total_rss %llu\n", v);
-		else if (strcmp(key, "VmSize") == 0)
-			mb_printf(b, "# TYPE kata_agent_total_vm gauge\nkata_agent_total_vm %llu\n", v);
-		else if (strcmp(key, "Threads") == 0)
-			mb_printf(b, "# TYPE kata_agent_threads gauge\nkata_agent_threads %llu\n", v);
+		mb_printf(b, "%s{item=\"%s\"} %llu\n", metric, label(key, lbuf, sizeof lbuf), v);
+		if (extra)
+			extra(b, key, v);
 	}
+}
+
+static void agent_status_totals(mbuf *b, const char *key, unsigned long long v) {
+	if (strcmp(key, "VmRSS") == 0)
+		mb_printf(b, "# TYPE kata_agent_total_rss gauge\nkata_agent_total_rss %llu\n", v);
+	else if (strcmp(key, "VmSize") == 0)
+		mb_printf(b, "# TYPE kata_agent_total_vm gauge\nkata_agent_total_vm %llu\n", v);
+	else if (strcmp(key, "Threads") == 0)
+		mb_printf(b, "# TYPE kata_agent_threads gauge\nkata_agent_threads %llu\n", v);
+}
+
+static void agent_status(mbuf *b) {
+	kv_family(b, "/proc/self/status", "kata_agent_proc_status",
+		  "Agent process status (/proc/self/status; sizes in bytes).", agent_status_totals);
 }
 
 static void agent_cpu(mbuf *b) {
@@ -174,20 +187,7 @@ static void guest_cpu(mbuf *b) {
 }
 
 static void guest_meminfo(mbuf *b) {
-	_cleanup_free_ char *text = read_source(b, "/proc/meminfo");
-	char key[64], lbuf[128];
-	unsigned long long v;
-	if (!text)
-		return;
-	family(b, "kata_guest_meminfo", "gauge", "Guest /proc/meminfo (sizes in bytes).");
-	char *p = text, *line;
-	while ((line = next_line(&p))) {
-		if (sscanf(line, "%63[^:]: %llu", key, &v) != 2)
-			continue;
-		if (strstr(line, " kB"))
-			v *= 1024;
-		mb_printf(b, "kata_guest_meminfo{item=\"%s\"} %llu\n", label(key, lbuf, sizeof lbuf), v);
-	}
+	kv_family(b, "/proc/meminfo", "kata_guest_meminfo", "Guest /proc/meminfo (sizes in bytes).", NULL);
 }
 
 static void guest_netdev(mbuf *b) {

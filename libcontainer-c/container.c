@@ -257,30 +257,9 @@ static int compile_seccomp(const lc_config *cfg, lc_seccomp_prog **ret, kc_error
  * the default devices allowed and linux.resources applied, before the init exists. */
 static int cgroup_create(const lc_config *cfg, const char *id, const lc_create_opts *o, lc_cgroup **ret,
 			 kc_error *err) {
-	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
-	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
-	_cleanup_free_ char *path = NULL;
-	bool systemd;
-
 	if (o->no_cgroup)
 		return 0;
-	int r = lc_cgroup_path_resolve(cfg->cgroups_path, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT,
-				       id, &path, &systemd, err);
-	if (r < 0)
-		return kc_error_prefix(err, "linux.cgroupsPath");
-	r = lc_cgroup_layout_detect(NULL, &l, err);
-	if (r < 0)
-		return r;
-	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | LC_CGROUP_DEFAULT_DEVICES, &cg, err);
-	if (r < 0)
-		return kc_error_prefix(err, "linux.cgroupsPath");
-	r = lc_cgroup_apply(cg, cfg->resources, false, err);
-	if (r < 0) {
-		(void)lc_cgroup_destroy(cg, 0, NULL);
-		return kc_error_prefix(err, "linux.resources");
-	}
-	*ret = TAKE_PTR(cg);
-	return 0;
+	return lc_spawn_cgroup_create(cfg, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT, id, ret, err);
 }
 
 static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,

@@ -61,30 +61,6 @@ lc_instance *lc_instance_free(lc_instance *c) {
 	return NULL;
 }
 
-static int cgroup_create(const lc_config *cfg, const lc_instance_opts *o, lc_cgroup **ret, kc_error *err) {
-	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
-	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
-	_cleanup_free_ char *path = NULL;
-	bool systemd;
-
-	int r = lc_cgroup_path_resolve(cfg->cgroups_path, o->cgroup_parent, o->id, &path, &systemd, err);
-	if (r < 0)
-		return kc_error_prefix(err, "linux.cgroupsPath");
-	r = lc_cgroup_layout_detect(NULL, &l, err);
-	if (r < 0)
-		return r;
-	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | LC_CGROUP_DEFAULT_DEVICES, &cg, err);
-	if (r < 0)
-		return kc_error_prefix(err, "linux.cgroupsPath");
-	r = lc_cgroup_apply(cg, cfg->resources, false, err);
-	if (r < 0) {
-		(void)lc_cgroup_destroy(cg, 0, NULL);
-		return kc_error_prefix(err, "linux.resources");
-	}
-	*ret = TAKE_PTR(cg);
-	return 0;
-}
-
 /* prestart and createRuntime get the state the spec defines. The id is the caller's validated one (no quotes
  * or backslashes), so it needs no escaping. */
 static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
@@ -128,7 +104,7 @@ int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **
 			return r;
 	}
 	if (!o->no_cgroup) {
-		r = cgroup_create(cfg, o, &c->cgroup, err);
+		r = lc_spawn_cgroup_create(cfg, o->cgroup_parent, o->id, &c->cgroup, err);
 		if (r < 0)
 			return r;
 	}
