@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,6 +129,28 @@ static void helper_timeout(ev_timer *t, void *userdata) {
 	(void)kill(h->pid, SIGKILL);
 }
 
+/* A helper is a fork of PID 1 and holds every socket the agent had: the listeners and the host's
+ * connections. One stuck on a hung share would keep a connection the agent has closed half-open, so the
+ * host never sees the EOF. Work functions open their own sockets (netlink, ...) after this runs; the other
+ * fds they are handed (memfds, pipes) are not sockets and stay. */
+static void close_inherited_sockets(int keep_fd) {
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int self = dirfd(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		struct stat st;
+		if (*end || end == de->d_name || fd <= STDERR_FILENO || fd == self || fd == keep_fd)
+			continue;
+		if (fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode))
+			(void)close((int)fd);
+	}
+	closedir(d);
+}
+
 _noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *userdata) {
 	helper_report rep = { 0 };
 	kc_error err = { 0 };
@@ -135,6 +159,7 @@ _noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *us
 	/* The agent blocks the signals it reads through signalfd; the helper should die of them normally. */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	close_inherited_sockets(report_fd);
 	rep.result = work(userdata, &err);
 	if (rep.result < 0) {
 		rep.code = err.code;

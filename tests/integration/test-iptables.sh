@@ -28,6 +28,12 @@ sleep 0.3
 start=$(date +%s%N)
 "$K" ctl "unix://$dir/a.sock" Check >/dev/null && [ $(( ($(date +%s%N) - start) / 1000000 )) -lt 1000 ] &&
 	echo "[       OK ] Check answers while a tool hangs" || echo "[  FAILED  ] Check answers while a tool hangs"
+# The helper running the hung tool is a fork of the agent: it must not hold the agent's sockets (the
+# listener, the host's connections), or a connection the agent closes stays half-open.
+helper=$(pgrep -P "$pid" | head -n1)
+socks=$( [ -n "$helper" ] && find "/proc/$helper/fd" -mindepth 1 -printf '%l\n' 2>/dev/null | grep -c '^socket:')
+[ -n "$helper" ] && [ "$socks" = 0 ] && echo "[       OK ] a helper holds none of the agent's sockets" ||
+	echo "[  FAILED  ] a helper holds none of the agent's sockets: helper '${helper}' has ${socks:-?} sockets"
 wait %2
 grep -q DEADLINE_EXCEEDED "$dir/hang.err" && echo "[       OK ] the hung call ends at its deadline" ||
 	echo "[  FAILED  ] the hung call ends at its deadline: $(cat "$dir/hang.err")"
@@ -37,5 +43,5 @@ INNER
 out=$(unshare -m --propagation private bash "$dir/inner.sh" "$dir" "$BUILD/host/kata-agent" "$BUILD/kata-launch" 2>&1)
 echo "$out"
 grep -q FAILED <<<"$out" && exit 1
-[ "$(grep -c '^\[       OK' <<<"$out")" = 5 ] || exit 1
+[ "$(grep -c '^\[       OK' <<<"$out")" = 6 ] || exit 1
 exit 0
