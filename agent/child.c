@@ -56,14 +56,6 @@ int child_reaped(agent *a, pid_t pid, int status) {
 	return 0;
 }
 
-void child_registry_free(agent *a) {
-	while (a->children) {
-		child_watch_entry *e = a->children;
-		a->children = e->next;
-		free(e);
-	}
-}
-
 /* ---- helpers ---- */
 
 #define HELPERS_MAX 32
@@ -217,6 +209,21 @@ int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userd
 	if (timeout_ms)
 		(void)ev_timer_arm(&h->timer, now_ns() + (uint64_t)timeout_ms * 1000000ULL);
 	return pid;
+}
+
+/* At shutdown: helpers still running (one stuck on a hung share, say) are killed; nobody waits for their
+ * results any more. One in uninterruptible sleep dies when the kernel lets it, as an orphan. */
+void child_registry_free(agent *a) {
+	while (a->children) {
+		child_watch_entry *e = a->children;
+		a->children = e->next;
+		if (e->fn == helper_exited) {
+			helper *h = e->userdata;
+			(void)kill(h->pid, SIGKILL);
+			helper_free(h);
+		}
+		free(e);
+	}
 }
 
 void helper_abandon(agent *a, pid_t pid) {
