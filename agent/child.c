@@ -143,7 +143,7 @@ static void close_inherited_sockets(int keep_fd) {
 	closedir(d);
 }
 
-_noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *userdata) {
+_noreturn_ static void helper_child(ev_loop *loop, int report_fd, helper_work_fn work, void *userdata) {
 	helper_report rep = { 0 };
 	kc_error err = { 0 };
 	sigset_t none;
@@ -151,6 +151,7 @@ _noreturn_ static void helper_child(int report_fd, helper_work_fn work, void *us
 	/* The agent blocks the signals it reads through signalfd; the helper should die of them normally. */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	ev_loop_close_in_child(loop, report_fd);
 	close_inherited_sockets(report_fd);
 	rep.result = work(userdata, &err);
 	if (rep.result < 0) {
@@ -195,7 +196,7 @@ int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userd
 	}
 	if (pid == 0) {
 		safe_close(fds[0]);
-		helper_child(fds[1], work, work_userdata);
+		helper_child(a->loop, fds[1], work, work_userdata);
 	}
 	safe_close(fds[1]);
 	h->pid = pid;
