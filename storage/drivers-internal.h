@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "storage/options.h"
@@ -29,6 +30,16 @@ struct stor_driver {
 };
 
 int stor_mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err);
+/* Removes rel (inside the root) if it is an empty directory: what a failed attempt created. */
+void stor_remove_dir(const stor_root *root, const char *rel);
+
+/* overlayfs (storage/overlay.c). */
+int stor_check_overlay(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+int stor_mount_overlay(mount_job *job, kc_error *err);
+
+/* hugetlbfs ephemeral storage: pagesize= and size= from the data (bytes, or with a K/M/G suffix). */
+int stor_hugetlb_parse(const stor_mount_opts *o, uint64_t *ret_pagesize, uint64_t *ret_pages, const char *what,
+		       kc_error *err);
 
 /* The block-device drivers (storage/blockdev.c), as rows of the driver table and their names. */
 int stor_check_blockdev(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);

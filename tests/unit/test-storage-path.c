@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/path.h"
+#include "storage/drivers-internal.h"
 #include "storage/storage.h"
 
 static char top[64];
@@ -255,9 +256,24 @@ static void test_spec_check(void **state) {
 	s.driver = NULL;
 	assert_int_equal(stor_spec_check(&s, &root, "storages[1]", &err), -EINVAL);
 	s.driver = "ephemeral";
-	s.fstype = "hugetlbfs";
+	s.fstype = "xfs";
 	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "storages[2].fstype"));
+	/* hugetlbfs needs its page size and size; size=1m is no whole number of 2 MiB pages. */
+	s.fstype = "hugetlbfs";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[2].options: hugetlbfs needs pagesize="));
+	s.options = (const char *[]){ "pagesize=2M,size=1m" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a whole number of 2097152-byte pages"));
+	s.options = (const char *[]){ "pagesize=3000", "size=6000" };
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "pagesize=3000 is not a page size"));
+	s.options = (const char *[]){ "pagesize=2097152", "size=8388608" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), 0);
+	s.options = opts;
+	s.n_options = 1;
 	s.fstype = "tmpfs";
 	s.mount_point = "/run/kata-containers/../../etc";
 	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
@@ -280,13 +296,110 @@ static void test_spec_check(void **state) {
 
 	size_t n;
 	const char *const *names = stor_driver_names(&n);
-	assert_int_equal(n, 9); /* virtio-fs 9p ephemeral local bind, and the block devices: blk mmioblk scsi nvdimm */
+	assert_int_equal(n, 10); /* virtio-fs 9p ephemeral local bind overlayfs, the block devices: blk mmioblk scsi nvdimm */
 	for (size_t i = 0; i < n; i++)
 		assert_non_null(stor_driver_find(names[i]));
 	assert_true(stor_driver_flags(stor_driver_find("9p")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("virtio-fs")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("ephemeral")) & STOR_DRIVER_REMOUNT);
 	assert_true(stor_driver_flags(stor_driver_find("blk")) & STOR_DRIVER_DEVICE);
+}
+
+static void test_hugetlb_parse(void **state) {
+	struct {
+		const char *opts;
+		int r;
+		uint64_t pagesize, pages;
+	} cases[] = {
+		{ "pagesize=2097152,size=524288000", 0, 2 << 20, 250 }, /* as the Kata runtime writes it */
+		{ "size=4M,pagesize=2M", 0, 2 << 20, 2 },
+		{ "pagesize=1G,size=2g", 0, 1 << 30, 2 },
+		{ "pagesize=4k,size=4096", 0, 4096, 1 },
+		{ "foo=bar,pagesize=2048k,size=2m,nr_inodes=9", 0, 2 << 20, 1 },
+		{ "size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M", -EINVAL, 0, 0 },
+		{ "pagesize=,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=", -EINVAL, 0, 0 },
+		{ "pagesize=abc,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2MB,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=50%", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=0", -EINVAL, 0, 0 },
+		{ "pagesize=2048,size=4096", -EINVAL, 0, 0 }, /* not a page size */
+		{ "pagesize=2M,size=99999999999999999999", -EINVAL, 0, 0 },
+		{ "pagesize=4k,size=17592186044416k", -E2BIG, 0, 0 },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		stor_mount_opts o;
+		kc_error err = { 0 };
+		uint64_t ps = 0, pages = 0;
+		const char *one[] = { cases[i].opts };
+		assert_int_equal(stor_options_parse(one, 1, &o, "options", &err), 0);
+		int r = stor_hugetlb_parse(&o, &ps, &pages, "storages[0]", &err);
+		if (r != cases[i].r)
+			fail_msg("`%s`: %d, expected %d (%s)", cases[i].opts, r, cases[i].r, err.msg);
+		if (r == 0) {
+			assert_int_equal(ps, cases[i].pagesize);
+			assert_int_equal(pages, cases[i].pages);
+		} else
+			assert_non_null(strstr(err.msg, "storages[0].options"));
+	}
+}
+
+static void test_overlay_check(void **state) {
+	stor_root root = { .fd = rootfd, .prefix = "/run/kata-containers/" };
+	kc_error err = { 0 };
+	stor_spec s = { .driver = "overlayfs", .source = "none", .fstype = "overlay",
+			.mount_point = "/run/kata-containers/c1/rootfs", .n_options = 3,
+			.options = (const char *[]){ "lowerdir=/run/kata-containers/l1:/run/kata-containers/l2",
+						     "upperdir=/run/kata-containers/c1/upper",
+						     "workdir=/run/kata-containers/c1/work" } };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.n_options = 1; /* read-only: lower layers only */
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: upperdir= and workdir= go together"));
+	s.options = (const char *[]){ "upperdir=/run/kata-containers/u", "workdir=/run/kata-containers/w" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs lowerdir="));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1:/etc" };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: lowerdir[1]"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1", "upperdir=/run/kata-containers/../../u",
+				      "workdir=/run/kata-containers/w" };
+	s.n_options = 3;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: upperdir"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/a\\:b" };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "escaped"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1::/run/kata-containers/l2" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "lowerdir[1]"));
+	/* overlay-rw: the container's own upper and work directories, so it needs the container. */
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1", "io.katacontainers.fs-opt.overlay-rw" };
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs the storage's container"));
+	s.container_id = "../x";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	s.container_id = "c1";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.fstype = "ext4";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].fstype"));
+	/* More layers than the cap. */
+	static char many[4096];
+	size_t off = (size_t)snprintf(many, sizeof many, "lowerdir=");
+	for (int i = 0; i < 40; i++)
+		off += (size_t)snprintf(many + off, sizeof many - off, "%s/run/kata-containers/%d", i ? ":" : "", i);
+	s.fstype = "overlay";
+	s.options = (const char *[]){ many };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "more than 32 layers"));
 }
 
 /* ---- real mounts, in a private mount namespace ---- */
@@ -383,6 +496,39 @@ static void test_mounts(void **state) {
 	assert_int_equal(stor_umount("/k/sb/local/vol", STOR_DRIVER_NO_MOUNT, &root, &err), 0);
 	assert_false(exists("sb/local/vol"));
 
+	/* overlayfs: the lower layer through an escaping symlink stays inside; upper and work are made inside. */
+	stor_spec ov = { .driver = "overlayfs", .source = "none", .mount_point = "/k/ov/merged", .n_options = 3,
+			 .options = (const char *[]){ "lowerdir=/k/esc:/k/a", "upperdir=/k/ov/upper",
+						      "workdir=/k/ov/work", "io.katacontainers.x=1" } };
+	if (stor_mount(&ov, &root, "storages[5]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(exists("ov/merged/passwd")); /* top/etc/passwd, not the host's */
+	assert_true(exists("ov/merged/file"));
+	snprintf(p, sizeof p, "%s/ov/merged/new", top);
+	int nfd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(nfd >= 0);
+	close(nfd);
+	assert_true(exists("ov/upper/new"));
+	assert_false(exists("a/new"));
+	assert_int_equal(stor_umount("/k/ov/merged", 0, &root, &err), 0);
+	assert_false(exists("ov/merged"));
+	/* A missing lower layer: named, and neither the mount point nor upper/work are left. */
+	stor_spec ovbad = { .driver = "overlayfs", .mount_point = "/k/ov2/merged", .n_options = 3,
+			    .options = (const char *[]){ "lowerdir=/k/a:/k/nonexistent", "upperdir=/k/ov2/upper",
+							 "workdir=/k/ov2/work" } };
+	assert_int_equal(stor_mount(&ovbad, &root, "storages[6]", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "storages[6].options: lowerdir[1]: `/k/nonexistent`"));
+	assert_false(exists("ov2/merged"));
+	assert_false(exists("ov2/upper"));
+	/* Upper and work on different filesystems: the kernel refuses; what was made goes again. */
+	stor_spec ovx = { .driver = "overlayfs", .mount_point = "/k/ov3/merged", .n_options = 3,
+			  .options = (const char *[]){ "lowerdir=/k/a", "upperdir=/k/ov3/upper", "workdir=/k/sb/shm/w" } };
+	assert_int_not_equal(stor_mount(&ovx, &root, "storages[7]", &err), 0);
+	assert_non_null(strstr(err.msg, "storages[7]: mount overlay"));
+	assert_false(exists("ov3/merged"));
+	assert_false(exists("ov3/upper"));
+	assert_false(exists("sb/shm/w"));
+
 	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
 	assert_false(exists("sb/shm"));
 	/* Not mounted any more: not an error. */
@@ -438,6 +584,8 @@ int main(void) {
 		cmocka_unit_test(test_path_check),
 		cmocka_unit_test(test_mount_point_key),
 		cmocka_unit_test(test_spec_check),
+		cmocka_unit_test(test_hugetlb_parse),
+		cmocka_unit_test(test_overlay_check),
 		cmocka_unit_test(test_fs_group),
 		cmocka_unit_test(test_mounts),
 	};
