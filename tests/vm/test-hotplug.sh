@@ -3,7 +3,9 @@
 # and one hot-plugged into the pcie-root-port, both mounted by PCI path through CreateSandbox storages (driver
 # blk); bad input that fails clearly and leaves nothing mounted (unknown driver, traversal, a missing bridge, a
 # device that never comes while Check keeps answering, a corrupt image); pc-dimm memory onlined as its uevent
-# arrives; a CPU hot-plugged and onlined by OnlineCPUMem.
+# arrives; a CPU hot-plugged and onlined by OnlineCPUMem, which widens the cpuset of a container that pins no
+# CPUs (the guest runs cgroup v1 here, where a cpuset is a copy of its parent's taken at mkdir) and leaves a
+# pinned one alone.
 # A second VM, booted as Kata boots (scsi_mod.scan=none) with an fsdax NVDIMM: a virtio-scsi disk found by its
 # SCSI address through a targeted scan, the NVDIMM mounted with DAX, hugetlbfs with its pages reserved (and a
 # reservation the guest cannot make refused), overlayfs over both, AddSwap by PCI path and AddSwapPath.
@@ -43,9 +45,15 @@ echo hot >"$tmp/hot/hello"
 mkfs.ext4 -F -q -d "$tmp/cold" "$tmp/cold.img" 24M >/dev/null || { fail mkfs "cold.img"; finish; }
 mkfs.ext4 -F -q -d "$tmp/hot" "$tmp/hot.img" 16M >/dev/null || { fail mkfs "hot.img"; finish; }
 truncate -s 16M "$tmp/corrupt.img" # no filesystem at all
+# Two busybox containers for the cpusets, on a 9p share as the Go runtime lays it out.
+mkdir -p "$tmp/share"
+containers=1
+tests/data/lcrun/make-bundle.sh "$tmp/bundle" >/dev/null 2>&1 || containers=0
+for c in c1 c2; do [ $containers = 1 ] && mkdir -p "$tmp/share/$c" && cp -a "$tmp/bundle/rootfs" "$tmp/share/$c/rootfs"; done
 
 if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$console" --disk "$tmp/cold.img" \
-	--max-cpus 2 --max-memory 1024 --append "agent.hotplug_timeout=2" >"$tmp/boot.out" 2>"$tmp/boot.err"; then
+	--share "$tmp/share" --max-cpus 2 --max-memory 1024 \
+	--append "agent.hotplug_timeout=2 systemd.unified_cgroup_hierarchy=0" >"$tmp/boot.out" 2>"$tmp/boot.err"; then
 	fail boot "$(cat "$tmp/boot.out" "$tmp/boot.err")"
 	finish
 fi
@@ -111,7 +119,8 @@ out=$(hp blk-del bad0)
 out=$(hp blk-add disk1 "$tmp/hot.img")
 pci=${out#pci_path=}
 [ "$pci" = 01/00 ] && pass hotplug-into-root-port || fail hotplug-into-root-port "$out"
-out=$(ctl CreateSandbox '{"hostname":"hp","storages":['"$(blk 05 "$R/sandbox/cold" ro)"','"$(blk "$pci" "$R/sandbox/hot")"']}')
+share='{"driver":"9p","source":"kataShared","fstype":"9p","options":["trans=virtio","version=9p2000.L","cache=mmap","nodev","msize=8192"],"mount_point":"'$R'/shared/containers"}'
+out=$(ctl CreateSandbox '{"hostname":"hp","storages":['"$(blk 05 "$R/sandbox/cold" ro)"','"$(blk "$pci" "$R/sandbox/hot")"','"$share"']}')
 [ $? = 0 ] && pass create-sandbox-with-blk-storages || fail create-sandbox-with-blk-storages "$out"
 cold=$(bytes_total "$(st "$R/sandbox/cold")")
 hot=$(bytes_total "$(st "$R/sandbox/hot")")
@@ -138,11 +147,41 @@ done
 [ -n "$m1" ] && [ "$m1" -ge $((m0 + (120 << 20))) ] && pass memory-onlined || fail memory-onlined "MemTotal $m0 -> $m1"
 
 # ---- a CPU: present but offline until OnlineCPUMem ----
+# c1 pins no CPUs, c2 pins CPU 0; both see only CPU 0 until the second one comes online.
+spec() {
+	echo '{"Version":"1.0.2","Process":{"User":{"UID":0,"GID":0},"Args":["sleep","1000"],"Env":["PATH=/bin"],"Cwd":"/"},
+ "Root":{"Path":"'$R'/shared/containers/'"$1"'/rootfs"},"Mounts":[{"destination":"/proc","type":"proc","source":"proc"},
+   {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","mode=755","size=1m"]}],
+ "Linux":{'"$2"'"Namespaces":[{"Type":"pid"},{"Type":"mount"},{"Type":"ipc"},{"Type":"uts"}]}}'
+}
+cpus_of() {
+	ctl ExecProcess '{"container_id":"'"$1"'","exec_id":"'"$2"'","process":{"Args":["grep","Cpus_allowed_list","/proc/self/status"],"Env":["PATH=/bin"],"Cwd":"/"}}' >/dev/null &&
+		ctl ReadStdout '{"container_id":"'"$1"'","exec_id":"'"$2"'","len":200}' | jq -r .data | base64 -d | awk '{print $2}'
+}
+if [ $containers = 1 ]; then
+	for c in c1 c2; do
+		res=
+		[ $c = c2 ] && res='"Resources":{"CPU":{"Cpus":"0"}},'
+		out=$(ctl CreateContainer '{"container_id":"'$c'","exec_id":"'$c'","OCI":'"$(spec $c "$res")"'}') &&
+			out=$(ctl StartContainer '{"container_id":"'$c'"}') && pass "container-$c-on-cgroup-v1" ||
+			fail "container-$c-on-cgroup-v1" "$out"
+	done
+	v1=$(cpus_of c1 e0)
+	[ "$v1" = 0 ] && pass container-sees-one-cpu || fail container-sees-one-cpu "c1: $v1"
+else
+	skip cpusets "no static busybox for a container (apt-get install busybox-static)"
+fi
 out=$(hp cpu-add)
 [ $? = 0 ] && pass cpu-hotplugged || fail cpu-hotplugged "$out"
 out=$(ctl OnlineCPUMem '{"wait":true,"nb_cpus":1,"cpu_only":true}')
 [ $? = 0 ] && ctl GetMetrics | jq -r .metrics | grep -q '^kata_guest_cpu_time{cpu="cpu1",' && pass cpu-onlined ||
 	fail cpu-onlined "$out"
+if [ $containers = 1 ]; then
+	v1=$(cpus_of c1 e1)
+	v2=$(cpus_of c2 e2)
+	[ "$v1" = 0-1 ] && pass unpinned-container-cpuset-widened || fail unpinned-container-cpuset-widened "c1: $v1"
+	[ "$v2" = 0 ] && pass pinned-container-cpuset-kept || fail pinned-container-cpuset-kept "c2: $v2"
+fi
 # No CPU left to online: the wait ends at the deadline, not in success.
 out=$(ctl OnlineCPUMem '{"wait":true,"nb_cpus":1}')
 grep -q '^error: DEADLINE_EXCEEDED: timeout after 2\.[0-9]* s waiting for 1 CPUs' <<<"$out" && pass no-cpu-left-times-out ||
