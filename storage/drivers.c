@@ -263,17 +263,18 @@ static int mount_bind(mount_job *job, kc_error *err) {
 }
 
 static const stor_driver drivers[] = {
-	{ "virtio-fs", STOR_DRIVER_BLOCKS, check_tag, mount_virtiofs },
-	{ "9p", STOR_DRIVER_BLOCKS, check_tag, mount_9p },
-	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral },
-	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL },
-	{ "bind", 0, check_bind, mount_bind },
-	{ "overlayfs", 0, stor_check_overlay, stor_mount_overlay },
+	{ "virtio-fs", STOR_DRIVER_BLOCKS, check_tag, mount_virtiofs, NULL },
+	{ "9p", STOR_DRIVER_BLOCKS, check_tag, mount_9p, NULL },
+	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral, NULL },
+	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL, NULL },
+	{ "bind", 0, check_bind, mount_bind, NULL },
+	{ "overlayfs", 0, stor_check_overlay, stor_mount_overlay, NULL },
+	{ "watchable-bind", STOR_DRIVER_WATCH, stor_check_watchable, stor_mount_watchable, stor_prepare_watchable },
 	STOR_DEVICE_DRIVERS,
 };
 
 static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind", "overlayfs",
-					       STOR_DEVICE_DRIVER_NAMES };
+					       "watchable-bind", STOR_DEVICE_DRIVER_NAMES };
 _Static_assert(ELEMENTSOF(driver_names) == ELEMENTSOF(drivers), "one name per driver");
 
 const stor_driver *stor_driver_find(const char *name) {
@@ -418,6 +419,8 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	if (r < 0)
 		return r;
 
+	if (d->prepare && (r = d->prepare(s, root, what, err)) < 0)
+		return r;
 	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
 			      &created);
 	if (r < 0)
@@ -466,6 +469,10 @@ int stor_umount(const char *mount_point, unsigned driver_flags, const stor_root 
 	int r = path_check_under(mount_point, root->prefix, &rel, "mount_point", err);
 	if (r < 0)
 		return r;
+	if (driver_flags & STOR_DRIVER_WATCH) {
+		r = stor_watch_forget(root, mount_point);
+		return r < 0 ? kc_error_set(err, -r, "unmount %s: %s", mount_point, strerror(-r)) : 0;
+	}
 	if (!(driver_flags & STOR_DRIVER_NO_MOUNT)) {
 		r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
 		if (r == -ENOENT)

@@ -1,5 +1,5 @@
 /* Storage: the drivers that mount what the host describes in a Storage message (virtio-fs, 9p, ephemeral
- * tmpfs and hugetlbfs, local, bind, overlayfs, block devices), the fs_group ownership change, and the refcounts by mount point. Knows nothing of ttRPC or
+ * tmpfs and hugetlbfs, local, bind, overlayfs, watchable-bind, block devices), the fs_group ownership change, and the refcounts by mount point. Knows nothing of ttRPC or
  * protobuf: the agent fills a stor_spec from the request.
  *
  * Every mount point lies under the storage root (/run/kata-containers/) and is resolved inside it
@@ -56,6 +56,7 @@ enum {
 	STOR_DRIVER_NO_MOUNT = 1 << 1, /* only a directory: nothing to unmount */
 	STOR_DRIVER_REMOUNT = 1 << 2, /* UpdateEphemeralMounts may remount it with new options */
 	STOR_DRIVER_DEVICE = 1 << 3,  /* a block device that may still be on its way: wait for it first */
+	STOR_DRIVER_WATCH = 1 << 4,   /* a mirror the agent polls (storage/watch.h) */
 };
 
 typedef struct stor_driver stor_driver;

@@ -20,6 +20,7 @@
 #include "common/path.h"
 #include "storage/drivers-internal.h"
 #include "storage/storage.h"
+#include "storage/watch.h"
 
 static char top[64];
 static int rootfd = -1;
@@ -296,7 +297,7 @@ static void test_spec_check(void **state) {
 
 	size_t n;
 	const char *const *names = stor_driver_names(&n);
-	assert_int_equal(n, 10); /* virtio-fs 9p ephemeral local bind overlayfs, the block devices: blk mmioblk scsi nvdimm */
+	assert_int_equal(n, 11); /* virtio-fs 9p ephemeral local bind overlayfs watchable-bind, blk mmioblk scsi nvdimm */
 	for (size_t i = 0; i < n; i++)
 		assert_non_null(stor_driver_find(names[i]));
 	assert_true(stor_driver_flags(stor_driver_find("9p")) & STOR_DRIVER_BLOCKS);
@@ -402,6 +403,117 @@ static void test_overlay_check(void **state) {
 	assert_non_null(strstr(err.msg, "more than 32 layers"));
 }
 
+static bool exists(const char *rel) {
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	return lstat(p, &st) == 0;
+}
+
+static void put_file(const char *rel, const char *text) {
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	FILE *f = fopen(p, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void file_is(const char *rel, const char *text) {
+	char p[256], buf[64] = "";
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	FILE *f = fopen(p, "re");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_string_equal(buf, text);
+}
+
+static ino_t inode_of(const char *rel) {
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_ino;
+}
+
+static int sync_dirs(const char *src, const char *dst, kc_error *err) {
+	int s = openat(rootfd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), d = openat(rootfd, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s >= 0 && d >= 0);
+	int r = stor_watch_sync(s, d, err);
+	close(s);
+	close(d);
+	return r;
+}
+
+static void test_watch_sync(void **state) {
+	kc_error err = { 0 };
+	char p[256];
+	mk("ws", true);
+	mk("ws/d", true);
+	mk("wd", true);
+	put_file("ws/a", "one");
+	put_file("ws/d/b", "bee");
+	ln("../a", "ws/d/l");
+	ln("/etc/passwd", "ws/abs"); /* copied as a link, never followed */
+	snprintf(p, sizeof p, "%s/ws/fifo", top);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "one");
+	file_is("wd/d/b", "bee");
+	char link[64] = "";
+	snprintf(p, sizeof p, "%s/wd/d/l", top);
+	assert_int_equal(readlink(p, link, sizeof link), 4);
+	assert_false(exists("wd/fifo"));
+	snprintf(p, sizeof p, "%s/wd/abs", top);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+
+	/* Updated in place: the same inode, so a bind of that one file sees the change. */
+	ino_t ino = inode_of("wd/a");
+	put_file("ws/a", "two!");
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "two!");
+	assert_int_equal(inode_of("wd/a"), ino);
+	/* Same size, newer mtime: copied too. */
+	put_file("ws/a", "six!");
+	struct timespec later[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = 2000000000 } };
+	snprintf(p, sizeof p, "%s/ws/a", top);
+	assert_int_equal(utimensat(AT_FDCWD, p, later, 0), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "six!");
+	/* A directory that went: gone from the copy; a file that became a directory: replaced. */
+	snprintf(p, sizeof p, "rm -r '%s/ws/d' && rm '%s/ws/a' && mkdir '%s/ws/a'", top, top, top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	assert_false(exists("wd/d"));
+	snprintf(p, sizeof p, "%s/wd/a", top);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* Over the limits: 16 entries with the directory itself, 1 MiB; the copy stays as it was. */
+	for (int i = 0; i < 13; i++) {
+		snprintf(p, sizeof p, "ws/n%d", i);
+		put_file(p, "x");
+	}
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0); /* ws, a, abs, fifo (not counted), n0..n12: 16 */
+	put_file("ws/n13", "x");
+	assert_int_equal(sync_dirs("ws", "wd", &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "more than 16 entries"));
+	assert_false(exists("wd/n13"));
+	snprintf(p, sizeof p, "rm -r '%s'/ws/n*; truncate -s 1048577 '%s/ws/big'", top, top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), -EFBIG);
+	assert_false(exists("wd/big"));
+	snprintf(p, sizeof p, "truncate -s 1048000 '%s/ws/big'", top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	assert_true(exists("wd/big"));
+	assert_false(exists("wd/n0"));
+}
+
 /* ---- real mounts, in a private mount namespace ---- */
 
 static bool in_private_ns(void) {
@@ -417,12 +529,6 @@ static bool in_private_ns(void) {
 	return state > 0;
 }
 
-static bool exists(const char *rel) {
-	char p[256];
-	struct stat st;
-	snprintf(p, sizeof p, "%s/%s", top, rel);
-	return lstat(p, &st) == 0;
-}
 
 static long fs_type(const char *rel) {
 	char p[256];
@@ -529,6 +635,58 @@ static void test_mounts(void **state) {
 	assert_false(exists("ov3/upper"));
 	assert_false(exists("sb/shm/w"));
 
+	/* watchable-bind: a tmpfs under .../watchable, the copy in it, a record the poll reads. */
+	mk("wsrc", true);
+	put_file("wsrc/cfg", "v1");
+	stor_spec w = { .driver = "watchable-bind", .source = "/k/wsrc",
+			.mount_point = "/k/shared/containers/watchable/w1" };
+	if (stor_mount(&w, &root, "storages[8]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fs_type("shared/containers/watchable"), 0x01021994);
+	file_is("shared/containers/watchable/w1/cfg", "v1");
+	put_file("wsrc/cfg", "v2!");
+	assert_int_equal(stor_watch_poll(&root, &err), 1);
+	file_is("shared/containers/watchable/w1/cfg", "v2!");
+	/* Too big from the start: bound from the share instead, and not polled. */
+	mk("wbig", true);
+	for (int i = 0; i < 20; i++) {
+		snprintf(p, sizeof p, "wbig/f%d", i);
+		put_file(p, "x");
+	}
+	stor_spec wb = { .driver = "watchable-bind", .source = "/k/wbig",
+			 .mount_point = "/k/shared/containers/watchable/w2" };
+	assert_int_equal(stor_mount(&wb, &root, "storages[9]", &err), 0);
+	put_file("wbig/f20", "y");
+	assert_true(exists("shared/containers/watchable/w2/f20")); /* the share itself */
+	assert_int_equal(stor_watch_poll(&root, &err), 1);
+	/* A mirror that grows too big turns into a bind at the next round. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(p, sizeof p, "wsrc/g%d", i);
+		put_file(p, "x");
+	}
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	put_file("wsrc/late", "z");
+	assert_true(exists("shared/containers/watchable/w1/late"));
+	/* Refusals: a mount point outside the watchable tmpfs, the records' own directory, a missing source. */
+	w.mount_point = "/k/sb/w";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[10].mount_point"));
+	w.mount_point = "/k/shared/containers/watchable/.watches/x";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
+	w.source = "/k/nowhere";
+	w.mount_point = "/k/shared/containers/watchable/w3";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "storages[10].source: `/k/nowhere`"));
+	assert_false(exists("shared/containers/watchable/w3"));
+	assert_int_equal(stor_umount("/k/shared/containers/watchable/w1", STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_int_equal(stor_umount("/k/shared/containers/watchable/w2", STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_false(exists("shared/containers/watchable/w1"));
+	assert_false(exists("shared/containers/watchable/w2"));
+	assert_true(exists("wbig/f20")); /* the share was unbound, not emptied */
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	/* The last one took the tmpfs with it. */
+	assert_false(exists("shared/containers/watchable"));
+
 	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
 	assert_false(exists("sb/shm"));
 	/* Not mounted any more: not an error. */
@@ -586,6 +744,7 @@ int main(void) {
 		cmocka_unit_test(test_spec_check),
 		cmocka_unit_test(test_hugetlb_parse),
 		cmocka_unit_test(test_overlay_check),
+		cmocka_unit_test(test_watch_sync),
 		cmocka_unit_test(test_fs_group),
 		cmocka_unit_test(test_mounts),
 	};
