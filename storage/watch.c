@@ -273,7 +273,7 @@ int stor_check_watchable(const stor_spec *s, const stor_root *root, const char *
 }
 
 /* The tmpfs under every watchable storage, mounted on first use: on the shared directory it would otherwise
- * be the host's files we write. */
+ * be the host's files we write. Not noexec: a configmap may carry the scripts a container runs. */
 int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st, parent;
@@ -288,7 +288,7 @@ int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char
 	if (st.st_dev != parent.st_dev)
 		return 0;
 	path_fd_path(fd, p);
-	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755") < 0)
+	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return kc_error_set(err, errno, "%s: mount tmpfs on %s%s: %m", what, root->prefix, STOR_WATCHABLE_REL);
 	return 0;
 }
