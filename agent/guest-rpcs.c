@@ -22,7 +22,6 @@
 #include "common/util.h"
 #include "csi.pb-c.h"
 #include "common/path.h"
-#include "storage/pci.h"
 #include "storage/storage.h"
 
 #define HELPER_TIMEOUT_MS 30000
@@ -444,7 +443,6 @@ static int resize_volume(void *ctx, ttrpc_call *call, const ProtobufCMessage *re
 	/* As upstream: the host resizes the block device; the guest has nothing to do yet. */
 	return kc_error_set_code(err, KC_UNIMPLEMENTED, ENOSYS, "ResizeVolume is not supported");
 }
-
 
 /* ---- AddSwap, AddSwapPath: the host made the swap area (mkswap on its side), the guest only enables it ---- */
 
