@@ -454,7 +454,10 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	return 0;
 
 fail:
-	if (mounted)
+	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive. */
+	if (mounted && (d->flags & STOR_DRIVER_WATCH))
+		(void)stor_watch_forget(root, s->mount_point);
+	else if (mounted)
 		detach(root, rel);
 	if (created)
 		stor_remove_dir(root, rel);
