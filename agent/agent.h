@@ -13,6 +13,7 @@ typedef struct child_watch_entry child_watch_entry;
 typedef struct sandbox sandbox;
 typedef struct agent_devices agent_devices;
 typedef struct container_registry container_registry;
+typedef struct agent_watch agent_watch;
 
 typedef struct agent {
 	ev_loop *loop;
@@ -27,6 +28,7 @@ typedef struct agent {
 	sandbox *sandbox;        /* CreateSandbox's state (agent/sandbox.h); NULL before the first */
 	agent_devices *devices;  /* the uevent socket and the device table (agent/devices.h) */
 	container_registry *containers; /* CreateContainer's containers (agent/container.h) */
+	agent_watch *watch;      /* polling of watchable-bind storages (agent/watch.h) */
 	char moddir[300];        /* /lib/modules/<release> */
 } agent;
 

@@ -73,6 +73,11 @@ unsigned containers_count(const agent *a) {
 	return a->containers ? a->containers->n : 0;
 }
 
+void containers_foreach(agent *a, void (*fn)(const char *id, lc_instance *inst, void *userdata), void *userdata) {
+	for (ctr *c = a->containers ? a->containers->head : NULL; c; c = c->next)
+		fn(c->id, c->inst, userdata);
+}
+
 static ctr *ctr_find(agent *a, const char *id) {
 	for (ctr *c = a->containers ? a->containers->head : NULL; c; c = c->next)
 		if (streq(c->id, id))

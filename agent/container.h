@@ -17,6 +17,9 @@
  * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
 void containers_destroy_all(agent *a);
 unsigned containers_count(const agent *a);
+/* Calls fn for every container (OnlineCPUMem refreshes their cpusets); fn must not add or remove containers. */
+typedef struct lc_instance lc_instance;
+void containers_foreach(agent *a, void (*fn)(const char *id, lc_instance *inst, void *userdata), void *userdata);
 
 /* OOM events: a container's watch hands each to the oldest pending GetOOMEvent (oom_event_deliver, in
  * methods.c, returns false when none waits) or queues it here; GetOOMEvent takes the oldest queued one first

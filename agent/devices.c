@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "agent.pb-c.h"
+#include "agent/cpuset.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
@@ -454,6 +455,8 @@ static void cpumem_free(cpumem_op *op) {
 }
 
 static void cpumem_finish(cpumem_op *op, int code, const char *msg) {
+	if (op->done > 0)
+		cpusets_refresh(op->agent);
 	if (!op->cpu_only && op->agent->devices) {
 		int r = online_all_memory(op->agent->devices);
 		if (r < 0 && r != -ENOENT)

@@ -1,5 +1,5 @@
 /* The guest-wide RPCs that need no container: RemoveStaleVirtiofsShareMounts, SetGuestDateTime,
- * ReseedRandomDev, CopyFile, GetVolumeStats and ResizeVolume. */
+ * ReseedRandomDev, CopyFile, GetVolumeStats, ResizeVolume, AddSwap and AddSwapPath. */
 #define LOG_SOURCE "rpc"
 #include <fcntl.h>
 #include <limits.h>
@@ -9,12 +9,14 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/swap.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "agent/devices.h"
 #include "agent/sandbox.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -442,9 +444,200 @@ static int resize_volume(void *ctx, ttrpc_call *call, const ProtobufCMessage *re
 	return kc_error_set_code(err, KC_UNIMPLEMENTED, ENOSYS, "ResizeVolume is not supported");
 }
 
+/* ---- AddSwap, AddSwapPath: the host made the swap area (mkswap on its side), the guest only enables it ---- */
+
+#define SWAP_PCI_HOPS_MAX 8
+#define SWAP_DEV_PREFIX "/dev/"
+
+typedef struct swap_call {
+	agent *agent;
+	ttrpc_call *call;
+	const char *what;
+	stor_spec spec; /* a block device to wait for: blk by PCI path, or mmioblk by node */
+	char source[SWAP_PCI_HOPS_MAX * 3 + PATH_MAX];
+	devices_batch *batch;
+	pid_t pid;
+	bool in_root; /* source is a file under STOR_ROOT, resolved inside it */
+} swap_call;
+
+static void swap_call_free(swap_call *sc) {
+	if (sc) {
+		devices_batch_free(sc->batch);
+		free(sc);
+	}
+}
+DEFINE_CLEANUP_FUNC(swap_call *, swap_call_free);
+
+static void swap_cancel(ttrpc_call *call, void *userdata) {
+	swap_call *sc = userdata;
+	if (sc->pid > 0)
+		helper_abandon(sc->agent, sc->pid);
+	swap_call_free(sc);
+}
+
+/* In a helper: swapon reads the header and, for a file, maps its extents, which takes a while on a big one. */
+static int swapon_work(void *userdata, kc_error *err) {
+	const swap_call *sc = userdata;
+	_cleanup_close_ int top = -EBADF, fd = -EBADF;
+	char p[PATH_FD_PATH_MAX];
+	struct stat st;
+
+	if (sc->in_root) {
+		top = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (top < 0)
+			return kc_error_set(err, errno, "path: open %s: %m", STOR_ROOT);
+		int r = path_open_in_root(top, sc->source + strlen(STOR_ROOT_PREFIX), O_PATH, 0, 0, &fd, NULL);
+		if (r < 0)
+			return kc_error_set(err, r, "path: `%s`: %s", sc->source, strerror(-r));
+		if (fstat(fd, &st) < 0)
+			return kc_error_set(err, errno, "path: `%s`: %m", sc->source);
+		if (!S_ISREG(st.st_mode))
+			return kc_error_set(err, EINVAL, "path: `%s` is not a regular file", sc->source);
+	} else {
+		fd = open(sc->spec.device, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return kc_error_set(err, errno, "%s: %s: %m", sc->what, sc->spec.device);
+		if (!S_ISBLK(st.st_mode))
+			return kc_error_set(err, ENOTBLK, "%s: %s is not a block device", sc->what, sc->spec.device);
+	}
+	path_fd_path(fd, p);
+	if (swapon(p, 0) < 0) {
+		int e = errno;
+		const char *name = sc->in_root ? sc->source : sc->spec.device;
+		return kc_error_set(err, e, "%s: swapon %s: %s%s", sc->what, name, strerror(e),
+				    e == EINVAL ? " (no swap signature, which the host writes with mkswap, or a file "
+						  "with holes)" :
+				    e == EBUSY ? " (already swap, or mounted)" : "");
+	}
+	log_info("%s: swap on %s", sc->what, sc->in_root ? sc->source : sc->spec.device);
+	return 0;
+}
+
+static void swapon_done(int result, const kc_error *err, void *userdata) {
+	swap_call *sc = userdata;
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_on_cancel(sc->call, NULL, NULL);
+	if (result < 0)
+		ttrpc_call_fail_error(sc->call, err);
+	else
+		ttrpc_call_reply(sc->call, &empty.base);
+	swap_call_free(sc);
+}
+
+static int swap_start_helper(swap_call *sc, kc_error *err) {
+	int r = helper_run(sc->agent, sc->what, swapon_work, sc, HELPER_TIMEOUT_MS, swapon_done, sc);
+	if (r < 0)
+		return kc_error_set(err, r, "%s: cannot start a helper: %s", sc->what, strerror(-r));
+	sc->pid = r;
+	return 0;
+}
+
+/* The device wait speaks of the storage it was written for ("storages[0].source: ..."): name our field. */
+static void swap_error_field(const swap_call *sc, const kc_error *in, kc_error *out) {
+	const char *msg = in->msg, *field = sc->spec.driver && strcmp(sc->spec.driver, "blk") == 0 ? "PCIPath" : "path";
+	if (startswith(msg, "storages[0]") && strstr(msg, ": "))
+		msg = strstr(msg, ": ") + 2;
+	*out = *in;
+	(void)format_checked(out->msg, sizeof out->msg, "%s: %s `%s`: %s", sc->what, field, sc->source, msg);
+}
+
+static void swap_device_done(int result, const kc_error *err, void *userdata) {
+	swap_call *sc = userdata;
+	kc_error e = { 0 };
+	if (result >= 0 && swap_start_helper(sc, &e) >= 0)
+		return;
+	ttrpc_call_on_cancel(sc->call, NULL, NULL);
+	if (result < 0)
+		swap_error_field(sc, err, &e);
+	ttrpc_call_fail_error(sc->call, &e);
+	swap_call_free(sc);
+}
+
+/* Waits for the device (a pending call: Check answers meanwhile), then swapon in a helper. */
+static int swap_begin(swap_call *sc, kc_error *err) {
+	static const bool wanted = true;
+	int r = 0;
+	if (!sc->in_root) {
+		sc->spec.source = sc->source;
+		kc_error e = { 0 };
+		r = devices_wait_storages(sc->agent, &sc->spec, &wanted, 1, swap_device_done, sc, &sc->batch, &e);
+		if (r < 0) {
+			swap_error_field(sc, &e, err);
+			return r;
+		}
+	}
+	if (r == 0 && (r = swap_start_helper(sc, err)) < 0)
+		return r;
+	ttrpc_call_on_cancel(sc->call, swap_cancel, sc);
+	return TTRPC_PENDING;
+}
+
+static swap_call *swap_call_new(agent *a, ttrpc_call *call, const char *what) {
+	swap_call *sc = calloc(1, sizeof *sc);
+	if (sc)
+		*sc = (swap_call){ .agent = a, .call = call, .what = what };
+	return sc;
+}
+
+static int add_swap(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__AddSwapRequest *req = (const Grpc__AddSwapRequest *)req_;
+	_cleanup_(swap_call_freep) swap_call *sc = NULL;
+	size_t off = 0;
+
+	if (req->n_pcipath == 0 || req->n_pcipath > SWAP_PCI_HOPS_MAX)
+		return kc_error_set(err, EINVAL, "PCIPath: %zu slots; a PCI path has 1 to %d", req->n_pcipath,
+				    SWAP_PCI_HOPS_MAX);
+	sc = swap_call_new(ctx, call, "AddSwap");
+	if (!sc)
+		return kc_error_set(err, ENOMEM, "AddSwap: out of memory");
+	for (size_t i = 0; i < req->n_pcipath; i++) {
+		/* A slot, function 0, as upstream builds the path from these numbers. */
+		if (req->pcipath[i] > 0x1f)
+			return kc_error_set(err, EINVAL, "PCIPath[%zu]: %u is not a PCI slot (0 to 31)", i,
+					    req->pcipath[i]);
+		off += (size_t)snprintf(sc->source + off, sizeof sc->source - off, "%s%02x", i ? "/" : "",
+					req->pcipath[i]);
+	}
+	sc->spec = (stor_spec){ .driver = "blk", .fstype = "swap" };
+	int r = swap_begin(sc, err);
+	if (r == TTRPC_PENDING)
+		TAKE_PTR(sc);
+	return r;
+}
+
+static int add_swap_path(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	const Grpc__AddSwapPathRequest *req = (const Grpc__AddSwapPathRequest *)req_;
+	_cleanup_(swap_call_freep) swap_call *sc = NULL;
+	const char *path = req->path ? req->path : "", *rel;
+	size_t len = strlen(path), name = strlen(SWAP_DEV_PREFIX);
+
+	sc = swap_call_new(ctx, call, "AddSwapPath");
+	if (!sc)
+		return kc_error_set(err, ENOMEM, "AddSwapPath: out of memory");
+	/* A block device node (runtime-rs sends a virtio-mmio disk's /dev/vdX), or a file the host placed under the
+	 * storage root. Nothing else: swapon over any other guest file would let the host scribble on it. */
+	if (startswith(path, SWAP_DEV_PREFIX) && len > name && len < 40 &&
+	    strspn(path + name, "abcdefghijklmnopqrstuvwxyz0123456789") == len - name) {
+		sc->spec = (stor_spec){ .driver = "mmioblk", .fstype = "swap" };
+	} else {
+		kc_error ignored = { 0 };
+		if (path_check_under(path, STOR_ROOT_PREFIX, &rel, "path", &ignored) < 0)
+			return kc_error_set(err, EINVAL, "path: `%.200s` is neither a block device /dev/NAME nor a file "
+					    "under %s", path, STOR_ROOT_PREFIX);
+		sc->in_root = true;
+	}
+	(void)format_checked(sc->source, sizeof sc->source, "%s", path);
+	int r = swap_begin(sc, err);
+	if (r == TTRPC_PENDING)
+		TAKE_PTR(sc);
+	return r;
+}
+
 AGENT_HANDLER(grpc__agent_service__descriptor, "RemoveStaleVirtiofsShareMounts", remove_stale_virtiofs_share_mounts);
 AGENT_HANDLER(grpc__agent_service__descriptor, "SetGuestDateTime", set_guest_date_time);
 AGENT_HANDLER(grpc__agent_service__descriptor, "ReseedRandomDev", reseed_random_dev);
 AGENT_HANDLER(grpc__agent_service__descriptor, "CopyFile", copy_file);
 AGENT_HANDLER(grpc__agent_service__descriptor, "GetVolumeStats", get_volume_stats);
 AGENT_HANDLER(grpc__agent_service__descriptor, "ResizeVolume", resize_volume);
+AGENT_HANDLER(grpc__agent_service__descriptor, "AddSwap", add_swap);
+AGENT_HANDLER(grpc__agent_service__descriptor, "AddSwapPath", add_swap_path);

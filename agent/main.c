@@ -15,6 +15,7 @@
 #include "agent/container.h"
 #include "agent/devices.h"
 #include "agent/sandbox.h"
+#include "agent/watch.h"
 #include "agent/transport.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -281,6 +282,7 @@ int main(int argc, char **argv) {
 	containers_destroy_all(&a);
 	child_registry_free(&a);
 	sandbox_free(&a);
+	watch_free(&a);
 	devices_free(&a);
 	ev_io_free(sig_io);
 	safe_close(sig_fd);

@@ -3,7 +3,7 @@
 AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/transport.c agent/methods.c agent/child.c
 AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
 AGENT_SRCS += agent/sandbox.c agent/guest-rpcs.c agent/metrics.c $(STORAGE_SRCS)
-AGENT_SRCS += agent/devices.c agent/container.c agent/container-ops.c agent/streams.c
+AGENT_SRCS += agent/devices.c agent/container.c agent/container-ops.c agent/streams.c agent/cpuset.c agent/watch.c
 AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)
@@ -16,6 +16,9 @@ all: $(BUILD)/kata-agent $(BUILD)/host/kata-agent
 
 UNIT_TESTS += agent-config
 test-agent-config_SRCS := tests/unit/test-agent-config.c agent/config.c agent/transport.c $(COMMON_SRCS)
+
+UNIT_TESTS += agent-cpuset
+test-agent-cpuset_SRCS := tests/unit/test-agent-cpuset.c agent/cpuset.c $(COMMON_SRCS)
 
 UNIT_TESTS += agent-child
 test-agent-child_SRCS := tests/unit/test-agent-child.c agent/child.c agent/loop.c $(COMMON_SRCS)

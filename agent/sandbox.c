@@ -27,6 +27,7 @@
 #include "agent/child.h"
 #include "agent/container.h"
 #include "agent/devices.h"
+#include "agent/watch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
@@ -397,6 +398,8 @@ static void commit(create_job *j) {
 				       : stor_registry_ref(&sb->storages, j->keys[i]);
 		if (r < 0)
 			log_error("storage %s: cannot record its reference: %s", j->keys[i], strerror(-r));
+		if (j->to_mount[i] && (stor_driver_flags(j->drivers[i]) & STOR_DRIVER_WATCH))
+			watch_kick(j->agent);
 	}
 	sb->id = TAKE_PTR(j->id);
 	sb->hook_path = TAKE_PTR(j->hook_path);

@@ -6,6 +6,8 @@ fuzz-frame_OBJS = $(PROTO_HOST_OBJS)
 fuzz-cmdline_SRCS := fuzz/fuzz-cmdline.c agent/config.c agent/transport.c $(COMMON_SRCS)
 FUZZ_TARGETS += mount-options
 fuzz-mount-options_SRCS := fuzz/fuzz-mount-options.c storage/options.c $(COMMON_SRCS)
+FUZZ_TARGETS += storage-spec
+fuzz-storage-spec_SRCS := fuzz/fuzz-storage-spec.c $(STORAGE_SRCS) $(COMMON_SRCS)
 FUZZ_TARGETS += oci-json
 fuzz-oci-json_SRCS := fuzz/fuzz-oci-json.c libcontainer-c/arena.c libcontainer-c/spec.c libcontainer-c/spec-json.c \
 	libcontainer-c/spec-proto.c libcontainer-c/specconv.c libcontainer-c/names.c $(COMMON_SRCS)

@@ -26,7 +26,7 @@ typedef struct boot_opts {
 	const char *append;
 	const char *console_log;
 	const char *share_dir, *share_tag;
-	const char *disk;
+	const char *disk, *pmem;
 	unsigned max_cpus, max_memory_mib;
 	unsigned memory_mib;
 	unsigned cpus;
@@ -59,7 +59,8 @@ static void usage(FILE *f) {
 	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
 	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
 	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
-	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n",
+	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
+	      "                        [--pmem IMAGE] (q35: an NVDIMM, the guest's /dev/pmem0)\n",
 	      f);
 }
 
@@ -98,12 +99,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "console-log", required_argument, NULL, 'l' }, { "foreground", no_argument, NULL, 'f' },
 		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
 		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
-		{ "disk", required_argument, NULL, 'D' },
+		{ "disk", required_argument, NULL, 'D' },     { "pmem", required_argument, NULL, 'P' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -122,6 +123,7 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'C': r = parse_uint(optarg, 1, 255, &o->max_cpus); break;
 		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
 		case 'D': o->disk = optarg; break;
+		case 'P': o->pmem = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -403,7 +405,8 @@ int cmd_boot(int argc, char **argv) {
 		.qemu = getenv("KATA_LAUNCH_QEMU") ? getenv("KATA_LAUNCH_QEMU") : "qemu-system-x86_64",
 	};
 	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *share = NULL,
-				*disk = NULL;
+				*disk = NULL, *pmem = NULL;
+	struct stat pmem_st = { 0 };
 	_cleanup_(strv_freep) char **qargv = NULL;
 	char dir[PATH_MAX], console[PATH_MAX];
 	int r;
@@ -420,6 +423,8 @@ int cmd_boot(int argc, char **argv) {
 	if (o.share_dir && resolve_file("shared directory", o.share_dir, &share) < 0)
 		return 1;
 	if (o.disk && resolve_file("disk image", o.disk, &disk) < 0)
+		return 1;
+	if (o.pmem && (resolve_file("pmem image", o.pmem, &pmem) < 0 || stat(pmem, &pmem_st) < 0))
 		return 1;
 
 	r = prepare_state_dir(o.name, dir, sizeof dir);
@@ -472,6 +477,7 @@ int cmd_boot(int argc, char **argv) {
 		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
 		.share_dir = share, .share_tag = o.share_tag,
 		.max_cpus = o.max_cpus, .max_memory_mib = o.max_memory_mib, .disk = disk,
+		.pmem = pmem, .pmem_size = (uint64_t)pmem_st.st_size,
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);

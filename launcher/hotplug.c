@@ -13,6 +13,7 @@
 #define DEVICE_DELETED_TIMEOUT_MS 20000 /* PCIe native hotplug waits 5 s for the attention button */
 #define ROOT_PORT_ID "rp0"              /* the free pcie-root-port kata-launch boot adds on q35 */
 #define ID_MAX 32
+#define SCSI_CONTROLLER_ID "scsi0"
 
 typedef struct hotplug_cmd {
 	const char *name;
@@ -102,6 +103,85 @@ static int blk_del(qmp *q, char **args, kc_error *err) {
 	return qmp_execute(q, "blockdev-del", bd, NULL, err);
 }
 
+/* Whether QEMU has a device with this id (a user-created one, under /machine/peripheral). */
+static bool has_device(qmp *q, const char *id) {
+	json_object *list = NULL, *a = obj();
+	bool found = false;
+	set_str(a, "path", "/machine/peripheral");
+	if (qmp_execute(q, "qom-list", a, &list, NULL) < 0)
+		return false;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *name, *e = json_object_array_get_idx(list, i);
+		if (json_object_object_get_ex(e, "name", &name) && strcmp(json_object_get_string(name), id) == 0)
+			found = true;
+	}
+	json_object_put(list);
+	return found;
+}
+
+static int parse_small(const char *s, unsigned max, const char *what, json_object *dev, kc_error *err) {
+	uint64_t v;
+	if (parse_u64(s, 10, &v) < 0 || v > max)
+		return kc_error_set(err, EINVAL, "%s `%s` is not a number from 0 to %u", what, s, max);
+	json_object_object_add(dev, what, json_object_new_int((int)v));
+	return 0;
+}
+
+/* A scsi-hd on the virtio-scsi controller scsi0, as the Kata runtime plugs its block devices by default. The
+ * controller goes into the root port the first time (Kata has it from boot; the guest boots with
+ * scsi_mod.scan=none, so the disk shows only when the agent asks the host to scan that target). */
+static int scsi_add(qmp *q, char **args, kc_error *err) {
+	const char *id = args[0], *image = args[1];
+	char abs[PATH_MAX];
+	int r;
+
+	if (!realpath(image, abs))
+		return kc_error_set(err, errno, "image `%s`: %m", image);
+	json_object *dev = obj();
+	set_str(dev, "driver", "scsi-hd");
+	set_str(dev, "id", id);
+	set_str(dev, "drive", id);
+	set_str(dev, "bus", SCSI_CONTROLLER_ID ".0");
+	if (parse_small(args[2], 255, "scsi-id", dev, err) < 0 || parse_small(args[3], 16383, "lun", dev, err) < 0) {
+		json_object_put(dev);
+		return -EINVAL;
+	}
+	if (!has_device(q, SCSI_CONTROLLER_ID)) {
+		int slot;
+		json_object *ctl = obj();
+		r = root_port_slot(q, &slot, err);
+		if (r >= 0) {
+			set_str(ctl, "driver", "virtio-scsi-pci");
+			set_str(ctl, "id", SCSI_CONTROLLER_ID);
+			set_str(ctl, "bus", ROOT_PORT_ID);
+			r = qmp_execute(q, "device_add", ctl, NULL, err);
+		} else
+			json_object_put(ctl);
+		if (r < 0) {
+			json_object_put(dev);
+			return kc_error_prefix(err, "virtio-scsi controller");
+		}
+	}
+	json_object *bd = obj();
+	set_str(bd, "driver", "file");
+	set_str(bd, "node-name", id);
+	set_str(bd, "filename", abs);
+	r = qmp_execute(q, "blockdev-add", bd, NULL, err);
+	if (r < 0) {
+		json_object_put(dev);
+		return r;
+	}
+	r = qmp_execute(q, "device_add", dev, NULL, err);
+	if (r < 0) {
+		json_object *del = obj();
+		set_str(del, "node-name", id);
+		(void)qmp_execute(q, "blockdev-del", del, NULL, NULL);
+		return r;
+	}
+	printf("scsi_addr=%s:%s\n", args[2], args[3]);
+	return 0;
+}
+
 static int mem_add(qmp *q, char **args, kc_error *err) {
 	uint64_t mib;
 	char memdev[ID_MAX + 8];
@@ -158,6 +238,8 @@ static int cpu_add(qmp *q, char **args, kc_error *err) {
 static const hotplug_cmd cmds[] = {
 	{ "blk-add", 2, "ID RAW_IMAGE", blk_add },
 	{ "blk-del", 1, "ID", blk_del },
+	{ "scsi-add", 4, "ID RAW_IMAGE SCSI_ID LUN", scsi_add },
+	{ "scsi-del", 1, "ID", blk_del },
 	{ "mem-add", 2, "ID SIZE_MIB", mem_add },
 	{ "cpu-add", 0, "", cpu_add },
 };

@@ -174,13 +174,16 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 	add(&b, "-name");
 	add(&b, "kata-launch-%s", c->name ? c->name : "vm");
 	add(&b, "-machine");
-	add(&b, "%s,accel=%s%s", m->name, accel_names[c->accel], m->machine_opts);
+	add(&b, "%s,accel=%s%s%s", m->name, accel_names[c->accel], m->machine_opts, c->pmem ? ",nvdimm=on" : "");
 	add(&b, "-cpu");
 	/* TCG cannot emulate `host`; `max` gives the guest SSE4.2 and friends (crc32c-intel for ext4). */
 	add(&b, "%s", c->accel == QEMU_ACCEL_KVM ? "host" : "max");
 	add(&b, "-m");
-	if (c->max_memory_mib > c->memory_mib)
-		add(&b, "%uM,slots=%u,maxmem=%uM", c->memory_mib, QEMU_MEM_SLOTS, c->max_memory_mib);
+	/* An NVDIMM takes a memory slot and its size out of maxmem. */
+	unsigned pmem_mib = (unsigned)((c->pmem_size + (1u << 20) - 1) >> 20);
+	if (c->max_memory_mib > c->memory_mib || c->pmem)
+		add(&b, "%uM,slots=%u,maxmem=%uM", c->memory_mib, QEMU_MEM_SLOTS,
+		    MAX(c->max_memory_mib, c->memory_mib) + pmem_mib);
 	else
 		add(&b, "%uM", c->memory_mib);
 	add(&b, "-smp");
@@ -228,6 +231,16 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 			add(&b, "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x%x", QEMU_DISK_PCI_SLOT);
 		else
 			add(&b, "virtio-blk-device,drive=disk0");
+	}
+	if (c->pmem) {
+		/* share=on: the guest's writes (through DAX, straight to these pages) land in the file. */
+		if (check_opt_path(c->pmem) < 0 || !m->root_port || c->pmem_size == 0)
+			b.error = -EINVAL;
+		add(&b, "-object");
+		add(&b, "memory-backend-file,id=pmem0,mem-path=%s,size=%llu,share=on", c->pmem,
+		    (unsigned long long)c->pmem_size);
+		add(&b, "-device");
+		add(&b, "nvdimm,id=nv0,memdev=pmem0");
 	}
 	if (c->share_dir) {
 		/* multidevs=remap: the share may span filesystems, whose inode numbers would collide in the guest. */

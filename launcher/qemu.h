@@ -51,6 +51,8 @@ typedef struct qemu_config {
 	unsigned max_cpus;       /* > cpus: room for hot-plugged CPUs (one socket each) */
 	unsigned max_memory_mib; /* > memory_mib: room for hot-plugged DIMMs (QEMU_MEM_SLOTS slots) */
 	const char *disk;        /* a raw image attached at boot as virtio-blk, at PCI path QEMU_DISK_PCI_PATH */
+	const char *pmem;        /* q35: a file given as an NVDIMM (the guest's /dev/pmem0), or NULL */
+	uint64_t pmem_size;      /* its size in bytes */
 } qemu_config;
 
 #define QEMU_MEM_SLOTS 4

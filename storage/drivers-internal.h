@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "storage/options.h"
@@ -26,16 +27,34 @@ struct stor_driver {
 	int (*check)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 	/* Mounts onto job->target; NULL: nothing to mount (a plain directory). */
 	int (*mount)(mount_job *job, kc_error *err);
+	/* Before the mount point is resolved (and created); NULL: nothing. */
+	int (*prepare)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 };
 
 int stor_mount_fs(mount_job *job, const char *source, const char *fstype, kc_error *err);
+/* Removes rel (inside the root) if it is an empty directory: what a failed attempt created. */
+void stor_remove_dir(const stor_root *root, const char *rel);
+
+/* overlayfs (storage/overlay.c). */
+int stor_check_overlay(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+int stor_mount_overlay(mount_job *job, kc_error *err);
+
+/* watchable-bind (storage/watch.c); forget drops the record and the copy (or the bind that replaced it). */
+int stor_check_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
+int stor_mount_watchable(mount_job *job, kc_error *err);
+int stor_watch_forget(const stor_root *root, const char *mount_point);
+
+/* hugetlbfs ephemeral storage: pagesize= and size= from the data (bytes, or with a K/M/G suffix). */
+int stor_hugetlb_parse(const stor_mount_opts *o, uint64_t *ret_pagesize, uint64_t *ret_pages, const char *what,
+		       kc_error *err);
 
 /* The block-device drivers (storage/blockdev.c), as rows of the driver table and their names. */
 int stor_check_blockdev(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 int stor_mount_blockdev(mount_job *job, kc_error *err);
 #define STOR_DEVICE_DRIVERS                                                            \
-	{ "blk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },       \
-	{ "mmioblk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },   \
-	{ "scsi", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev },      \
-	{ "nvdimm", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev }
+	{ "blk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev, NULL },       \
+	{ "mmioblk", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev, NULL },   \
+	{ "scsi", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev, NULL },      \
+	{ "nvdimm", STOR_DRIVER_DEVICE, stor_check_blockdev, stor_mount_blockdev, NULL }
 #define STOR_DEVICE_DRIVER_NAMES "blk", "mmioblk", "scsi", "nvdimm"

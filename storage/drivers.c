@@ -28,7 +28,7 @@ static void detach(const stor_root *root, const char *rel) {
 	(void)umount2(p, MNT_DETACH);
 }
 
-static void remove_dir(const stor_root *root, const char *rel) {
+void stor_remove_dir(const stor_root *root, const char *rel) {
 	_cleanup_close_ int dfd = -EBADF;
 	const char *name;
 	if (path_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name) < 0)
@@ -69,18 +69,153 @@ static int mount_9p(mount_job *job, kc_error *err) {
 	return stor_mount_fs(job, job->s->source, "9p", err);
 }
 
-/* ---- ephemeral: tmpfs in guest memory (emptyDir medium Memory, the sandbox shm) ---- */
+/* ---- ephemeral: tmpfs in guest memory (emptyDir medium Memory, the sandbox shm), or hugetlbfs ---- */
+
+#define HUGEPAGES_SYSFS "/sys/kernel/mm/hugepages"
+#define HUGEPAGES_MAX (1ull << 32) /* pages asked for at once: far beyond any guest's memory */
+
+static bool is_hugetlbfs(const stor_spec *s) {
+	return s->fstype && strcmp(s->fstype, "hugetlbfs") == 0;
+}
+
+/* A byte count as hugetlbfs reads it: digits with an optional K, M or G (binary). */
+static int parse_bytes(const char *s, uint64_t *ret) {
+	char num[32];
+	size_t digits = strspn(s, "0123456789");
+	unsigned shift = 0;
+	uint64_t v;
+
+	if (digits == 0 || digits >= sizeof num)
+		return -EINVAL;
+	switch (s[digits]) {
+	case '\0': break;
+	case 'k': case 'K': shift = 10; break;
+	case 'm': case 'M': shift = 20; break;
+	case 'g': case 'G': shift = 30; break;
+	default: return -EINVAL;
+	}
+	if (s[digits] && s[digits + 1])
+		return -EINVAL;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	if (parse_u64(num, 10, &v) < 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*ret = v << shift;
+	return 0;
+}
+
+int stor_hugetlb_parse(const stor_mount_opts *o, uint64_t *ret_pagesize, uint64_t *ret_pages, const char *what,
+		       kc_error *err) {
+	stor_mount_opts copy = *o;
+	char v[32];
+	uint64_t pagesize, size;
+
+	int r = stor_options_take(&copy, "pagesize", v, sizeof v);
+	if (r <= 0 || parse_bytes(v, &pagesize) < 0)
+		return kc_error_set(err, EINVAL, "%s.options: hugetlbfs needs pagesize= in bytes (or with K, M, G)",
+				    what);
+	/* Page sizes are powers of two of at least 4 KiB: anything else names no hugepages-<N>kB pool. */
+	if (pagesize < 4096 || (pagesize & (pagesize - 1)))
+		return kc_error_set(err, EINVAL, "%s.options: pagesize=%s is not a page size", what, v);
+	r = stor_options_take(&copy, "size", v, sizeof v);
+	if (r <= 0 || parse_bytes(v, &size) < 0)
+		return kc_error_set(err, EINVAL, "%s.options: hugetlbfs needs size= in bytes (or with K, M, G)", what);
+	if (size == 0 || size % pagesize)
+		return kc_error_set(err, EINVAL, "%s.options: size=%s is not a whole number of %llu-byte pages", what,
+				    v, (unsigned long long)pagesize);
+	if (size / pagesize > HUGEPAGES_MAX)
+		return kc_error_set(err, E2BIG, "%s.options: size=%s is more than %llu pages", what, v,
+				    HUGEPAGES_MAX);
+	*ret_pagesize = pagesize;
+	*ret_pages = size / pagesize;
+	return 0;
+}
+
+static int read_u64_file(const char *path, uint64_t *ret) {
+	_cleanup_free_ char *text = NULL;
+	int r = read_file_capped(AT_FDCWD, path, 64, &text, NULL);
+	if (r < 0)
+		return r;
+	text[strcspn(text, "\n")] = '\0';
+	return parse_u64(text, 10, ret);
+}
+
+/* Raises the pool of pagesize pages to at least pages, as upstream writes nr_hugepages before the mount, and
+ * checks that the kernel really reserved them (it reserves what it can and says nothing). Never lowers the
+ * pool: other mounts may use it. ret_old is what to write back if the mount fails. */
+static int reserve_hugepages(const char *what, uint64_t pagesize, uint64_t pages, uint64_t *ret_old,
+			     kc_error *err) {
+	char path[PATH_MAX], v[24];
+	uint64_t old, now;
+
+	(void)format_checked(path, sizeof path, HUGEPAGES_SYSFS "/hugepages-%llukB/nr_hugepages",
+			     (unsigned long long)(pagesize >> 10));
+	int r = read_u64_file(path, &old);
+	if (r < 0)
+		return kc_error_set(err, r == -ENOENT ? EINVAL : -r, "%s.options: pagesize=%llu: %s: %s", what,
+				    (unsigned long long)pagesize, path,
+				    r == -ENOENT ? "the kernel has no such huge page size" : strerror(-r));
+	*ret_old = old;
+	if (old >= pages)
+		return 0;
+	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)pages);
+	r = write_string_file(path, v);
+	if (r >= 0)
+		r = read_u64_file(path, &now);
+	if (r < 0)
+		return kc_error_set(err, -r, "%s: reserve %llu huge pages of %llu kB: %s", what,
+				    (unsigned long long)pages, (unsigned long long)(pagesize >> 10), strerror(-r));
+	if (now < pages) {
+		(void)format_checked(v, sizeof v, "%llu", (unsigned long long)old);
+		(void)write_string_file(path, v);
+		return kc_error_set(err, ENOMEM, "%s: the kernel reserved only %llu of %llu huge pages of %llu kB",
+				    what, (unsigned long long)now, (unsigned long long)pages,
+				    (unsigned long long)(pagesize >> 10));
+	}
+	return 0;
+}
+
+static void release_hugepages(uint64_t pagesize, uint64_t old) {
+	char path[PATH_MAX], v[24];
+	(void)format_checked(path, sizeof path, HUGEPAGES_SYSFS "/hugepages-%llukB/nr_hugepages",
+			     (unsigned long long)(pagesize >> 10));
+	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)old);
+	(void)write_string_file(path, v);
+}
 
 static int check_ephemeral(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	stor_mount_opts o;
+	uint64_t pagesize, pages;
+	char field[128];
+
+	if (is_hugetlbfs(s)) {
+		(void)format_checked(field, sizeof field, "%s.options", what);
+		int r = stor_options_parse(s->options, s->n_options, &o, field, err);
+		return r < 0 ? r : stor_hugetlb_parse(&o, &pagesize, &pages, what, err);
+	}
 	if (s->fstype && *s->fstype && strcmp(s->fstype, "tmpfs") != 0)
-		return kc_error_set(err, EINVAL, "%s.fstype: `%s` is not supported for ephemeral storage (tmpfs only)",
-				    what, s->fstype);
+		return kc_error_set(err, EINVAL,
+				    "%s.fstype: `%s` is not supported for ephemeral storage (tmpfs or hugetlbfs)", what,
+				    s->fstype);
 	return 0;
 }
 
 static int mount_ephemeral(mount_job *job, kc_error *err) {
-	const char *src = job->s->source && *job->s->source ? job->s->source : "tmpfs";
-	return stor_mount_fs(job, src, "tmpfs", err);
+	const char *src = job->s->source && *job->s->source ? job->s->source : NULL;
+	uint64_t pagesize, pages, old;
+
+	if (!is_hugetlbfs(job->s))
+		return stor_mount_fs(job, src ? src : "tmpfs", "tmpfs", err);
+	int r = stor_hugetlb_parse(&job->o, &pagesize, &pages, job->what, err);
+	if (r >= 0)
+		r = reserve_hugepages(job->what, pagesize, pages, &old, err);
+	if (r < 0)
+		return r;
+	/* pagesize= and size= stay in the data: hugetlbfs takes both. */
+	r = stor_mount_fs(job, src ? src : "nodev", "hugetlbfs", err);
+	if (r < 0 && old < pages)
+		release_hugepages(pagesize, old);
+	return r;
 }
 
 /* ---- bind: a directory that already exists under the root ---- */
@@ -128,15 +263,18 @@ static int mount_bind(mount_job *job, kc_error *err) {
 }
 
 static const stor_driver drivers[] = {
-	{ "virtio-fs", STOR_DRIVER_BLOCKS, check_tag, mount_virtiofs },
-	{ "9p", STOR_DRIVER_BLOCKS, check_tag, mount_9p },
-	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral },
-	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL },
-	{ "bind", 0, check_bind, mount_bind },
+	{ "virtio-fs", STOR_DRIVER_BLOCKS, check_tag, mount_virtiofs, NULL },
+	{ "9p", STOR_DRIVER_BLOCKS, check_tag, mount_9p, NULL },
+	{ "ephemeral", STOR_DRIVER_REMOUNT, check_ephemeral, mount_ephemeral, NULL },
+	{ "local", STOR_DRIVER_NO_MOUNT, NULL, NULL, NULL },
+	{ "bind", 0, check_bind, mount_bind, NULL },
+	{ "overlayfs", 0, stor_check_overlay, stor_mount_overlay, NULL },
+	{ "watchable-bind", STOR_DRIVER_WATCH, stor_check_watchable, stor_mount_watchable, stor_prepare_watchable },
 	STOR_DEVICE_DRIVERS,
 };
 
-static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind", STOR_DEVICE_DRIVER_NAMES };
+static const char *const driver_names[] = { "virtio-fs", "9p", "ephemeral", "local", "bind", "overlayfs",
+					       "watchable-bind", STOR_DEVICE_DRIVER_NAMES };
 _Static_assert(ELEMENTSOF(driver_names) == ELEMENTSOF(drivers), "one name per driver");
 
 const stor_driver *stor_driver_find(const char *name) {
@@ -281,6 +419,8 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	if (r < 0)
 		return r;
 
+	if (d->prepare && (r = d->prepare(s, root, what, err)) < 0)
+		return r;
 	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
 			      &created);
 	if (r < 0)
@@ -314,10 +454,13 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	return 0;
 
 fail:
-	if (mounted)
+	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive. */
+	if (mounted && (d->flags & STOR_DRIVER_WATCH))
+		(void)stor_watch_forget(root, s->mount_point);
+	else if (mounted)
 		detach(root, rel);
 	if (created)
-		remove_dir(root, rel);
+		stor_remove_dir(root, rel);
 	return r;
 }
 
@@ -329,6 +472,10 @@ int stor_umount(const char *mount_point, unsigned driver_flags, const stor_root 
 	int r = path_check_under(mount_point, root->prefix, &rel, "mount_point", err);
 	if (r < 0)
 		return r;
+	if (driver_flags & STOR_DRIVER_WATCH) {
+		r = stor_watch_forget(root, mount_point);
+		return r < 0 ? kc_error_set(err, -r, "unmount %s: %s", mount_point, strerror(-r)) : 0;
+	}
 	if (!(driver_flags & STOR_DRIVER_NO_MOUNT)) {
 		r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
 		if (r == -ENOENT)
@@ -341,7 +488,7 @@ int stor_umount(const char *mount_point, unsigned driver_flags, const stor_root 
 			return kc_error_set(err, errno, "unmount %s: %m", mount_point);
 		fd = safe_close(fd);
 	}
-	remove_dir(root, rel);
+	stor_remove_dir(root, rel);
 	return 0;
 }
 

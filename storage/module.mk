@@ -1,6 +1,6 @@
 # storage: drivers, mount options, path confinement, refcounts. Depends on common/ only; the agent links
 # STORAGE_SRCS into both of its builds.
-STORAGE_SRCS := storage/options.c storage/drivers.c storage/fs-group.c storage/registry.c
+STORAGE_SRCS := storage/options.c storage/drivers.c storage/overlay.c storage/watch.c storage/fs-group.c storage/registry.c
 # Devices: the uevent socket and parser, the device table with its waiters, PCI paths, block-device drivers.
 STORAGE_SRCS += storage/uevent.c storage/devices.c storage/pci.c storage/blockdev.c
 

@@ -186,3 +186,25 @@ bool stor_options_has(const stor_mount_opts *o, const char *key) {
 	}
 	return false;
 }
+
+int stor_options_drop_prefix(stor_mount_opts *o, const char *prefix) {
+	size_t plen = strlen(prefix), in = 0, out = 0;
+	int dropped = 0;
+
+	while (in < o->data_len) {
+		const char *item = o->data + in;
+		size_t len = strcspn(item, ",");
+		if (len >= plen && memcmp(item, prefix, plen) == 0)
+			dropped++;
+		else {
+			if (out)
+				o->data[out++] = ',';
+			memmove(o->data + out, item, len);
+			out += len;
+		}
+		in += len + 1;
+	}
+	o->data_len = out;
+	o->data[out] = '\0';
+	return dropped;
+}

@@ -34,3 +34,7 @@ bool stor_options_has(const stor_mount_opts *o, const char *key);
 
 /* Appends one data item; -E2BIG over STOR_DATA_MAX. */
 int stor_options_append(stor_mount_opts *o, const char *item);
+
+/* Removes every data item that starts with prefix (the runtime's "io.katacontainers." annotations, which no
+ * filesystem knows); returns how many went. */
+int stor_options_drop_prefix(stor_mount_opts *o, const char *prefix);

@@ -1,5 +1,5 @@
-/* Storage: the drivers that mount what the host describes in a Storage message (virtio-fs, 9p, ephemeral,
- * local, bind), the fs_group ownership change, and the refcounts by mount point. Knows nothing of ttRPC or
+/* Storage: the drivers that mount what the host describes in a Storage message (virtio-fs, 9p, ephemeral
+ * tmpfs and hugetlbfs, local, bind, overlayfs, watchable-bind, block devices), the fs_group ownership change, and the refcounts by mount point. Knows nothing of ttRPC or
  * protobuf: the agent fills a stor_spec from the request.
  *
  * Every mount point lies under the storage root (/run/kata-containers/) and is resolved inside it
@@ -46,6 +46,9 @@ typedef struct stor_spec {
 	/* STOR_DRIVER_DEVICE drivers: the guest's node of the device the source names ("/dev/vdb"), filled in by
 	 * whoever waited for the device (storage/blockdev.h); NULL: the source must already be a /dev path. */
 	const char *device;
+	/* The container a CreateContainer storage belongs to (NULL for the sandbox's): overlayfs with
+	 * io.katacontainers.fs-opt.overlay-rw puts its upper and work directories in <root>/<container_id>/. */
+	const char *container_id;
 } stor_spec;
 
 enum {
@@ -53,6 +56,7 @@ enum {
 	STOR_DRIVER_NO_MOUNT = 1 << 1, /* only a directory: nothing to unmount */
 	STOR_DRIVER_REMOUNT = 1 << 2, /* UpdateEphemeralMounts may remount it with new options */
 	STOR_DRIVER_DEVICE = 1 << 3,  /* a block device that may still be on its way: wait for it first */
+	STOR_DRIVER_WATCH = 1 << 4,   /* a mirror the agent polls (storage/watch.h) */
 };
 
 typedef struct stor_driver stor_driver;

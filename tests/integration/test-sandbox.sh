@@ -47,7 +47,7 @@ suite() {
 
 	out=$(ctl GetGuestDetails '{}')
 	v=$(jq -r '.agent_details.storage_handlers | sort | join(",")' <<<"$out")
-	[ "$v" = "9p,bind,blk,ephemeral,local,mmioblk,nvdimm,scsi,virtio-fs" ] && pass "$P: storage handlers reported" ||
+	[ "$v" = "9p,bind,blk,ephemeral,local,mmioblk,nvdimm,overlayfs,scsi,virtio-fs,watchable-bind" ] && pass "$P: storage handlers reported" ||
 		fail "$P: storage handlers reported" "$out"
 
 	# ---- CreateSandbox refusals: each leaves nothing behind ----
@@ -66,7 +66,7 @@ suite() {
 		'{"storages":[{"driver":"bind","source":"/etc","mount_point":"'$R'/x"}]}'
 	expect "9p without a tag" INVALID_ARGUMENT 'storages[0].source' CreateSandbox \
 		'{"storages":[{"driver":"9p","mount_point":"'$R'/x"}]}'
-	expect "hugetlbfs ephemeral" INVALID_ARGUMENT 'storages[0].fstype' CreateSandbox \
+	expect "hugetlbfs without its page size" INVALID_ARGUMENT 'storages[0].options: hugetlbfs needs pagesize=' CreateSandbox \
 		'{"storages":[{"driver":"ephemeral","fstype":"hugetlbfs","mount_point":"'$R'/x"}]}'
 	expect "oversize mount data" INVALID_ARGUMENT 'storages[0].options' CreateSandbox \
 		'{"storages":[{"driver":"ephemeral","mount_point":"'$R'/x","options":["'"$(head -c 3000 /dev/zero | tr '\0' a)"'","'"$(head -c 3000 /dev/zero | tr '\0' b)"'"]}]}'

@@ -114,6 +114,20 @@ static void test_take_and_has(void **state) {
 	assert_true(stor_options_has(&o, "trans"));
 }
 
+static void test_drop_prefix(void **state) {
+	const char *opts[] = { "io.katacontainers.fs-opt.overlay-rw", "lowerdir=/a", "io.katacontainers.x=1,ro",
+			       "io.katacontainersy", "io.kata" };
+	stor_mount_opts o = parse_ok(opts, ELEMENTSOF(opts));
+	assert_int_equal(stor_options_drop_prefix(&o, "io.katacontainers."), 2);
+	assert_string_equal(o.data, "lowerdir=/a,io.katacontainersy,io.kata");
+	assert_int_equal(o.data_len, strlen(o.data));
+	assert_int_equal(o.flags, MS_RDONLY);
+	assert_int_equal(stor_options_drop_prefix(&o, "nothing"), 0);
+	assert_int_equal(stor_options_drop_prefix(&o, ""), 3);
+	assert_string_equal(o.data, "");
+	assert_int_equal(o.data_len, 0);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_9p_as_go_sends_it),
@@ -123,6 +137,7 @@ int main(void) {
 		cmocka_unit_test(test_near_misses_are_data),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_take_and_has),
+		cmocka_unit_test(test_drop_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

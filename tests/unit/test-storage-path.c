@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "common/path.h"
+#include "storage/drivers-internal.h"
 #include "storage/storage.h"
+#include "storage/watch.h"
 
 static char top[64];
 static int rootfd = -1;
@@ -255,9 +257,24 @@ static void test_spec_check(void **state) {
 	s.driver = NULL;
 	assert_int_equal(stor_spec_check(&s, &root, "storages[1]", &err), -EINVAL);
 	s.driver = "ephemeral";
-	s.fstype = "hugetlbfs";
+	s.fstype = "xfs";
 	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "storages[2].fstype"));
+	/* hugetlbfs needs its page size and size; size=1m is no whole number of 2 MiB pages. */
+	s.fstype = "hugetlbfs";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[2].options: hugetlbfs needs pagesize="));
+	s.options = (const char *[]){ "pagesize=2M,size=1m" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "not a whole number of 2097152-byte pages"));
+	s.options = (const char *[]){ "pagesize=3000", "size=6000" };
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "pagesize=3000 is not a page size"));
+	s.options = (const char *[]){ "pagesize=2097152", "size=8388608" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[2]", &err), 0);
+	s.options = opts;
+	s.n_options = 1;
 	s.fstype = "tmpfs";
 	s.mount_point = "/run/kata-containers/../../etc";
 	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
@@ -280,13 +297,221 @@ static void test_spec_check(void **state) {
 
 	size_t n;
 	const char *const *names = stor_driver_names(&n);
-	assert_int_equal(n, 9); /* virtio-fs 9p ephemeral local bind, and the block devices: blk mmioblk scsi nvdimm */
+	assert_int_equal(n, 11); /* virtio-fs 9p ephemeral local bind overlayfs watchable-bind, blk mmioblk scsi nvdimm */
 	for (size_t i = 0; i < n; i++)
 		assert_non_null(stor_driver_find(names[i]));
 	assert_true(stor_driver_flags(stor_driver_find("9p")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("virtio-fs")) & STOR_DRIVER_BLOCKS);
 	assert_true(stor_driver_flags(stor_driver_find("ephemeral")) & STOR_DRIVER_REMOUNT);
 	assert_true(stor_driver_flags(stor_driver_find("blk")) & STOR_DRIVER_DEVICE);
+}
+
+static void test_hugetlb_parse(void **state) {
+	struct {
+		const char *opts;
+		int r;
+		uint64_t pagesize, pages;
+	} cases[] = {
+		{ "pagesize=2097152,size=524288000", 0, 2 << 20, 250 }, /* as the Kata runtime writes it */
+		{ "size=4M,pagesize=2M", 0, 2 << 20, 2 },
+		{ "pagesize=1G,size=2g", 0, 1 << 30, 2 },
+		{ "pagesize=4k,size=4096", 0, 4096, 1 },
+		{ "foo=bar,pagesize=2048k,size=2m,nr_inodes=9", 0, 2 << 20, 1 },
+		{ "size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M", -EINVAL, 0, 0 },
+		{ "pagesize=,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=", -EINVAL, 0, 0 },
+		{ "pagesize=abc,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2MB,size=2M", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=50%", -EINVAL, 0, 0 },
+		{ "pagesize=2M,size=0", -EINVAL, 0, 0 },
+		{ "pagesize=2048,size=4096", -EINVAL, 0, 0 }, /* not a page size */
+		{ "pagesize=2M,size=99999999999999999999", -EINVAL, 0, 0 },
+		{ "pagesize=4k,size=17592186044416k", -E2BIG, 0, 0 },
+	};
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		stor_mount_opts o;
+		kc_error err = { 0 };
+		uint64_t ps = 0, pages = 0;
+		const char *one[] = { cases[i].opts };
+		assert_int_equal(stor_options_parse(one, 1, &o, "options", &err), 0);
+		int r = stor_hugetlb_parse(&o, &ps, &pages, "storages[0]", &err);
+		if (r != cases[i].r)
+			fail_msg("`%s`: %d, expected %d (%s)", cases[i].opts, r, cases[i].r, err.msg);
+		if (r == 0) {
+			assert_int_equal(ps, cases[i].pagesize);
+			assert_int_equal(pages, cases[i].pages);
+		} else
+			assert_non_null(strstr(err.msg, "storages[0].options"));
+	}
+}
+
+static void test_overlay_check(void **state) {
+	stor_root root = { .fd = rootfd, .prefix = "/run/kata-containers/" };
+	kc_error err = { 0 };
+	stor_spec s = { .driver = "overlayfs", .source = "none", .fstype = "overlay",
+			.mount_point = "/run/kata-containers/c1/rootfs", .n_options = 3,
+			.options = (const char *[]){ "lowerdir=/run/kata-containers/l1:/run/kata-containers/l2",
+						     "upperdir=/run/kata-containers/c1/upper",
+						     "workdir=/run/kata-containers/c1/work" } };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.n_options = 1; /* read-only: lower layers only */
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: upperdir= and workdir= go together"));
+	s.options = (const char *[]){ "upperdir=/run/kata-containers/u", "workdir=/run/kata-containers/w" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs lowerdir="));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1:/etc" };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: lowerdir[1]"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1", "upperdir=/run/kata-containers/../../u",
+				      "workdir=/run/kata-containers/w" };
+	s.n_options = 3;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].options: upperdir"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/a\\:b" };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "escaped"));
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1::/run/kata-containers/l2" };
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "lowerdir[1]"));
+	/* overlay-rw: the container's own upper and work directories, so it needs the container. */
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1", "io.katacontainers.fs-opt.overlay-rw" };
+	s.n_options = 2;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "needs the storage's container"));
+	s.container_id = "../x";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	s.container_id = "c1";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	s.fstype = "ext4";
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[0].fstype"));
+	/* More layers than the cap. */
+	static char many[4096];
+	size_t off = (size_t)snprintf(many, sizeof many, "lowerdir=");
+	for (int i = 0; i < 40; i++)
+		off += (size_t)snprintf(many + off, sizeof many - off, "%s/run/kata-containers/%d", i ? ":" : "", i);
+	s.fstype = "overlay";
+	s.options = (const char *[]){ many };
+	s.n_options = 1;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "more than 32 layers"));
+}
+
+static bool exists(const char *rel) {
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	return lstat(p, &st) == 0;
+}
+
+static void put_file(const char *rel, const char *text) {
+	char p[256];
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	FILE *f = fopen(p, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void file_is(const char *rel, const char *text) {
+	char p[256], buf[64] = "";
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	FILE *f = fopen(p, "re");
+	assert_non_null(f);
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	assert_string_equal(buf, text);
+}
+
+static ino_t inode_of(const char *rel) {
+	char p[256];
+	struct stat st;
+	snprintf(p, sizeof p, "%s/%s", top, rel);
+	assert_int_equal(lstat(p, &st), 0);
+	return st.st_ino;
+}
+
+static int sync_dirs(const char *src, const char *dst, kc_error *err) {
+	int s = openat(rootfd, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC), d = openat(rootfd, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(s >= 0 && d >= 0);
+	int r = stor_watch_sync(s, d, err);
+	close(s);
+	close(d);
+	return r;
+}
+
+static void test_watch_sync(void **state) {
+	kc_error err = { 0 };
+	char p[256];
+	mk("ws", true);
+	mk("ws/d", true);
+	mk("wd", true);
+	put_file("ws/a", "one");
+	put_file("ws/d/b", "bee");
+	ln("../a", "ws/d/l");
+	ln("/etc/passwd", "ws/abs"); /* copied as a link, never followed */
+	snprintf(p, sizeof p, "%s/ws/fifo", top);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "one");
+	file_is("wd/d/b", "bee");
+	char link[64] = "";
+	snprintf(p, sizeof p, "%s/wd/d/l", top);
+	assert_int_equal(readlink(p, link, sizeof link), 4);
+	assert_false(exists("wd/fifo"));
+	snprintf(p, sizeof p, "%s/wd/abs", top);
+	struct stat st;
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+
+	/* Updated in place: the same inode, so a bind of that one file sees the change. */
+	ino_t ino = inode_of("wd/a");
+	put_file("ws/a", "two!");
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "two!");
+	assert_int_equal(inode_of("wd/a"), ino);
+	/* Same size, newer mtime: copied too. */
+	put_file("ws/a", "six!");
+	struct timespec later[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_sec = 2000000000 } };
+	snprintf(p, sizeof p, "%s/ws/a", top);
+	assert_int_equal(utimensat(AT_FDCWD, p, later, 0), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	file_is("wd/a", "six!");
+	/* A directory that went: gone from the copy; a file that became a directory: replaced. */
+	snprintf(p, sizeof p, "rm -r '%s/ws/d' && rm '%s/ws/a' && mkdir '%s/ws/a'", top, top, top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	assert_false(exists("wd/d"));
+	snprintf(p, sizeof p, "%s/wd/a", top);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+
+	/* Over the limits: 16 entries with the directory itself, 1 MiB; the copy stays as it was. */
+	for (int i = 0; i < 13; i++) {
+		snprintf(p, sizeof p, "ws/n%d", i);
+		put_file(p, "x");
+	}
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0); /* ws, a, abs, fifo (not counted), n0..n12: 16 */
+	put_file("ws/n13", "x");
+	assert_int_equal(sync_dirs("ws", "wd", &err), -EFBIG);
+	assert_non_null(strstr(err.msg, "more than 16 entries"));
+	assert_false(exists("wd/n13"));
+	snprintf(p, sizeof p, "rm -r '%s'/ws/n*; truncate -s 1048577 '%s/ws/big'", top, top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), -EFBIG);
+	assert_false(exists("wd/big"));
+	snprintf(p, sizeof p, "truncate -s 1048000 '%s/ws/big'", top);
+	assert_int_equal(system(p), 0);
+	assert_int_equal(sync_dirs("ws", "wd", &err), 0);
+	assert_true(exists("wd/big"));
+	assert_false(exists("wd/n0"));
 }
 
 /* ---- real mounts, in a private mount namespace ---- */
@@ -304,12 +529,6 @@ static bool in_private_ns(void) {
 	return state > 0;
 }
 
-static bool exists(const char *rel) {
-	char p[256];
-	struct stat st;
-	snprintf(p, sizeof p, "%s/%s", top, rel);
-	return lstat(p, &st) == 0;
-}
 
 static long fs_type(const char *rel) {
 	char p[256];
@@ -383,6 +602,91 @@ static void test_mounts(void **state) {
 	assert_int_equal(stor_umount("/k/sb/local/vol", STOR_DRIVER_NO_MOUNT, &root, &err), 0);
 	assert_false(exists("sb/local/vol"));
 
+	/* overlayfs: the lower layer through an escaping symlink stays inside; upper and work are made inside. */
+	stor_spec ov = { .driver = "overlayfs", .source = "none", .mount_point = "/k/ov/merged", .n_options = 3,
+			 .options = (const char *[]){ "lowerdir=/k/esc:/k/a", "upperdir=/k/ov/upper",
+						      "workdir=/k/ov/work", "io.katacontainers.x=1" } };
+	if (stor_mount(&ov, &root, "storages[5]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(exists("ov/merged/passwd")); /* top/etc/passwd, not the host's */
+	assert_true(exists("ov/merged/file"));
+	snprintf(p, sizeof p, "%s/ov/merged/new", top);
+	int nfd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(nfd >= 0);
+	close(nfd);
+	assert_true(exists("ov/upper/new"));
+	assert_false(exists("a/new"));
+	assert_int_equal(stor_umount("/k/ov/merged", 0, &root, &err), 0);
+	assert_false(exists("ov/merged"));
+	/* A missing lower layer: named, and neither the mount point nor upper/work are left. */
+	stor_spec ovbad = { .driver = "overlayfs", .mount_point = "/k/ov2/merged", .n_options = 3,
+			    .options = (const char *[]){ "lowerdir=/k/a:/k/nonexistent", "upperdir=/k/ov2/upper",
+							 "workdir=/k/ov2/work" } };
+	assert_int_equal(stor_mount(&ovbad, &root, "storages[6]", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "storages[6].options: lowerdir[1]: `/k/nonexistent`"));
+	assert_false(exists("ov2/merged"));
+	assert_false(exists("ov2/upper"));
+	/* Upper and work on different filesystems: the kernel refuses; what was made goes again. */
+	stor_spec ovx = { .driver = "overlayfs", .mount_point = "/k/ov3/merged", .n_options = 3,
+			  .options = (const char *[]){ "lowerdir=/k/a", "upperdir=/k/ov3/upper", "workdir=/k/sb/shm/w" } };
+	assert_int_not_equal(stor_mount(&ovx, &root, "storages[7]", &err), 0);
+	assert_non_null(strstr(err.msg, "storages[7]: mount overlay"));
+	assert_false(exists("ov3/merged"));
+	assert_false(exists("ov3/upper"));
+	assert_false(exists("sb/shm/w"));
+
+	/* watchable-bind: a tmpfs under .../watchable, the copy in it, a record the poll reads. */
+	mk("wsrc", true);
+	put_file("wsrc/cfg", "v1");
+	stor_spec w = { .driver = "watchable-bind", .source = "/k/wsrc",
+			.mount_point = "/k/shared/containers/watchable/w1" };
+	if (stor_mount(&w, &root, "storages[8]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(fs_type("shared/containers/watchable"), 0x01021994);
+	file_is("shared/containers/watchable/w1/cfg", "v1");
+	put_file("wsrc/cfg", "v2!");
+	assert_int_equal(stor_watch_poll(&root, &err), 1);
+	file_is("shared/containers/watchable/w1/cfg", "v2!");
+	/* Too big from the start: bound from the share instead, and not polled. */
+	mk("wbig", true);
+	for (int i = 0; i < 20; i++) {
+		snprintf(p, sizeof p, "wbig/f%d", i);
+		put_file(p, "x");
+	}
+	stor_spec wb = { .driver = "watchable-bind", .source = "/k/wbig",
+			 .mount_point = "/k/shared/containers/watchable/w2" };
+	assert_int_equal(stor_mount(&wb, &root, "storages[9]", &err), 0);
+	put_file("wbig/f20", "y");
+	assert_true(exists("shared/containers/watchable/w2/f20")); /* the share itself */
+	assert_int_equal(stor_watch_poll(&root, &err), 1);
+	/* A mirror that grows too big turns into a bind at the next round. */
+	for (int i = 0; i < 20; i++) {
+		snprintf(p, sizeof p, "wsrc/g%d", i);
+		put_file(p, "x");
+	}
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	put_file("wsrc/late", "z");
+	assert_true(exists("shared/containers/watchable/w1/late"));
+	/* Refusals: a mount point outside the watchable tmpfs, the records' own directory, a missing source. */
+	w.mount_point = "/k/sb/w";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[10].mount_point"));
+	w.mount_point = "/k/shared/containers/watchable/.watches/x";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
+	w.source = "/k/nowhere";
+	w.mount_point = "/k/shared/containers/watchable/w3";
+	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -ENOENT);
+	assert_non_null(strstr(err.msg, "storages[10].source: `/k/nowhere`"));
+	assert_false(exists("shared/containers/watchable/w3"));
+	assert_int_equal(stor_umount("/k/shared/containers/watchable/w1", STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_int_equal(stor_umount("/k/shared/containers/watchable/w2", STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_false(exists("shared/containers/watchable/w1"));
+	assert_false(exists("shared/containers/watchable/w2"));
+	assert_true(exists("wbig/f20")); /* the share was unbound, not emptied */
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	/* The last one took the tmpfs with it. */
+	assert_false(exists("shared/containers/watchable"));
+
 	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
 	assert_false(exists("sb/shm"));
 	/* Not mounted any more: not an error. */
@@ -438,6 +742,9 @@ int main(void) {
 		cmocka_unit_test(test_path_check),
 		cmocka_unit_test(test_mount_point_key),
 		cmocka_unit_test(test_spec_check),
+		cmocka_unit_test(test_hugetlb_parse),
+		cmocka_unit_test(test_overlay_check),
+		cmocka_unit_test(test_watch_sync),
 		cmocka_unit_test(test_fs_group),
 		cmocka_unit_test(test_mounts),
 	};
