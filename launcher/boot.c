@@ -27,6 +27,8 @@ typedef struct boot_opts {
 	const char *console_log;
 	const char *share_dir, *share_tag;
 	const char *disk;
+	bool iommu;
+	const char *pci_device;
 	unsigned max_cpus, max_memory_mib;
 	unsigned memory_mib;
 	unsigned cpus;
@@ -59,7 +61,9 @@ static void usage(FILE *f) {
 	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
 	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
 	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
-	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n",
+	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
+	      "                        [--iommu] [--pci-device MODEL] (q35: VT-d; a device at PCI path "
+	      QEMU_PCI_DEVICE_PCI_PATH ")\n",
 	      f);
 }
 
@@ -99,11 +103,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
 		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
 		{ "disk", required_argument, NULL, 'D' },
+		{ "iommu", no_argument, NULL, 'I' },          { "pci-device", required_argument, NULL, 'P' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:IP:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -122,6 +127,8 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'C': r = parse_uint(optarg, 1, 255, &o->max_cpus); break;
 		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
 		case 'D': o->disk = optarg; break;
+		case 'I': o->iommu = true; break;
+		case 'P': o->pci_device = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -472,6 +479,7 @@ int cmd_boot(int argc, char **argv) {
 		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
 		.share_dir = share, .share_tag = o.share_tag,
 		.max_cpus = o.max_cpus, .max_memory_mib = o.max_memory_mib, .disk = disk,
+		.iommu = o.iommu, .pci_device = o.pci_device,
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);
