@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "init/init.h"
 #include "storage/blockdev.h"
 #include "storage/pci.h"
 
@@ -131,6 +132,19 @@ static int vfio_bind(device_want *dw, kc_error *err) {
 	int r;
 
 	bdf = bdf ? bdf + 1 : dw->devpath;
+	char drv[PATH_MAX];
+	(void)format_checked(drv, sizeof drv, "%s/bus/pci/drivers/vfio-pci", sysfs);
+	if (access(drv, F_OK) < 0 && cd->set->agent->moddir[0]) {
+		/* The boot loads every module in the background; a request that comes first loads these itself
+		 * (local kernel work: a concurrent load of the same module just waits for the other). */
+		static const char *const vfio_modules[] = { "vfio-pci", "vfio_iommu_type1" };
+		kc_error e = { 0 };
+		if (init_load_modules(cd->set->agent->moddir, vfio_modules, ELEMENTSOF(vfio_modules), &e) < 0)
+			log_warn("%s: %s", dw->field, e.msg);
+	}
+	if (access(drv, F_OK) < 0)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENODEV,
+					 "%s: PCI device %s: the vfio-pci driver is not loaded in the guest", dw->field, bdf);
 	r = sysfs_link_name(sysfs, dw->devpath, "driver", driver, sizeof driver);
 	if (r >= 0 && strcmp(driver, "vfio-pci") != 0) {
 		r = sysfs_write(sysfs, dw->devpath, "driver_override", "vfio-pci");
