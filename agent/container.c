@@ -30,6 +30,7 @@
 #include "agent.pb-c.h"
 #include "agent/child.h"
 #include "agent/sandbox.h"
+#include "agent/ctr-hooks.h"
 #include "agent/ctr-spec.h"
 #include "agent/devices.h"
 #include "agent/storage-batch.h"
@@ -842,6 +843,7 @@ static int start_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *
 	if (r < 0)
 		return r;
 	ctr_oom_watch(c);
+	ctr_hooks_run(c->agent, lc_instance_config(c->inst), LC_HOOK_POSTSTART, c->id, lc_instance_pid(c->inst), "running");
 	reply_empty(call);
 	return 0;
 }
@@ -1135,6 +1137,7 @@ static void ctr_remove_finish(ctr *c) {
 	int r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err);
 	ctr_unlink(c);
 	log_info("container %s removed", c->id);
+	ctr_hooks_run(c->agent, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
 	bool later = ctr_release_storages(c, r < 0 ? NULL : call) > 0;
 	ctr_free(c);
 	if (!call || later)
@@ -1186,6 +1189,7 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 			return kc_error_prefix(err, "container `%s`", c->id);
 		ctr_unlink(c);
 		log_info("container %s removed", c->id);
+		ctr_hooks_run(a, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
 		int later = ctr_release_storages(c, call);
 		ctr_free(c);
 		if (later)

@@ -4,7 +4,7 @@ AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/tran
 AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
 AGENT_SRCS += agent/sandbox.c agent/guest-rpcs.c agent/metrics.c $(STORAGE_SRCS)
 AGENT_SRCS += agent/devices.c agent/container.c agent/container-ops.c agent/streams.c
-AGENT_SRCS += agent/storage-batch.c agent/ctr-spec.c
+AGENT_SRCS += agent/storage-batch.c agent/ctr-spec.c agent/ctr-hooks.c
 AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)

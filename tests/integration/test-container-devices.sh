@@ -48,10 +48,12 @@ datadev=$(losetup -f --show "$dir/data.img") || { skip container-devices "no sec
 loops+=("$datadev")
 data_mm=$(printf '%d:%d' "0x$(stat -c %t "$datadev")" "0x$(stat -c %T "$datadev")")
 
-# Guest hooks: executables appended to every container's hooks; the prestart one leaves a mark.
-mkdir -p "$dir/hooks/prestart" "$dir/hooks/poststop"
-printf '#!/bin/sh\necho "$1" >>%s/hook-ran\n' "$dir" >"$dir/hooks/prestart/10-mark"
+# Guest hooks: executables appended to every container's hooks; each leaves a mark in hook-KIND.
+mkdir -p "$dir/hooks/prestart" "$dir/hooks/poststart" "$dir/hooks/poststop"
+printf '#!/bin/sh\necho "$1" >>%s/hook-$1\n' "$dir" >"$dir/hooks/prestart/10-mark"
 chmod 755 "$dir/hooks/prestart/10-mark"
+cp -a "$dir/hooks/prestart/10-mark" "$dir/hooks/poststart/"
+cp -a "$dir/hooks/prestart/10-mark" "$dir/hooks/poststop/"
 echo 'not executable' >"$dir/hooks/prestart/20-skip"
 ln -s /bin/true "$dir/hooks/prestart/30-symlink"
 
@@ -91,7 +93,7 @@ no_mounts() {
 suite() {
 	local name=$1 bin=$2 out v
 	P=$name
-	rm -f "$dir/hook-ran"
+	rm -f "$dir"/hook-*
 	if ! start_agent "$bin" "$name"; then fail "$P: agent starts" "$(tail -n 5 "$log")"; return; fi
 	ok "sandbox with guest hooks" CreateSandbox '{"sandbox_id":"sb","guest_hook_path":"'"$dir/hooks"'"}'
 
@@ -154,10 +156,11 @@ suite() {
 		fail "$P: container reads the device (cgroup allows it)" "$v"
 	[ "$(wait_status b1)" = 0 ] && pass "$P: b1 exit 0" || fail "$P: b1 exit 0" "status"
 	# args are [file name, kind]: the script's $0 and $1.
-	grep -q '^prestart$' "$dir/hook-ran" 2>/dev/null && [ "$(wc -l <"$dir/hook-ran")" = 1 ] &&
-		pass "$P: guest prestart hook ran (and only the executable one)" ||
-		fail "$P: guest prestart hook ran (and only the executable one)" "$(cat "$dir/hook-ran" 2>&1)"
-	rm -f "$dir/hook-ran"
+	[ "$(cat "$dir/hook-prestart" 2>&1)" = prestart ] && pass "$P: guest prestart hook ran (and only the executable one)" ||
+		fail "$P: guest prestart hook ran (and only the executable one)" "$(cat "$dir/hook-prestart" 2>&1)"
+	for _ in $(seq 50); do [ -s "$dir/hook-poststart" ] && break; sleep 0.1; done
+	[ "$(cat "$dir/hook-poststart" 2>&1)" = poststart ] && pass "$P: guest poststart hook ran after start" ||
+		fail "$P: guest poststart hook ran after start" "$(cat "$dir/hook-poststart" 2>&1)"
 
 	# A second container on the same storage: one more reference, nothing mounted twice.
 	out=$(ctl CreateContainer '{"container_id":"b2","OCI":'"$(spec b2 '["sleep","100"]' "$R/b1/rootfs")"',
@@ -168,6 +171,9 @@ suite() {
 	[ "$(mounted b1/rootfs)" = 1 ] && pass "$P: still mounted for b2" || fail "$P: still mounted for b2" "$(mounted b1/rootfs)"
 	ok "remove b2" RemoveContainer '{"container_id":"b2"}'
 	no_mounts "after the last reference went"
+	for _ in $(seq 50); do [ "$(wc -l <"$dir/hook-poststop" 2>/dev/null)" = 2 ] && break; sleep 0.1; done
+	[ "$(grep -c '^poststop$' "$dir/hook-poststop" 2>&1)" = 2 ] && pass "$P: guest poststop hook ran for each removed container" ||
+		fail "$P: guest poststop hook ran for each removed container" "$(cat "$dir/hook-poststop" 2>&1)"
 
 	# A create that fails after its storage was mounted (no such binary): the mount is undone before the answer.
 	expect "failed create" NOT_FOUND 'no-such-binary' CreateContainer \
