@@ -37,3 +37,9 @@ UNIT_TESTS += agent-streams
 test-agent-streams_SRCS := tests/unit/test-agent-streams.c agent/streams.c agent/loop.c $(COMMON_SRCS)
 test-agent-streams_OBJS = $(PROTO_HOST_OBJS)
 test-agent-streams_LIBS := -lprotobuf-c
+
+# The container spec rewrite for the guest: device checks and rewrite, guest hooks.
+UNIT_TESTS += ctr-spec
+test-ctr-spec_SRCS = tests/unit/test-ctr-spec.c agent/ctr-spec.c $(STORAGE_SRCS) $(INIT_SRCS) $(LC_HOST_SRCS) $(COMMON_SRCS)
+test-ctr-spec_OBJS = $(PROTO_HOST_OBJS)
+test-ctr-spec_LIBS = $(LC_HOST_LIBS)
