@@ -182,6 +182,18 @@ suite() {
 
 	ok "destroy sandbox" DestroySandbox '{}'
 	no_mounts "after DestroySandbox"
+
+	# DestroySandbox while a create waits for its device: the create fails, nothing is mounted.
+	ctl CreateContainer '{"container_id":"late","OCI":'"$(spec late '["true"]' "$R/late/rootfs" '[{"Path":"/dev/xdb","Type":"b","Major":8,"Minor":16}]')"',
+		"storages":['"$(blk_storage "$rootdev" "$R/late/rootfs")"'],
+		"devices":[{"type":"blk","vm_path":"/dev/vdzz","container_path":"/dev/xdb"}]}' >"$dir/late.out" &
+	waiter=$!
+	sleep 0.5
+	ok "destroy with a create pending" DestroySandbox '{}'
+	wait "$waiter"
+	grep -q '^error: UNAVAILABLE: container `late`: the sandbox is being destroyed' "$dir/late.out" &&
+		pass "$P: pending create fails on DestroySandbox" || fail "$P: pending create fails on DestroySandbox" "$(cat "$dir/late.out")"
+	no_mounts "after a create cut short"
 	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
 	kill -TERM "$agent_pid"
 	wait "$agent_pid"
