@@ -700,6 +700,8 @@ static int job_after_devices(create_job *j, kc_error *err) {
 		r = helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS, mount_done, j);
 		if (r < 0)
 			(void)kc_error_set(err, -r, "storages: cannot start a helper: %s", strerror(-r));
+		else
+			storage_batch_drop_request(j->storages); /* the helper has its copy; the call may go */
 	}
 	/* The waits are over; a helper has its copies of the device nodes. */
 	j->wait = devices_batch_free(j->wait);
