@@ -574,6 +574,12 @@ static create_job *create_job_free(create_job *j) {
 		}
 	if (j->inflight)
 		sandbox_inflight_remove(j->agent, j->storages);
+	if (j->storages) {
+		/* Held references of a request refused in its handler; the failure paths gave theirs back already. */
+		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
+		if (storage_batch_any_mounted(j->storages))
+			log_error("CreateContainer %s: a storage stays mounted", j->id);
+	}
 	devices_batch_free(j->wait);
 	storage_batch_free(j->storages);
 	ctr_devices_free(j->devices);
@@ -634,6 +640,8 @@ static void undo_done(int result, const kc_error *err, void *userdata) {
 /* Answers with err once nothing of the job is mounted any more. */
 static void job_fail(create_job *j, const kc_error *err) {
 	j->failure = *err;
+	if (j->storages)
+		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
 	if (j->storages && storage_batch_any_mounted(j->storages) &&
 	    helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
 		return;
@@ -729,8 +737,11 @@ static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
 	j->call = NULL;
 	if (j->wait) {
-		/* Still waiting for devices: nothing was mounted yet. */
-		create_job_free(j);
+		/* Still waiting for devices: nothing of ours is mounted, but held references go back. */
+		kc_error e = { 0 };
+		j->wait = devices_batch_free(j->wait);
+		(void)kc_error_set(&e, ECANCELED, "the call went away");
+		job_fail(j, &e);
 		return;
 	}
 	/* A helper runs: its mounts are undone when it is done (job_finish sees no call). */
@@ -1217,8 +1228,12 @@ void containers_destroy_all(agent *a) {
 		if (j->call)
 			ttrpc_call_fail(j->call, KC_UNAVAILABLE, "container `%s`: the sandbox is being destroyed", j->id);
 		j->call = NULL;
-		if (j->wait)
-			create_job_free(j);
+		if (j->wait) {
+			kc_error e = { 0 };
+			j->wait = devices_batch_free(j->wait);
+			(void)kc_error_set(&e, ECANCELED, "the sandbox is being destroyed");
+			job_fail(j, &e);
+		}
 	}
 	for (ctr *c; (c = a->containers->head);) {
 		kc_error err = { 0 };

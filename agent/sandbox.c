@@ -305,8 +305,10 @@ static create_job *create_job_free(create_job *j) {
 		return NULL;
 	for (size_t i = 0; i < j->n_mods && j->mod_params; i++)
 		free(j->mod_params[i]);
-	if (j->storages)
+	if (j->storages) {
 		sandbox_inflight_remove(j->agent, j->storages);
+		storage_batch_release(j->storages, j->agent->sandbox ? &j->agent->sandbox->storages : NULL);
+	}
 	storage_batch_free(j->storages);
 	free(j->mod_names);
 	free(j->mod_params);
@@ -366,6 +368,8 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 	if (j->call)
 		ttrpc_call_fail_error(j->call, err);
 	j->call = NULL;
+	if (j->storages)
+		storage_batch_release(j->storages, &a->sandbox->storages);
 	if (progress_any(j) && helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
 					  cleanup_done, j) > 0)
 		return;
@@ -376,9 +380,12 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
 	if (j->devices) {
-		/* Still waiting for devices: nothing was done yet. */
-		sandbox_reset(j->agent->sandbox);
-		create_job_free(j);
+		/* Still waiting for devices: nothing was mounted yet, but held references go back. */
+		kc_error e = { 0 };
+		j->devices = devices_batch_free(j->devices);
+		j->call = NULL;
+		(void)kc_error_set(&e, ECANCELED, "the call went away");
+		create_done(-ECANCELED, &e, j);
 		return;
 	}
 	/* The helper goes on: killing it mid-mount would leave a mount nobody knows of. Its work is undone when
@@ -505,10 +512,8 @@ static void devices_ready(int result, const kc_error *err, void *userdata) {
 		return;
 	if (result < 0)
 		e = *err;
-	log_error("CreateSandbox: %s", e.msg);
-	ttrpc_call_fail_error(j->call, &e);
-	sandbox_reset(j->agent->sandbox);
-	create_job_free(j);
+	j->devices = devices_batch_free(j->devices);
+	create_done(e.err ? -e.err : -EIO, &e, j);
 }
 
 static int dup_string(const char *s, char **ret, kc_error *err) {

@@ -47,6 +47,7 @@ storage_batch *storage_batch_free(storage_batch *b) {
 	free(b->drivers);
 	free(b->shared);
 	free(b->to_mount);
+	free(b->held);
 	free(b->specs);
 	free(b->wants);
 	free(b->want_of);
@@ -82,7 +83,7 @@ static bool inflight_mounts(const storage_batch *inflight, const char *key) {
 	return false;
 }
 
-int storage_batch_new(agent *a, const stor_registry *reg, const storage_batch *inflight,
+int storage_batch_new(agent *a, stor_registry *reg, const storage_batch *inflight,
 		      Grpc__Storage *const *storages, size_t n, size_t max, storage_batch **ret, kc_error *err) {
 	_cleanup_(storage_batch_freep) storage_batch *b = NULL;
 	stor_root root = { .fd = -EBADF, .prefix = STOR_ROOT_PREFIX };
@@ -98,8 +99,9 @@ int storage_batch_new(agent *a, const stor_registry *reg, const storage_batch *i
 	b->drivers = calloc(n + 1, sizeof(*b->drivers));
 	b->shared = calloc(n + 1, sizeof(*b->shared));
 	b->to_mount = calloc(n + 1, sizeof(*b->to_mount));
+	b->held = calloc(n + 1, sizeof(*b->held));
 	b->mounted = agent_shared_alloc(n ? n : 1);
-	if (!b->specs || !b->keys || !b->drivers || !b->shared || !b->to_mount || !b->mounted)
+	if (!b->specs || !b->keys || !b->drivers || !b->shared || !b->to_mount || !b->held || !b->mounted)
 		return kc_error_set(err, ENOMEM, "storages: out of memory");
 	b->n = n;
 	for (size_t i = 0; i < n; i++) {
@@ -128,6 +130,10 @@ int storage_batch_new(agent *a, const stor_registry *reg, const storage_batch *i
 	int r = prepare_waits(a, b, err);
 	if (r < 0)
 		return r;
+	/* Nothing fails after this point, so no reference is taken for a batch that never existed. */
+	for (size_t i = 0; reg && i < n; i++)
+		if (!b->to_mount[i] && stor_registry_find(reg, b->keys[i]))
+			b->held[i] = stor_registry_ref(reg, b->keys[i]) > 0;
 	*ret = TAKE_PTR(b);
 	return 0;
 }
@@ -208,13 +214,29 @@ bool storage_batch_any_mounted(const storage_batch *b) {
 	return false;
 }
 
-void storage_batch_commit(const storage_batch *b, stor_registry *reg) {
+void storage_batch_commit(storage_batch *b, stor_registry *reg) {
 	for (size_t i = 0; i < b->n; i++) {
+		if (b->held[i]) {
+			b->held[i] = false;
+			continue;
+		}
 		/* The checks before the helper found each key absent (to_mount) or present; the caller keeps other
 		 * changes to the registry out while its batch runs. */
 		int r = b->to_mount[i] ? stor_registry_add(reg, b->keys[i], b->drivers[i], b->shared[i])
 				       : stor_registry_ref(reg, b->keys[i]);
 		if (r < 0)
 			log_error("storage %s: cannot record its reference: %s", b->keys[i], strerror(-r));
+	}
+}
+
+void storage_batch_release(storage_batch *b, stor_registry *reg) {
+	for (size_t i = 0; i < b->n; i++) {
+		bool unmount = false;
+		unsigned flags;
+		if (!b->held[i])
+			continue;
+		b->held[i] = false;
+		if (reg && stor_registry_unref(reg, b->keys[i], &unmount, &flags) >= 0 && unmount)
+			b->mounted[i] = 1;
 	}
 }

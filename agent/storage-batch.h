@@ -20,6 +20,7 @@ typedef struct storage_batch {
 	char **keys;
 	const stor_driver **drivers;
 	bool *shared, *to_mount;
+	bool *held; /* a reference to a storage that was already mounted, taken at once so it cannot go meanwhile */
 	uint8_t *mounted; /* the shared page: the helper's marks */
 	device_want *wants; /* the block storages' devices */
 	size_t n_wants;
@@ -35,9 +36,10 @@ void storage_spec_from_proto(const Grpc__Storage *s, stor_spec *ret);
 
 /* Checks every entry (the error names "storages[i].field"), computes the keys and which mount points are new
  * (not in reg, not named earlier in the request: those are one more reference), and prepares the device
- * waits of the new block storages. max caps the count. A new mount point that a batch in the inflight list
+ * waits of the new block storages. max caps the count. A mount point already in reg gets its reference now
+ * (held), so that a RemoveContainer meanwhile cannot unmount it under this request. A new mount point that a batch in the inflight list
  * is mounting is FAILED_PRECONDITION: two helpers must not stack two mounts on one point. */
-int storage_batch_new(agent *a, const stor_registry *reg, const storage_batch *inflight,
+int storage_batch_new(agent *a, stor_registry *reg, const storage_batch *inflight,
 		      Grpc__Storage *const *storages, size_t n, size_t max, storage_batch **ret, kc_error *err);
 storage_batch *storage_batch_free(storage_batch *b);
 DEFINE_CLEANUP_FUNC(storage_batch *, storage_batch_free);
@@ -54,5 +56,8 @@ int storage_batch_mount(agent *a, storage_batch *b, const stor_root *root, kc_er
 int storage_batch_undo(storage_batch *b, const stor_root *root, kc_error *err);
 bool storage_batch_any_mounted(const storage_batch *b);
 
-/* In the agent, after the helper succeeded: a reference for every entry. */
-void storage_batch_commit(const storage_batch *b, stor_registry *reg);
+/* In the agent, after the helper succeeded: a reference for every entry (the held ones have theirs). */
+void storage_batch_commit(storage_batch *b, stor_registry *reg);
+/* In the agent, when the request fails: gives the held references back. One that was the last (its other
+ * holders went meanwhile) is marked for storage_batch_undo, which then unmounts it with the batch's own. */
+void storage_batch_release(storage_batch *b, stor_registry *reg);

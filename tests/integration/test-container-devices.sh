@@ -175,6 +175,23 @@ suite() {
 	[ "$(grep -c '^poststop$' "$dir/hook-poststop" 2>&1)" = 2 ] && pass "$P: guest poststop hook ran for each removed container" ||
 		fail "$P: guest poststop hook ran for each removed container" "$(cat "$dir/hook-poststop" 2>&1)"
 
+	# A pending create holds its reference to a known storage: removing the other holder meanwhile unmounts
+	# nothing; when the create then fails, its reference was the last and the storage goes.
+	out=$(ctl CreateContainer '{"container_id":"h1","OCI":'"$(spec h1 '["sleep","100"]' "$R/h/rootfs")"',
+		"storages":['"$(blk_storage "$rootdev" "$R/h/rootfs")"']}')
+	[ $? = 0 ] && pass "$P: create h1" || fail "$P: create h1" "$out"
+	ctl CreateContainer '{"container_id":"h2","OCI":'"$(spec h2 '["true"]' "$R/h/rootfs" '[{"Path":"/dev/xdb","Type":"b","Major":8,"Minor":16}]')"',
+		"storages":['"$(blk_storage "$rootdev" "$R/h/rootfs")"'],
+		"devices":[{"type":"blk","vm_path":"/dev/vdzz","container_path":"/dev/xdb"}]}' >"$dir/h2.out" &
+	waiter=$!
+	sleep 0.5
+	ok "remove h1 while h2 waits" RemoveContainer '{"container_id":"h1"}'
+	[ "$(mounted h/rootfs)" = 1 ] && pass "$P: the waiting create keeps the storage mounted" ||
+		fail "$P: the waiting create keeps the storage mounted" "$(mounted h/rootfs)"
+	wait "$waiter"
+	grep -q '^error: DEADLINE_EXCEEDED' "$dir/h2.out" && pass "$P: h2 times out" || fail "$P: h2 times out" "$(cat "$dir/h2.out")"
+	no_mounts "after the last holder failed"
+
 	# A create that fails after its storage was mounted (no such binary): the mount is undone before the answer.
 	expect "failed create" NOT_FOUND 'no-such-binary' CreateContainer \
 		'{"container_id":"f1","OCI":'"$(spec f1 '["no-such-binary"]' "$R/f1/rootfs")"',"storages":['"$(blk_storage "$rootdev" "$R/f1/rootfs")"']}'
