@@ -174,6 +174,16 @@ static void load_fs_modules(agent *a, const storage_batch *b) {
 		if (init_load_modules(a->moddir, driver_modules[k].modules, n, &e) < 0)
 			log_warn("%s storage: %s", driver_modules[k].driver, e.msg);
 	}
+	/* A block device's filesystem (ext4, xfs) is a module too; its name is the fstype, which the check
+	 * limited to [a-z0-9_.]. A built-in filesystem has no module: that failure is only logged. */
+	for (size_t i = 0; i < b->n && a->moddir[0]; i++) {
+		const char *fs = b->specs[i].fstype;
+		if (!b->to_mount[i] || !(stor_driver_flags(b->drivers[i]) & STOR_DRIVER_DEVICE) || !fs || !*fs)
+			continue;
+		kc_error e = { 0 };
+		if (init_load_modules(a->moddir, &fs, 1, &e) < 0)
+			log_debug("storages[%zu]: filesystem module %s: %s", i, fs, e.msg);
+	}
 }
 
 int storage_batch_mount(agent *a, storage_batch *b, const stor_root *root, kc_error *err) {
