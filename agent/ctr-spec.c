@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@
 #include "storage/pci.h"
 
 #define GUEST_HOOKS_MAX 64
+#define PCI_ADDR_LEN 12 /* "DDDD:BB:SS.F" */
+#define PCI_ENV_PREFIX "PCIDEVICE_"
 #define VFIO_CONTAINER_NODE "/dev/vfio/vfio"
 
 struct ctr_mem {
@@ -64,6 +67,8 @@ typedef struct ctr_device {
 	device_want wants[CTR_VFIO_FUNCTIONS_MAX];
 	size_t n_wants;
 	long groups[CTR_VFIO_FUNCTIONS_MAX]; /* vfio: each function's IOMMU group, -1 until bound */
+	char hosts[CTR_VFIO_FUNCTIONS_MAX][PCI_ADDR_LEN + 1];  /* vfio: each function's host address */
+	char guests[CTR_VFIO_FUNCTIONS_MAX][PCI_ADDR_LEN + 1]; /* and its guest address, once found */
 } ctr_device;
 
 struct ctr_devices {
@@ -87,6 +92,18 @@ DEFINE_CLEANUP_FUNC(ctr_devices *, ctr_devices_free);
 void ctr_devices_wants(ctr_devices *d, device_want ***ret_wants, size_t *ret_n) {
 	*ret_wants = d->all;
 	*ret_n = d->n_all;
+}
+
+/* "DDDD:BB:SS.F" in hex, slot at most 0x1f, function at most 7. */
+static bool pci_addr_ok(const char *s, size_t len) {
+	static const char form[] = "hhhh:hh:hh.h";
+	if (len != PCI_ADDR_LEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (form[i] == 'h' ? !strchr("0123456789abcdefABCDEF", s[i]) || !s[i] : s[i] != form[i])
+			return false;
+	unsigned slot = (unsigned)strtoul((char[3]){ s[8], s[9], 0 }, NULL, 16);
+	return slot <= 0x1f && s[11] >= '0' && s[11] <= '7';
 }
 
 static const lc_spec_device *spec_device(const lc_spec *spec, const char *path) {
@@ -168,6 +185,7 @@ static int vfio_bind(device_want *dw, kc_error *err) {
 	if (parse_u64(group, 10, &g) < 0 || g > INT32_MAX)
 		return kc_error_set(err, EINVAL, "%s: PCI device %s: unexpected IOMMU group `%s`", dw->field, bdf, group);
 	cd->groups[k] = (long)g;
+	(void)format_checked(cd->guests[k], sizeof cd->guests[k], "%s", bdf);
 	/* The group's node: /devices/virtual/vfio/N, DEVNAME vfio/N. */
 	stor_device_wait *w = &dw->w;
 	(void)format_checked(w->prefix, sizeof w->prefix, "/devices/virtual/vfio/%s", group);
@@ -185,9 +203,11 @@ static int prepare_vfio_function(ctr_device *cd, const char *opt, const char *fi
 	stor_pci_path p;
 	device_want *dw = &cd->wants[cd->n_wants];
 
-	if (!eq || eq == opt || strchr(eq + 1, '=') || stor_pci_path_parse(eq + 1, &p) < 0)
+	if (!eq || !pci_addr_ok(opt, (size_t)(eq - opt)) || strchr(eq + 1, '=') || stor_pci_path_parse(eq + 1, &p) < 0)
 		return kc_error_set(err, EINVAL, "%s: `%.80s` is not HOST_BDF=GUEST_PCI_PATH (e.g. 0000:3b:00.0=02/00)",
 				    field, opt);
+	memcpy(cd->hosts[cd->n_wants], opt, PCI_ADDR_LEN);
+	cd->hosts[cd->n_wants][PCI_ADDR_LEN] = '\0';
 	(void)format_checked(dw->field_buf, sizeof dw->field_buf, "devices[%zu]", cd->index);
 	dw->field = dw->field_buf;
 	int r = stor_pci_path_to_devpath(cd->set->agent->sysfs, &p, dw->w.prefix, sizeof dw->w.prefix, err);
@@ -216,7 +236,8 @@ static int prepare_device(ctr_device *cd, const Grpc__Device *d, const lc_spec *
 
 	if (!d->container_path || !*d->container_path)
 		return kc_error_set(err, EINVAL, "devices[%zu].container_path: missing", i);
-	if (!spec_device(spec, d->container_path))
+	/* The guest kernel keeps a vfio-pci-gk device: there is no node to rewrite. */
+	if (strcmp(t, "vfio-pci-gk") != 0 && !spec_device(spec, d->container_path))
 		return kc_error_set(err, EINVAL, "devices[%zu].container_path: `%.200s` is not among the spec's "
 				    "linux.devices", i, d->container_path);
 	cd->type = t;
@@ -393,6 +414,81 @@ static int add_vfio_container_node(lc_spec *spec, ctr_mem **mem, kc_error *err) 
 	return 0;
 }
 
+/* The guest address of a host PCI address among the container's VFIO functions, NULL when none. */
+static const char *guest_pci_addr(const ctr_devices *d, const char *host, size_t len) {
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t k = 0; d->v[i].kind != DEV_BLOCK && k < d->v[i].n_wants; k++)
+			if (strlen(d->v[i].hosts[k]) == len && strncasecmp(d->v[i].hosts[k], host, len) == 0 &&
+			    d->v[i].guests[k][0])
+				return d->v[i].guests[k];
+	return NULL;
+}
+
+/* Replaces every occurrence of each host address of the map in s (a PCIDEVICE_*_INFO value). */
+static char *replace_addrs(const ctr_devices *d, const char *s, ctr_mem **mem) {
+	size_t n = strlen(s);
+	char *out = mem_alloc(mem, n + 1, 1); /* addresses keep their length: the result is as long */
+	if (!out)
+		return NULL;
+	memcpy(out, s, n + 1);
+	for (size_t i = 0; i + PCI_ADDR_LEN <= n; i++) {
+		const char *g = guest_pci_addr(d, out + i, PCI_ADDR_LEN);
+		if (g && pci_addr_ok(out + i, PCI_ADDR_LEN)) {
+			memcpy(out + i, g, PCI_ADDR_LEN);
+			i += PCI_ADDR_LEN - 1;
+		}
+	}
+	return out;
+}
+
+/* The SR-IOV device plugin names the devices it gave in PCIDEVICE_<resource>=BDF[,BDF...] (and details in
+ * PCIDEVICE_<resource>_INFO): host addresses, which the container must see as the guest's, as upstream
+ * rewrites them. A value that holds something other than PCI addresses is left alone; a host address that is
+ * none of the container's VFIO functions is an error. */
+static int rewrite_pci_env(const ctr_devices *d, lc_spec *spec, ctr_mem **mem, kc_error *err) {
+	lc_strv *env = spec->process ? &spec->process->env : NULL;
+	for (size_t i = 0; env && i < env->n; i++) {
+		char *e = env->v[i], *eq = strchr(e, '=');
+		if (!eq || strncmp(e, PCI_ENV_PREFIX, strlen(PCI_ENV_PREFIX)) != 0)
+			continue;
+		size_t name_len = (size_t)(eq - e);
+		bool info = name_len >= 5 && strncmp(eq - 5, "_INFO", 5) == 0;
+		const char *v = eq + 1;
+		if (info) {
+			char *value = replace_addrs(d, v, mem);
+			char *ne = value ? mem_alloc(mem, name_len + 1 + strlen(value) + 1, 1) : NULL;
+			if (!ne)
+				return kc_error_set(err, ENOMEM, "process.env: out of memory");
+			memcpy(ne, e, name_len + 1);
+			memcpy(ne + name_len + 1, value, strlen(value) + 1);
+			env->v[i] = ne;
+			continue;
+		}
+		/* Every item must be an address, or the variable is not the plugin's. */
+		bool all = *v != '\0';
+		for (const char *p = v; all && *p;) {
+			size_t l = strcspn(p, ",");
+			all = pci_addr_ok(p, l);
+			p += l + (p[l] == ',');
+		}
+		if (!all)
+			continue;
+		char *ne = mem_alloc(mem, strlen(e) + 1, 1);
+		if (!ne)
+			return kc_error_set(err, ENOMEM, "process.env: out of memory");
+		memcpy(ne, e, strlen(e) + 1);
+		for (char *p = ne + name_len + 1; *p; p += PCI_ADDR_LEN + (p[PCI_ADDR_LEN] == ',')) {
+			const char *g = guest_pci_addr(d, p, PCI_ADDR_LEN);
+			if (!g)
+				return kc_error_set(err, EINVAL, "process.env[%zu]: %.*s: host PCI address %.12s is none of the "
+						    "container's VFIO devices", i, (int)name_len, e, p);
+			memcpy(p, g, PCI_ADDR_LEN);
+		}
+		env->v[i] = ne;
+	}
+	return 0;
+}
+
 int ctr_devices_apply(ctr_devices *d, lc_spec *spec, ctr_mem **mem, kc_error *err) {
 	bool vfio = false;
 	for (size_t i = 0; i < d->n; i++) {
@@ -401,8 +497,14 @@ int ctr_devices_apply(ctr_devices *d, lc_spec *spec, ctr_mem **mem, kc_error *er
 		char field[32], type;
 		uint32_t maj, min;
 		(void)format_checked(field, sizeof field, "devices[%zu]", i);
-		if (cd->kind == DEV_VFIO_GK)
+		if (cd->kind == DEV_VFIO_GK) {
+			/* The guest driver keeps it: only its address is needed, for the environment. */
+			for (size_t k = 0; k < cd->n_wants; k++) {
+				const char *b = strrchr(cd->wants[k].devpath, '/');
+				(void)format_checked(cd->guests[k], sizeof cd->guests[k], "%s", b ? b + 1 : "");
+			}
 			continue;
+		}
 		if (cd->kind == DEV_VFIO) {
 			for (size_t k = 1; k < cd->n_wants; k++)
 				if (cd->groups[k] != cd->groups[0])
@@ -422,9 +524,12 @@ int ctr_devices_apply(ctr_devices *d, lc_spec *spec, ctr_mem **mem, kc_error *er
 			return kc_error_set(err, -r, "%s: rewrite the spec: %s", field, strerror(-r));
 		log_info("%s (%s): %s is %c %u:%u in the guest", field, cd->type, cd->container_path, type, maj, min);
 	}
-	if (vfio)
-		return add_vfio_container_node(spec, mem, err);
-	return 0;
+	if (vfio) {
+		int r = add_vfio_container_node(spec, mem, err);
+		if (r < 0)
+			return r;
+	}
+	return rewrite_pci_env(d, spec, mem, err);
 }
 
 /* ---- guest hooks ---- */

@@ -14,6 +14,7 @@
  *              group, whose /dev/vfio/GROUP becomes the container's device (its path rewritten to the guest's
  *              group), and /dev/vfio/vfio is added when the spec lacks it
  *   vfio-pci-gk the guest kernel keeps the device: only waited for
+ * The host-to-guest addresses of the vfio functions also rewrite the process's PCIDEVICE_* variables.
  * Anything else is INVALID_ARGUMENT naming devices[i].type. */
 #pragma once
 

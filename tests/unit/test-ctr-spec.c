@@ -73,6 +73,8 @@ static void test_bad_devices(void **state) {
 	d.n_options = 1;
 	d.options = opts;
 	prepare_fails(&d, "devices[0].options[0]: `0000:01:00.0` is not HOST_BDF=GUEST_PCI_PATH");
+	opts[0] = "01:00.0=02";
+	prepare_fails(&d, "devices[0].options[0]: `01:00.0=02` is not HOST_BDF=GUEST_PCI_PATH");
 	d.n_options = 0;
 	prepare_fails(&d, "devices[0].options: a vfio-pci device needs");
 	(void)state;
@@ -140,6 +142,64 @@ static void test_rewrite(void **state) {
 	(void)state;
 }
 
+/* PCIDEVICE_* variables name host addresses; the container sees the guest's (vfio-pci-gk needs no IOMMU,
+ * so the test needs no device either: the wait's result is filled in). */
+static void test_pci_env(void **state) {
+	static const char json[] =
+		"{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"/r\"},\"process\":{\"cwd\":\"/\",\"args\":[\"x\"],"
+		"\"env\":[\"PCIDEVICE_intel_com_sriov=0000:3b:00.0,0000:3B:00.1\","
+		"\"PCIDEVICE_intel_com_sriov_INFO={\\\"0000:3b:00.0\\\":{\\\"x\\\":1},\\\"0000:3B:00.1\\\":{}}\","
+		"\"PCIDEVICE_words=not-an-address\",\"OTHER=0000:3b:00.0\"]},\"linux\":{}}";
+	lc_spec *s = NULL;
+	ctr_devices *cd = NULL;
+	ctr_mem *mem = NULL;
+	kc_error err = { 0 };
+	device_want **wants;
+	size_t n;
+	char *opts[] = { "0000:3b:00.0=02", "0000:3b:00.1=03" };
+	Grpc__Device d = device("vfio-pci-gk", "", "", "/dev/vfio/12");
+	d.n_options = 2;
+	d.options = opts;
+	Grpc__Device *v[] = { &d };
+
+	if (lc_spec_from_json(json, strlen(json), &s, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(ctr_devices_prepare(&test_agent, v, 1, s, &cd, &err), 0);
+	ctr_devices_wants(cd, &wants, &n);
+	assert_int_equal(n, 2);
+	assert_string_equal(wants[0]->w.m.subsystem, "pci");
+	assert_string_equal(wants[0]->w.m.devpath_prefix, "/devices/pci0000:00/0000:00:02.0");
+	strcpy(wants[0]->devpath, "/devices/pci0000:00/0000:00:02.0");
+	strcpy(wants[1]->devpath, "/devices/pci0000:00/0000:00:03.0");
+	assert_int_equal(ctr_devices_apply(cd, s, &mem, &err), 0);
+	assert_string_equal(s->process->env.v[0], "PCIDEVICE_intel_com_sriov=0000:00:02.0,0000:00:03.0");
+	assert_string_equal(s->process->env.v[1],
+			    "PCIDEVICE_intel_com_sriov_INFO={\"0000:00:02.0\":{\"x\":1},\"0000:00:03.0\":{}}");
+	assert_string_equal(s->process->env.v[2], "PCIDEVICE_words=not-an-address");
+	assert_string_equal(s->process->env.v[3], "OTHER=0000:3b:00.0");
+	ctr_devices_free(cd);
+	ctr_mem_free(mem);
+	lc_spec_free(s);
+
+	/* An address that is none of the container's devices fails, naming the variable. */
+	static const char json2[] = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"/r\"},\"process\":{\"cwd\":\"/\","
+				    "\"args\":[\"x\"],\"env\":[\"PCIDEVICE_a=0000:3b:00.7\"]},\"linux\":{}}";
+	s = NULL;
+	mem = NULL;
+	if (lc_spec_from_json(json2, strlen(json2), &s, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(ctr_devices_prepare(&test_agent, v, 1, s, &cd, &err), 0);
+	ctr_devices_wants(cd, &wants, &n);
+	strcpy(wants[0]->devpath, "/devices/pci0000:00/0000:00:02.0");
+	strcpy(wants[1]->devpath, "/devices/pci0000:00/0000:00:03.0");
+	assert_true(ctr_devices_apply(cd, s, &mem, &err) < 0);
+	assert_non_null(strstr(err.msg, "PCIDEVICE_a: host PCI address 0000:3b:00.7 is none of"));
+	ctr_devices_free(cd);
+	ctr_mem_free(mem);
+	lc_spec_free(s);
+	(void)state;
+}
+
 static void touch(const char *path, mode_t mode) {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	assert_true(fd >= 0);
@@ -204,6 +264,7 @@ int main(void) {
 		cmocka_unit_test(test_duplicate_container_path),
 		cmocka_unit_test(test_rewrite),
 		cmocka_unit_test(test_guest_hooks),
+		cmocka_unit_test(test_pci_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
