@@ -10,6 +10,8 @@
 
 typedef struct ctr ctr;
 typedef struct proc proc;
+typedef struct create_job create_job;
+struct ctr_mem;
 
 typedef struct waiter {
 	ttrpc_call *call;
@@ -45,12 +47,17 @@ struct ctr {
 	ev_timer oom_retry; /* v1 signals the eventfd before the kill is counted: look again shortly */
 	unsigned oom_retries;
 	ev_timer remove_timer;
+	char **storage_keys; /* the mount points of its storages: references given back by RemoveContainer */
+	size_t n_storage_keys;
+	struct ctr_mem *mem; /* what the guest rewrite added to its spec, alive as long as the instance */
 	ctr *next;
 };
 
 struct container_registry {
 	ctr *head;
 	unsigned n;
+	create_job *creating; /* CreateContainer calls waiting for devices or mounts */
+	unsigned n_creating;
 	char *oom_queue[OOM_QUEUE_MAX]; /* container ids, oldest first */
 	unsigned n_oom;
 	/* The sandbox's pid namespace: the first container's, while that container exists (upstream's rule);

@@ -1,10 +1,11 @@
 /* Containers and their processes (container.h).
  *
- * CreateContainer runs inline: the spec is read and validated, the init is cloned into its namespaces and
- * cgroup and reports ready from behind the start gate, all bounded by the spawn sync timeout; nothing in it
- * waits on a remote party (per-container storages, which could, are refused until they run in a helper).
- * Everything that waits on a process (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending
- * call completed from the SIGCHLD reaper or the stream's fd.
+ * CreateContainer: the spec is read and validated, the init is cloned into its namespaces and cgroup and
+ * reports ready from behind the start gate, all bounded by the spawn sync timeout. With storages or devices
+ * the call stays pending first: devices are awaited in the loop and storages mounted by a helper (see "with
+ * storages and devices" below), since both may wait on the outside world. Everything that waits on a process
+ * (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending call completed from the SIGCHLD
+ * reaper or the stream's fd.
  *
  * The guest rewrite of the spec, as the Kata agent does it: the network namespace is the guest's (the entry
  * is dropped), IPC and UTS are the sandbox's (joined through CreateSandbox's binds, or the agent's own before
@@ -30,6 +31,10 @@
 #include "agent.pb-c.h"
 #include "agent/child.h"
 #include "agent/sandbox.h"
+#include "agent/ctr-hooks.h"
+#include "agent/ctr-spec.h"
+#include "agent/devices.h"
+#include "agent/storage-batch.h"
 #include "agent/streams.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -43,8 +48,16 @@
 /* How long RemoveContainer and DestroySandbox wait for killed processes to leave the cgroup before rmdir
  * gives up (inline, so short: cgroup.kill is synchronous enough that this is rarely used). */
 #define CGROUP_DESTROY_MS 2000
+#define CONTAINER_STORAGES_MAX 64
+#define CREATE_MOUNT_TIMEOUT_MS 120000 /* a share that does not answer: the helper is killed, the call fails */
+#define CREATE_UNDO_TIMEOUT_MS 30000
 
 /* ---- lookup ---- */
+
+static void reply_empty(ttrpc_call *call) {
+	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
+	ttrpc_call_reply(call, &empty.base);
+}
 
 static void *mfree(void *p) {
 	free(p);
@@ -334,6 +347,10 @@ static void ctr_free(ctr *c) {
 	ev_timer_disarm(&c->remove_timer);
 	ctr_oom_unwatch(c);
 	c->inst = lc_instance_free(c->inst);
+	for (size_t i = 0; i < c->n_storage_keys; i++)
+		free(c->storage_keys[i]);
+	free(c->storage_keys);
+	ctr_mem_free(c->mem);
 	free(c->id);
 	free(c);
 }
@@ -425,42 +442,29 @@ static int resolve_rootfs(const lc_spec *spec, char ret[PATH_MAX], kc_error *err
 	return 0;
 }
 
-static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
-	agent *a = ctx;
-	const Grpc__CreateContainerRequest *req = (const Grpc__CreateContainerRequest *)req_;
-	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
+/* What the create needs of the request once its devices and storages are there. */
+typedef struct create_args {
+	const char *id;
+	bool sandbox_pidns;
+} create_args;
+
+/* Builds and starts the container from the rewritten spec (it takes the spec's reference). */
+static int create_finish(agent *a, const create_args *args, lc_spec *spec_in, ctr **ret, kc_error *err) {
+	_cleanup_(lc_spec_freep) lc_spec *spec = spec_in;
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
 	char rootfs[PATH_MAX];
 	bool uts_joined;
 	int r;
 
-	r = check_id(req->container_id, "container_id", err);
-	if (r < 0)
-		return r;
-	if (ctr_find(a, req->container_id))
-		return kc_error_set(err, EEXIST, "container `%s` already exists", req->container_id);
-	if (containers_count(a) >= CONTAINERS_MAX)
-		return kc_error_set(err, EAGAIN, "%d containers already exist", CONTAINERS_MAX);
-	if (!req->oci)
-		return kc_error_set(err, EINVAL, "OCI: missing");
-	if (req->n_storages || req->n_devices)
-		return kc_error_set(err, EOPNOTSUPP, "%s: per-container %s are not supported yet",
-				    req->n_storages ? "storages" : "devices", req->n_storages ? "storages" : "devices");
 	container_registry *reg = ctr_registry(a);
 	if (!reg)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	const char *pidns_path = NULL;
-	if (req->sandbox_pidns && reg->pidns_fd >= 0)
+	if (args->sandbox_pidns && reg->pidns_fd >= 0)
 		pidns_path = reg->pidns_path;
-	else if (req->sandbox_pidns && reg->n > 0)
+	else if (args->sandbox_pidns && reg->n > 0)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH,
 					 "sandbox_pidns: the sandbox has no pid namespace (its first container is gone)");
-	if (req->stdin_port || req->stdout_port || req->stderr_port)
-		return kc_error_set(err, EOPNOTSUPP, "stdin_port: passfd stdio is not supported");
-
-	r = lc_spec_from_proto(req->oci, &spec, err);
-	if (r < 0)
-		return kc_error_prefix(err, "OCI");
 	r = resolve_rootfs(spec, rootfs, err);
 	if (r < 0)
 		return r;
@@ -473,7 +477,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		cfg->hostname = cfg->domainname = NULL;
 
 	ctr *c = calloc(1, sizeof *c);
-	if (!c || !(c->id = strdup(req->container_id))) {
+	if (!c || !(c->id = strdup(args->id))) {
 		free(c);
 		return kc_error_set(err, ENOMEM, "out of memory");
 	}
@@ -506,7 +510,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	if (r < 0) {
 		stdio_setup_done(&st);
 		ctr_free(c);
-		return kc_error_prefix(err, "create container `%s`", req->container_id);
+		return kc_error_prefix(err, "create container `%s`", args->id);
 	}
 	TAKE_PTR(cfg); /* the instance's now */
 	p->pid = lc_instance_pid(c->inst);
@@ -517,7 +521,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		kc_error_set(err, -r, "watch the init: %s", strerror(-r));
 	stdio_setup_done(&st);
 	if (r < 0) {
-		kc_error_prefix(err, "create container `%s`", req->container_id);
+		kc_error_prefix(err, "create container `%s`", args->id);
 		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
 		(void)lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, NULL);
 		ctr_free(c);
@@ -538,15 +542,315 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	reg->head = c;
 	reg->n++;
 	log_info("container %s created (init pid %d)", c->id, (int)p->pid);
-	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
-	ttrpc_call_reply(call, &empty.base);
+	*ret = c;
 	return 0;
 }
 
-static void reply_empty(ttrpc_call *call) {
-	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
-	ttrpc_call_reply(call, &empty.base);
+/* ---- CreateContainer with storages and devices: a pending call ----
+ * The devices of the container and of its block storages are awaited in the loop under one hotplug deadline;
+ * the handlers' spec rewrite follows; the new storages are mounted by a helper (storage-batch.h); then the
+ * container is created as without them. A failure after a mount undoes the mounts (a second helper) before
+ * the answer; a cancelled call has its mounts undone the same way. References are recorded only for a
+ * container that exists. */
+
+struct create_job {
+	agent *agent;
+	ttrpc_call *call; /* NULL once cancelled or answered */
+	create_args args;
+	char *id;
+	lc_spec *spec;
+	ctr_mem *mem;
+	storage_batch *storages;
+	ctr_devices *devices;
+	devices_batch *wait;
+	bool inflight;
+	kc_error failure; /* the answer, while the undo helper runs */
+	create_job *next;
+};
+
+static create_job *create_job_free(create_job *j) {
+	if (!j)
+		return NULL;
+	container_registry *reg = j->agent->containers;
+	for (create_job **pp = reg ? &reg->creating : NULL; pp && *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			reg->n_creating--;
+			break;
+		}
+	if (j->inflight)
+		sandbox_inflight_remove(j->agent, j->storages);
+	if (j->storages) {
+		/* Held references of a request refused in its handler; the failure paths gave theirs back already. */
+		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
+		if (storage_batch_any_mounted(j->storages))
+			log_error("CreateContainer %s: a storage stays mounted", j->id);
+	}
+	devices_batch_free(j->wait);
+	storage_batch_free(j->storages);
+	ctr_devices_free(j->devices);
+	lc_spec_free(j->spec);
+	ctr_mem_free(j->mem);
+	free(j->id);
+	free(j);
+	return NULL;
 }
+DEFINE_CLEANUP_FUNC(create_job *, create_job_free);
+
+static bool creating(agent *a, const char *id) {
+	for (create_job *j = a->containers ? a->containers->creating : NULL; j; j = j->next)
+		if (streq(j->id, id))
+			return true;
+	return false;
+}
+
+static int mount_work(void *userdata, kc_error *err) {
+	create_job *j = userdata;
+	stor_root root;
+	int r = storage_root_open(&root, err);
+	if (r < 0)
+		return r;
+	r = storage_batch_mount(j->agent, j->storages, &root, err);
+	if (r < 0)
+		(void)storage_batch_undo(j->storages, &root, NULL);
+	safe_close(root.fd);
+	return r;
+}
+
+static int undo_work(void *userdata, kc_error *err) {
+	create_job *j = userdata;
+	stor_root root;
+	int r = storage_root_open(&root, err);
+	if (r < 0)
+		return r;
+	r = storage_batch_undo(j->storages, &root, err);
+	safe_close(root.fd);
+	return r;
+}
+
+static void job_answer_failure(create_job *j) {
+	if (j->call) {
+		log_error("CreateContainer %s: %s", j->id, j->failure.msg);
+		ttrpc_call_fail_error(j->call, &j->failure);
+	}
+	create_job_free(j);
+}
+
+static void undo_done(int result, const kc_error *err, void *userdata) {
+	create_job *j = userdata;
+	if (result < 0)
+		log_error("CreateContainer %s: undo the storages: %s", j->id, err->msg);
+	job_answer_failure(j);
+}
+
+/* Answers with err once nothing of the job is mounted any more. */
+static void job_fail(create_job *j, const kc_error *err) {
+	j->failure = *err;
+	if (j->storages)
+		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
+	if (j->storages && storage_batch_any_mounted(j->storages) &&
+	    helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
+		return;
+	job_answer_failure(j);
+}
+
+/* Creates the container from the job's spec and makes its storages references. */
+static int job_create(create_job *j, kc_error *err) {
+	ctr *c = NULL;
+	int r = create_finish(j->agent, &j->args, TAKE_PTR(j->spec), &c, err);
+	if (r < 0)
+		return r;
+	c->mem = TAKE_PTR(j->mem);
+	if (j->storages && j->storages->n) {
+		stor_registry *reg = sandbox_storages(j->agent, NULL);
+		c->storage_keys = calloc(j->storages->n, sizeof *c->storage_keys);
+		if (reg)
+			storage_batch_commit(j->agent, j->storages, reg);
+		for (size_t i = 0; c->storage_keys && i < j->storages->n; i++)
+			c->storage_keys[c->n_storage_keys++] = TAKE_PTR(j->storages->keys[i]);
+		if (!c->storage_keys)
+			log_error("container %s: out of memory for its storage references", c->id);
+	}
+	return 0;
+}
+
+static void job_finish(create_job *j) {
+	kc_error err = { 0 };
+	if (!j->call) {
+		(void)kc_error_set(&err, ECANCELED, "the call went away");
+		job_fail(j, &err);
+		return;
+	}
+	if (job_create(j, &err) < 0) {
+		job_fail(j, &err);
+		return;
+	}
+	reply_empty(j->call);
+	j->call = NULL;
+	create_job_free(j);
+}
+
+static void mount_done(int result, const kc_error *err, void *userdata) {
+	create_job *j = userdata;
+	if (result < 0) {
+		job_fail(j, err); /* the helper undid its own mounts */
+		return;
+	}
+	job_finish(j);
+}
+
+/* The devices are there: the spec rewrite, then the mounts. Returns 1 when a helper mounts (mount_done
+ * follows), 0 when there is nothing to mount, -errno with err filled (nothing mounted). */
+static int job_after_devices(create_job *j, kc_error *err) {
+	int r = 0;
+	bool mounts = false;
+	if (j->storages)
+		storage_batch_devices_found(j->storages);
+	if (j->devices)
+		r = ctr_devices_apply(j->devices, j->spec, &j->mem, err);
+	for (size_t i = 0; j->storages && i < j->storages->n; i++)
+		mounts |= j->storages->to_mount[i];
+	if (r >= 0 && mounts) {
+		r = helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS, mount_done, j);
+		if (r < 0)
+			(void)kc_error_set(err, -r, "storages: cannot start a helper: %s", strerror(-r));
+		else
+			storage_batch_drop_request(j->storages); /* the helper has its copy; the call may go */
+	}
+	/* The waits are over; a helper has its copies of the device nodes. */
+	j->wait = devices_batch_free(j->wait);
+	if (r < 0)
+		return r;
+	return mounts ? 1 : 0;
+}
+
+static void job_devices_ready(int result, const kc_error *err, void *userdata) {
+	create_job *j = userdata;
+	kc_error e = { 0 };
+	if (result < 0) {
+		j->wait = devices_batch_free(j->wait);
+		job_fail(j, err);
+		return;
+	}
+	int r = job_after_devices(j, &e);
+	if (r < 0)
+		job_fail(j, &e);
+	else if (r == 0)
+		job_finish(j);
+}
+
+static void create_cancel(ttrpc_call *call, void *userdata) {
+	create_job *j = userdata;
+	j->call = NULL;
+	if (j->wait) {
+		/* Still waiting for devices: nothing of ours is mounted, but held references go back. */
+		kc_error e = { 0 };
+		j->wait = devices_batch_free(j->wait);
+		(void)kc_error_set(&e, ECANCELED, "the call went away");
+		job_fail(j, &e);
+		return;
+	}
+	/* A helper runs: its mounts are undone when it is done (job_finish sees no call). */
+}
+
+static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__CreateContainerRequest *req = (const Grpc__CreateContainerRequest *)req_;
+	_cleanup_(create_job_freep) create_job *j = NULL;
+	int r;
+
+	r = check_id(req->container_id, "container_id", err);
+	if (r < 0)
+		return r;
+	if (ctr_find(a, req->container_id) || creating(a, req->container_id))
+		return kc_error_set(err, EEXIST, "container `%s` already exists", req->container_id);
+	container_registry *reg = ctr_registry(a);
+	if (!reg)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	if (reg->n + reg->n_creating >= CONTAINERS_MAX)
+		return kc_error_set(err, EAGAIN, "%d containers already exist", CONTAINERS_MAX);
+	if (!req->oci)
+		return kc_error_set(err, EINVAL, "OCI: missing");
+	if (req->sandbox_pidns && reg->pidns_fd < 0 && reg->n > 0)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH,
+					 "sandbox_pidns: the sandbox has no pid namespace (its first container is gone)");
+	if (req->stdin_port || req->stdout_port || req->stderr_port)
+		return kc_error_set(err, EOPNOTSUPP, "stdin_port: passfd stdio is not supported");
+
+	j = calloc(1, sizeof *j);
+	if (!j || !(j->id = strdup(req->container_id)))
+		return kc_error_set(err, ENOMEM, "out of memory");
+	j->agent = a;
+	j->args = (create_args){ .id = j->id, .sandbox_pidns = req->sandbox_pidns };
+	r = lc_spec_from_proto(req->oci, &j->spec, err);
+	if (r < 0)
+		return kc_error_prefix(err, "OCI");
+	r = ctr_guest_hooks_append(sandbox_guest_hook_path(a), j->spec, &j->mem, err);
+	if (r < 0)
+		return r;
+	storage_batch **inflight = NULL;
+	stor_registry *storages = sandbox_storages(a, &inflight);
+	if (!storages)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	if (req->n_storages) {
+		r = storage_batch_new(a, storages, *inflight, j->id, req->storages, req->n_storages, CONTAINER_STORAGES_MAX,
+				      &j->storages, err);
+		if (r < 0)
+			return r;
+	}
+	if (req->n_devices) {
+		r = ctr_devices_prepare(a, req->devices, req->n_devices, j->spec, &j->devices, err);
+		if (r < 0)
+			return r;
+	}
+	if (!j->storages && !j->devices) {
+		ctr *c;
+		r = create_finish(a, &j->args, TAKE_PTR(j->spec), &c, err);
+		if (r < 0)
+			return r;
+		c->mem = TAKE_PTR(j->mem);
+		reply_empty(call);
+		return 0;
+	}
+
+	device_want **dev_wants = NULL, *wants[CONTAINER_STORAGES_MAX + CTR_DEVICES_MAX * CTR_VFIO_FUNCTIONS_MAX];
+	size_t n_dev = 0, n = 0;
+	if (j->devices)
+		ctr_devices_wants(j->devices, &dev_wants, &n_dev);
+	for (size_t i = 0; i < n_dev; i++)
+		wants[n++] = dev_wants[i];
+	for (size_t i = 0; j->storages && i < j->storages->n_wants; i++)
+		wants[n++] = &j->storages->wants[i];
+	j->call = call;
+	j->next = reg->creating;
+	reg->creating = j;
+	reg->n_creating++;
+	if (j->storages) {
+		sandbox_inflight_add(a, j->storages);
+		j->inflight = true;
+	}
+	ttrpc_call_on_cancel(call, create_cancel, j);
+	r = devices_wait(a, wants, n, job_devices_ready, j, &j->wait, err);
+	if (r == 0) {
+		/* Every device is there already: what needs no helper is done before the answer. */
+		r = job_after_devices(j, err);
+		if (r == 0) {
+			r = job_create(j, err);
+			if (r >= 0) {
+				j->call = NULL;
+				reply_empty(call);
+				return 0;
+			}
+		}
+	}
+	if (r < 0) {
+		j->call = NULL;
+		return r; /* the cleanup frees the job: nothing is mounted */
+	}
+	TAKE_PTR(j);
+	return TTRPC_PENDING;
+}
+
 
 static int start_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
 	const Grpc__StartContainerRequest *req = (const Grpc__StartContainerRequest *)req_;
@@ -558,6 +862,7 @@ static int start_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *
 	if (r < 0)
 		return r;
 	ctr_oom_watch(c);
+	ctr_hooks_run(c->agent, lc_instance_config(c->inst), LC_HOOK_POSTSTART, c->id, lc_instance_pid(c->inst), "running");
 	reply_empty(call);
 	return 0;
 }
@@ -748,14 +1053,113 @@ static int wait_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 
 /* ---- removal ---- */
 
+/* ---- storages given back ---- */
+
+typedef struct release_job {
+	ttrpc_call *call;
+	char *id;
+	size_t n;
+	char **keys;
+	unsigned *flags;
+} release_job;
+
+static release_job *release_job_free(release_job *r) {
+	if (!r)
+		return NULL;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->keys[i]);
+	free(r->keys);
+	free(r->flags);
+	free(r->id);
+	free(r);
+	return NULL;
+}
+
+static int release_work(void *userdata, kc_error *err) {
+	release_job *rj = userdata;
+	stor_root root;
+	int first = 0;
+	int r = storage_root_open(&root, err);
+	if (r < 0)
+		return r;
+	/* Newest first: a storage mounted inside an earlier one goes before it. */
+	for (size_t i = rj->n; i-- > 0;) {
+		kc_error e = { 0 };
+		r = stor_umount(rj->keys[i], rj->flags[i], &root, &e);
+		if (r < 0 && first == 0)
+			first = kc_error_set(err, r, "%s", e.msg);
+	}
+	safe_close(root.fd);
+	return first;
+}
+
+static void release_done(int result, const kc_error *err, void *userdata) {
+	release_job *rj = userdata;
+	if (result < 0)
+		log_error("container %s: unmount its storages: %s", rj->id, err->msg);
+	if (rj->call) {
+		if (result < 0)
+			ttrpc_call_fail_error(rj->call, err);
+		else
+			reply_empty(rj->call);
+	}
+	release_job_free(rj);
+}
+
+static void release_cancel(ttrpc_call *call, void *userdata) {
+	release_job *rj = userdata;
+	rj->call = NULL;
+}
+
+/* Drops the container's storage references; the ones that were last are unmounted by a helper, which then
+ * answers call (when given). Returns 1 when the helper will answer, 0 when the caller answers. */
+static int ctr_release_storages(ctr *c, ttrpc_call *call) {
+	stor_registry *reg = c->n_storage_keys ? sandbox_storages(c->agent, NULL) : NULL;
+	release_job *rj = reg ? calloc(1, sizeof *rj) : NULL;
+	if (rj) {
+		rj->keys = calloc(c->n_storage_keys, sizeof *rj->keys);
+		rj->flags = calloc(c->n_storage_keys, sizeof *rj->flags);
+		rj->id = strdup(c->id);
+	}
+	for (size_t i = 0; reg && i < c->n_storage_keys; i++) {
+		bool unmount = false;
+		unsigned flags = 0;
+		if (stor_registry_unref(reg, c->storage_keys[i], &unmount, &flags) < 0 || !unmount)
+			continue;
+		if (rj && rj->keys && rj->flags && rj->id) {
+			rj->keys[rj->n] = TAKE_PTR(c->storage_keys[i]);
+			rj->flags[rj->n++] = flags;
+		} else
+			log_error("container %s: out of memory: storage %s stays mounted", c->id, c->storage_keys[i]);
+	}
+	if (!rj || rj->n == 0 || !rj->keys || !rj->flags || !rj->id) {
+		release_job_free(rj);
+		return 0;
+	}
+	rj->call = call;
+	if (helper_run(c->agent, "RemoveContainer storages", release_work, rj, CREATE_UNDO_TIMEOUT_MS, release_done,
+		       rj) < 0) {
+		kc_error e = { 0 };
+		log_warn("container %s: no helper for its storages: unmounting inline", c->id);
+		rj->call = NULL;
+		release_done(release_work(rj, &e), &e, rj);
+		return 0;
+	}
+	if (call)
+		ttrpc_call_on_cancel(call, release_cancel, rj);
+	return call ? 1 : 0;
+}
+
 static void ctr_remove_finish(ctr *c) {
 	kc_error err = { 0 };
 	ttrpc_call *call = c->removing;
 	int r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err);
 	ctr_unlink(c);
 	log_info("container %s removed", c->id);
+	ctr_hooks_run(c->agent, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
+	bool later = ctr_release_storages(c, r < 0 ? NULL : call) > 0;
 	ctr_free(c);
-	if (!call)
+	if (!call || later)
 		return;
 	if (r < 0)
 		ttrpc_call_fail_error(call, &err);
@@ -804,7 +1208,11 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 			return kc_error_prefix(err, "container `%s`", c->id);
 		ctr_unlink(c);
 		log_info("container %s removed", c->id);
+		ctr_hooks_run(a, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
+		int later = ctr_release_storages(c, call);
 		ctr_free(c);
+		if (later)
+			return TTRPC_PENDING;
 		reply_empty(call);
 		return 0;
 	}
@@ -818,6 +1226,21 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 void containers_destroy_all(agent *a) {
 	if (!a->containers)
 		return;
+	/* Creations in progress fail; one whose helper mounts undoes its mounts when the helper is done. */
+	for (create_job *j; (j = a->containers->creating);) {
+		a->containers->creating = j->next;
+		a->containers->n_creating--;
+		j->next = NULL;
+		if (j->call)
+			ttrpc_call_fail(j->call, KC_UNAVAILABLE, "container `%s`: the sandbox is being destroyed", j->id);
+		j->call = NULL;
+		if (j->wait) {
+			kc_error e = { 0 };
+			j->wait = devices_batch_free(j->wait);
+			(void)kc_error_set(&e, ECANCELED, "the sandbox is being destroyed");
+			job_fail(j, &e);
+		}
+	}
 	for (ctr *c; (c = a->containers->head);) {
 		kc_error err = { 0 };
 		a->containers->head = c->next;

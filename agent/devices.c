@@ -290,23 +290,24 @@ void devices_free(agent *a) {
 	a->devices = NULL;
 }
 
-/* ---- waiting for storages' devices ---- */
+/* ---- waiting for devices ---- */
 
 typedef struct batch_item {
 	devices_batch *batch;
-	stor_spec *spec;
+	device_want *want;
+	stor_spec *spec; /* a storage's: its device is the want's node once found */
 	dev_waiter *waiter;
-	size_t index;
-	char node[80]; /* "/dev/vdb" */
-	char what[sizeof(((stor_device_wait *)0)->what)];
 } batch_item;
 
 struct devices_batch {
 	agent *agent;
 	batch_item *items;
+	device_want *own; /* the wants devices_wait_storages made */
 	size_t n, missing;
 	ev_timer timer;
+	ev_timer recheck; /* looks at the table again for wants that a then step pointed elsewhere */
 	uint64_t started;
+	bool failed;
 	helper_done_fn done;
 	void *userdata;
 };
@@ -318,27 +319,86 @@ devices_batch *devices_batch_free(devices_batch *b) {
 		if (b->items[i].waiter && b->agent->devices)
 			dev_waiter_cancel(&b->agent->devices->table, b->items[i].waiter);
 	ev_timer_disarm(&b->timer);
+	ev_timer_disarm(&b->recheck);
 	free(b->items);
+	free(b->own);
 	free(b);
 	return NULL;
 }
 
-static void item_found(batch_item *it, const dev_entry *e) {
+static void batch_fail(devices_batch *b, int r, const kc_error *err) {
+	b->failed = true;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->items[i].waiter) {
+			dev_waiter_cancel(&b->agent->devices->table, b->items[i].waiter);
+			b->items[i].waiter = NULL;
+		}
+	ev_timer_disarm(&b->timer);
+	ev_timer_disarm(&b->recheck);
+	b->done(r, err, b->userdata);
+}
+
+/* The device is there: record it, then let the want's next step run. Returns 0 when the want is satisfied, 1
+ * when it waits for something else now, -errno (err filled) when its step failed. */
+static int item_found(batch_item *it, const dev_entry *e, kc_error *err) {
+	device_want *dw = it->want;
 	/* DEVNAME was checked by the parser: relative, no "..". */
-	(void)format_checked(it->node, sizeof it->node, "/dev/%s", e->devname);
-	it->spec->device = it->node;
-	log_info("storages[%zu]: %s is %s", it->index, it->what, it->node);
+	if (e->devname)
+		(void)format_checked(dw->node, sizeof dw->node, "/dev/%s", e->devname);
+	(void)format_checked(dw->devpath, sizeof dw->devpath, "%s", e->devpath);
+	dw->has_devnum = e->has_devnum;
+	dw->major = e->major;
+	dw->minor = e->minor;
+	if (it->spec)
+		it->spec->device = dw->node;
+	log_info("%s: %s is %s", dw->field, dw->w.what, e->devname ? dw->node : e->devpath);
+	if (!dw->then)
+		return 0;
+	return dw->then(dw, err);
 }
 
 static void on_device(dev_waiter *w, const dev_entry *e, void *userdata) {
 	batch_item *it = userdata;
 	devices_batch *b = it->batch;
+	kc_error err = { 0 };
 	it->waiter = NULL;
-	item_found(it, e);
+	int r = item_found(it, e, &err);
+	if (r < 0) {
+		batch_fail(b, r, &err);
+		return;
+	}
+	if (r > 0) {
+		/* Waiting for the next thing: registered now, looked up outside this callback (the table is being
+		 * walked right now). */
+		r = dev_waiter_add(&b->agent->devices->table, &it->want->w.m, it->want->w.what, on_device, it, &it->waiter);
+		if (r < 0) {
+			(void)kc_error_set(&err, -r, "%s: wait for %s: %s", it->want->field, it->want->w.what, strerror(-r));
+			batch_fail(b, r, &err);
+			return;
+		}
+		(void)ev_timer_arm(&b->recheck, now_ns());
+		return;
+	}
 	if (--b->missing > 0)
 		return;
 	ev_timer_disarm(&b->timer);
+	ev_timer_disarm(&b->recheck);
 	b->done(0, NULL, b->userdata);
+}
+
+static void on_recheck(ev_timer *t, void *userdata) {
+	devices_batch *b = userdata;
+	for (size_t i = 0; i < b->n; i++) {
+		batch_item *it = &b->items[i];
+		/* The table only: a sysfs scan records devices and so fires waiters, this batch's among them. */
+		const dev_entry *e = it->waiter ? dev_table_find(&b->agent->devices->table, &it->want->w.m) : NULL;
+		if (!e)
+			continue;
+		dev_waiter_cancel(&b->agent->devices->table, it->waiter);
+		it->waiter = NULL;
+		on_device(NULL, e, it);
+		return; /* on_device may have finished (and freed) the batch; it arms another recheck when needed */
+	}
 }
 
 static void on_deadline(ev_timer *t, void *userdata) {
@@ -346,61 +406,94 @@ static void on_deadline(ev_timer *t, void *userdata) {
 	kc_error err = { 0 };
 	for (size_t i = 0; i < b->n; i++) {
 		batch_item *it = &b->items[i];
-		if (!it->waiter)
-			continue;
-		if (!err.err)
-			(void)kc_error_set_code(&err, KC_DEADLINE_EXCEEDED, ETIMEDOUT,
-						"storages[%zu]: timeout after %.3f s waiting for %s", it->index,
-						(double)(now_ns() - b->started) / 1e9, it->what);
-		dev_waiter_cancel(&b->agent->devices->table, it->waiter);
-		it->waiter = NULL;
+		if (it->waiter) {
+			(void)kc_error_set_code(&err, KC_DEADLINE_EXCEEDED, ETIMEDOUT, "%s: timeout after %.3f s waiting for %s",
+						it->want->field, (double)(now_ns() - b->started) / 1e9, it->want->w.what);
+			break;
+		}
 	}
-	b->done(-ETIMEDOUT, &err, b->userdata);
+	batch_fail(b, -ETIMEDOUT, &err);
+}
+
+static int batch_new(agent *a, size_t n, helper_done_fn done, void *userdata, devices_batch **ret, kc_error *err) {
+	devices_batch *b = calloc(1, sizeof *b);
+	if (!b || !(b->items = calloc(n + 1, sizeof *b->items))) {
+		free(b);
+		return kc_error_set(err, ENOMEM, "devices: out of memory");
+	}
+	*b = (devices_batch){ .agent = a, .items = b->items, .started = now_ns(), .done = done, .userdata = userdata };
+	ev_timer_init(&b->timer, a->loop, on_deadline, b);
+	ev_timer_init(&b->recheck, a->loop, on_recheck, b);
+	*ret = b;
+	return 0;
+}
+
+/* Looks for each item's device now and registers a waiter for the missing ones. */
+static int batch_start(devices_batch *b, kc_error *err) {
+	agent_devices *d = b->agent->devices;
+	for (size_t i = 0; i < b->n; i++) {
+		batch_item *it = &b->items[i];
+		device_want *dw = it->want;
+		const dev_entry *e;
+		if (!d)
+			return kc_error_set_code(err, KC_UNAVAILABLE, ENODEV, "%s: no device table in this agent", dw->field);
+		for (;;) {
+			/* Already there (its event came before us, or before the socket existed)? */
+			if (dev_table_lookup(&d->table, &dw->w.m, &e) <= 0)
+				break;
+			int r = item_found(it, e, err);
+			if (r < 0)
+				return r;
+			if (r == 0)
+				goto next;
+		}
+		int r = dev_waiter_add(&d->table, &dw->w.m, dw->w.what, on_device, it, &it->waiter);
+		if (r < 0)
+			return kc_error_set(err, -r, "%s: wait for %s: %s", dw->field, dw->w.what, strerror(-r));
+		b->missing++;
+	next:;
+	}
+	if (b->missing == 0)
+		return 0;
+	int r = ev_timer_arm(&b->timer, b->started + (uint64_t)b->agent->cfg.hotplug_timeout_ms * 1000000);
+	if (r < 0)
+		return kc_error_set(err, -r, "devices: arm the hotplug deadline: %s", strerror(-r));
+	return 1;
+}
+
+int devices_wait(agent *a, device_want *const *wants, size_t n, helper_done_fn done, void *userdata,
+		 devices_batch **ret, kc_error *err) {
+	devices_batch *b;
+	int r = batch_new(a, n, done, userdata, &b, err);
+	if (r < 0)
+		return r;
+	*ret = b;
+	for (size_t i = 0; i < n; i++)
+		b->items[b->n++] = (batch_item){ .batch = b, .want = wants[i] };
+	return batch_start(b, err);
 }
 
 int devices_wait_storages(agent *a, stor_spec *specs, const bool *to_mount, size_t n, helper_done_fn done,
 			  void *userdata, devices_batch **ret, kc_error *err) {
-	agent_devices *d = a->devices;
-	devices_batch *b = calloc(1, sizeof *b);
-	char what[32];
-
-	if (!b || !(b->items = calloc(n + 1, sizeof *b->items))) {
-		free(b);
-		return kc_error_set(err, ENOMEM, "storages: out of memory");
-	}
-	*b = (devices_batch){ .agent = a, .items = b->items, .started = now_ns(), .done = done, .userdata = userdata };
-	ev_timer_init(&b->timer, a->loop, on_deadline, b);
+	devices_batch *b;
+	int r = batch_new(a, n, done, userdata, &b, err);
+	if (r < 0)
+		return r;
 	*ret = b;
+	if (!(b->own = calloc(n + 1, sizeof *b->own)))
+		return kc_error_set(err, ENOMEM, "storages: out of memory");
 	for (size_t i = 0; i < n; i++) {
-		stor_device_wait w;
-		const dev_entry *e;
 		if (!to_mount[i] || !(stor_driver_flags(stor_driver_find(specs[i].driver)) & STOR_DRIVER_DEVICE))
 			continue;
-		(void)format_checked(what, sizeof what, "storages[%zu]", i);
-		int r = stor_device_prepare(&specs[i], a->sysfs, what, &w, err);
+		device_want *dw = &b->own[b->n];
+		(void)format_checked(dw->field_buf, sizeof dw->field_buf, "storages[%zu]", i);
+		dw->field = dw->field_buf;
+		r = stor_device_prepare(&specs[i], a->sysfs, dw->field, &dw->w, err);
 		if (r < 0)
 			return r;
-		batch_item *it = &b->items[b->n++];
-		*it = (batch_item){ .batch = b, .spec = &specs[i], .index = i };
-		(void)format_checked(it->what, sizeof it->what, "%s", w.what);
-		if (!d)
-			return kc_error_set_code(err, KC_UNAVAILABLE, ENODEV, "%s: no device table in this agent", what);
-		/* Already there (its event came before us, or before the socket existed)? */
-		if (dev_table_lookup(&d->table, &w.m, &e) > 0) {
-			item_found(it, e);
-			continue;
-		}
-		r = dev_waiter_add(&d->table, &w.m, w.what, on_device, it, &it->waiter);
-		if (r < 0)
-			return kc_error_set(err, -r, "%s: wait for %s: %s", what, w.what, strerror(-r));
-		b->missing++;
+		b->items[b->n++] = (batch_item){ .batch = b, .want = dw, .spec = &specs[i] };
 	}
-	if (b->missing == 0)
-		return 0;
-	int r = ev_timer_arm(&b->timer, b->started + (uint64_t)a->cfg.hotplug_timeout_ms * 1000000);
-	if (r < 0)
-		return kc_error_set(err, -r, "storages: arm the hotplug deadline: %s", strerror(-r));
-	return 1;
+	return batch_start(b, err);
 }
 
 /* ---- OnlineCPUMem ---- */

@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "storage/blockdev.h"
 #include "storage/storage.h"
 
 typedef struct agent_devices agent_devices;
@@ -28,6 +29,31 @@ void devices_free(agent *a);
  * frees with devices_batch_free once it no longer needs specs[i].device; freeing a batch that is still
  * waiting cancels it (done is not called). */
 typedef struct devices_batch devices_batch;
+
+/* One device to wait for: what to match (stor_device_wait; its match points into itself, so a want is not
+ * copied once prepared), the request field it came from, and an optional next step. then() runs in the loop
+ * when the device is there: 0 when the want is satisfied, 1 after pointing w at the next thing to wait for
+ * (under the same deadline: a vfio group node after a driver rebind), -errno with err filled to fail the
+ * whole wait. */
+typedef struct device_want device_want;
+typedef int (*device_want_fn)(device_want *dw, kc_error *err);
+struct device_want {
+	stor_device_wait w;
+	const char *field; /* "devices[0]" */
+	char field_buf[32];
+	device_want_fn then;
+	void *userdata;
+	/* What was found last: the node (when the device has one), its DEVPATH and number. */
+	char node[80];
+	char devpath[UEVENT_DEVPATH_MAX];
+	bool has_devnum;
+	uint32_t major, minor;
+};
+
+/* Waits for every want (caller-owned, alive until the batch is freed) with one hotplug deadline. Returns and
+ * calls done as devices_wait_storages does. */
+int devices_wait(agent *a, device_want *const *wants, size_t n, helper_done_fn done, void *userdata,
+		 devices_batch **ret, kc_error *err);
 int devices_wait_storages(agent *a, stor_spec *specs, const bool *to_mount, size_t n, helper_done_fn done,
 			  void *userdata, devices_batch **ret, kc_error *err);
 devices_batch *devices_batch_free(devices_batch *b);

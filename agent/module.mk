@@ -4,6 +4,7 @@ AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/tran
 AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
 AGENT_SRCS += agent/sandbox.c agent/guest-rpcs.c agent/metrics.c $(STORAGE_SRCS)
 AGENT_SRCS += agent/devices.c agent/container.c agent/container-ops.c agent/streams.c agent/cpuset.c agent/watch.c
+AGENT_SRCS += agent/storage-batch.c agent/ctr-spec.c agent/ctr-hooks.c
 AGENT_ALL_SRCS := $(AGENT_SRCS) $(INIT_SRCS) $(COMMON_SRCS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(AGENT_ALL_SRCS)) $(PROTO_GUEST_OBJS)
@@ -39,3 +40,9 @@ UNIT_TESTS += agent-streams
 test-agent-streams_SRCS := tests/unit/test-agent-streams.c agent/streams.c agent/loop.c $(COMMON_SRCS)
 test-agent-streams_OBJS = $(PROTO_HOST_OBJS)
 test-agent-streams_LIBS := -lprotobuf-c
+
+# The container spec rewrite for the guest: device checks and rewrite, guest hooks.
+UNIT_TESTS += ctr-spec
+test-ctr-spec_SRCS = tests/unit/test-ctr-spec.c agent/ctr-spec.c $(STORAGE_SRCS) $(INIT_SRCS) $(LC_HOST_SRCS) $(COMMON_SRCS)
+test-ctr-spec_OBJS = $(PROTO_HOST_OBJS)
+test-ctr-spec_LIBS = $(LC_HOST_LIBS)

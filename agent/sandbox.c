@@ -27,7 +27,7 @@
 #include "agent/child.h"
 #include "agent/container.h"
 #include "agent/devices.h"
-#include "agent/watch.h"
+#include "agent/storage-batch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
@@ -50,14 +50,14 @@ typedef struct sandbox {
 	char *id;
 	char *hook_path;
 	bool ns_bound, resolv_bound;
-	stor_registry storages;
+	stor_registry storages; /* the sandbox's and its containers' storages, by mount point */
+	storage_batch *inflight; /* batches whose helpers are mounting */
 } sandbox;
 
 /* What the create helper got done, written by it and read by the agent after it exited. A mark is set before
  * the step, so a helper killed inside the mount call is covered too (undoing a step that did not happen is
  * harmless: the unmount finds nothing). */
 typedef struct create_progress {
-	uint8_t mounted[SANDBOX_STORAGES_MAX];
 	uint8_t ns, resolv;
 } create_progress;
 
@@ -65,18 +65,13 @@ typedef struct create_job {
 	agent *agent;
 	ttrpc_call *call; /* NULL once cancelled */
 	create_progress *prog;
+	storage_batch *storages;
 	/* Read by the helper only: they point into the request, which the helper has its own copy of. */
-	stor_spec *specs;
 	const char *hostname;
 	const char **mod_names;
 	char **mod_params;
 	size_t n_mods;
 	char *resolv; /* the resolv.conf text; NULL: no DNS */
-	/* Owned copies, for the agent to commit or clean up. */
-	size_t n;
-	char **keys;
-	const stor_driver **drivers;
-	bool *shared, *to_mount;
 	char *id, *hook_path;
 	devices_batch *devices; /* block storages' devices being waited for; their node names live here */
 	char hostname_copy[SANDBOX_HOSTNAME_MAX + 1]; /* for the log line */
@@ -90,21 +85,6 @@ void *agent_shared_alloc(size_t size) {
 void agent_shared_free(void *p, size_t size) {
 	if (p)
 		(void)munmap(p, size);
-}
-
-void sandbox_storage_spec(const Grpc__Storage *s, stor_spec *ret) {
-	*ret = (stor_spec){
-		.driver = s->driver,
-		.source = s->source,
-		.fstype = s->fstype,
-		.options = (const char *const *)s->options,
-		.n_options = s->n_options,
-		.mount_point = s->mount_point,
-		.has_fs_group = s->fs_group != NULL,
-		.fs_gid = s->fs_group ? s->fs_group->group_id : 0,
-		.fs_policy = s->fs_group ? (stor_fsgroup_policy)s->fs_group->group_change_policy : STOR_FSGROUP_ALWAYS,
-		.shared = s->shared,
-	};
 }
 
 static void *mfree(void *p) {
@@ -126,7 +106,6 @@ static void sandbox_reset(sandbox *sb) {
 	sb->id = mfree(sb->id);
 	sb->hook_path = mfree(sb->hook_path);
 	sb->ns_bound = sb->resolv_bound = false;
-	stor_registry_clear(&sb->storages);
 	sb->state = SB_NONE;
 }
 
@@ -134,17 +113,32 @@ void sandbox_free(agent *a) {
 	if (!a->sandbox)
 		return;
 	sandbox_reset(a->sandbox);
+	stor_registry_clear(&a->sandbox->storages);
 	a->sandbox = mfree(a->sandbox);
 }
 
-static int open_storage_root(stor_root *ret, kc_error *err) {
-	if (mkdir(STOR_ROOT, 0755) < 0 && errno != EEXIST)
-		return kc_error_set(err, errno, "mkdir %s: %m", STOR_ROOT);
-	int fd = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return kc_error_set(err, errno, "open %s: %m", STOR_ROOT);
-	*ret = (stor_root){ .fd = fd, .prefix = STOR_ROOT_PREFIX };
-	return 0;
+stor_registry *sandbox_storages(agent *a, storage_batch ***ret_inflight) {
+	sandbox *sb = sandbox_get(a);
+	if (!sb)
+		return NULL;
+	if (ret_inflight)
+		*ret_inflight = &sb->inflight;
+	return &sb->storages;
+}
+
+void sandbox_inflight_add(agent *a, storage_batch *b) {
+	sandbox *sb = a->sandbox;
+	b->next = sb->inflight;
+	sb->inflight = b;
+}
+
+void sandbox_inflight_remove(agent *a, storage_batch *b) {
+	for (storage_batch **p = a->sandbox ? &a->sandbox->inflight : NULL; p && *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			b->next = NULL;
+			return;
+		}
 }
 
 /* ---- steps, run in a helper ---- */
@@ -252,48 +246,15 @@ static int undo_progress(create_job *j, const stor_root *root, kc_error *err) {
 	if (j->prog->ns)
 		unbind_namespaces(root);
 	j->prog->resolv = j->prog->ns = 0;
-	for (size_t i = j->n; i-- > 0;) {
-		if (!j->prog->mounted[i])
-			continue;
-		kc_error e = { 0 };
-		int r = stor_umount(j->keys[i], stor_driver_flags(j->drivers[i]), root, &e);
-		if (r < 0 && first == 0)
-			first = kc_error_set(err, r, "undo: %s", e.msg);
-		j->prog->mounted[i] = 0;
-	}
+	if (j->storages)
+		first = storage_batch_undo(j->storages, root, err);
 	return first;
-}
-
-/* The filesystems of remote shares are modules in our kernel, loaded in the background at boot: a
- * CreateSandbox that comes early must not find them missing (the kernel's own request_module has no
- * modprobe to call). Loading a live module is a no-op; one that fails is left to the mount to report. */
-static const struct {
-	const char *driver;
-	const char *modules[2];
-} driver_modules[] = {
-	{ "9p", { "9p", "9pnet_virtio" } },
-	{ "virtio-fs", { "virtiofs", NULL } },
-};
-
-static void load_fs_modules(const create_job *j) {
-	for (size_t k = 0; k < ELEMENTSOF(driver_modules) && j->agent->moddir[0]; k++) {
-		bool needed = false;
-		for (size_t i = 0; i < j->n && !needed; i++)
-			needed = j->to_mount[i] && strcmp(j->specs[i].driver, driver_modules[k].driver) == 0;
-		if (!needed)
-			continue;
-		size_t n = driver_modules[k].modules[1] ? 2 : 1;
-		kc_error e = { 0 };
-		if (init_load_modules(j->agent->moddir, driver_modules[k].modules, n, &e) < 0)
-			log_warn("%s storage: %s", driver_modules[k].driver, e.msg);
-	}
 }
 
 static int create_work(void *userdata, kc_error *err) {
 	create_job *j = userdata;
 	stor_root root;
-	char what[32];
-	int r = open_storage_root(&root, err);
+	int r = storage_root_open(&root, err);
 	if (r < 0)
 		return r;
 	if (j->n_mods) {
@@ -304,17 +265,10 @@ static int create_work(void *userdata, kc_error *err) {
 			goto out;
 		}
 	}
-	load_fs_modules(j);
-	for (size_t i = 0; i < j->n; i++) {
-		if (!j->to_mount[i])
-			continue;
-		(void)format_checked(what, sizeof what, "storages[%zu]", i);
-		j->prog->mounted[i] = 1;
-		r = stor_mount(&j->specs[i], &root, what, err);
-		if (r < 0) {
-			j->prog->mounted[i] = 0; /* stor_mount leaves nothing behind */
+	if (j->storages) {
+		r = storage_batch_mount(j->agent, j->storages, &root, err);
+		if (r < 0)
 			goto undo;
-		}
 	}
 	/* The guest's own hostname first: the new UTS namespace starts as a copy of it. */
 	if (j->hostname[0] && sethostname(j->hostname, strlen(j->hostname)) < 0) {
@@ -336,7 +290,7 @@ out:
 static int cleanup_work(void *userdata, kc_error *err) {
 	create_job *j = userdata;
 	stor_root root;
-	int r = open_storage_root(&root, err);
+	int r = storage_root_open(&root, err);
 	if (r < 0)
 		return r;
 	r = undo_progress(j, &root, err);
@@ -349,15 +303,13 @@ static int cleanup_work(void *userdata, kc_error *err) {
 static create_job *create_job_free(create_job *j) {
 	if (!j)
 		return NULL;
-	for (size_t i = 0; i < j->n && j->keys; i++)
-		free(j->keys[i]);
 	for (size_t i = 0; i < j->n_mods && j->mod_params; i++)
 		free(j->mod_params[i]);
-	free(j->keys);
-	free(j->drivers);
-	free(j->shared);
-	free(j->to_mount);
-	free(j->specs);
+	if (j->storages) {
+		sandbox_inflight_remove(j->agent, j->storages);
+		storage_batch_release(j->storages, j->agent->sandbox ? &j->agent->sandbox->storages : NULL);
+	}
+	storage_batch_free(j->storages);
 	free(j->mod_names);
 	free(j->mod_params);
 	free(j->resolv);
@@ -371,12 +323,7 @@ static create_job *create_job_free(create_job *j) {
 DEFINE_CLEANUP_FUNC(create_job *, create_job_free);
 
 static bool progress_any(const create_job *j) {
-	if (j->prog->ns || j->prog->resolv)
-		return true;
-	for (size_t i = 0; i < j->n; i++)
-		if (j->prog->mounted[i])
-			return true;
-	return false;
+	return j->prog->ns || j->prog->resolv || (j->storages && storage_batch_any_mounted(j->storages));
 }
 
 static void cleanup_done(int result, const kc_error *err, void *userdata) {
@@ -391,16 +338,8 @@ static void cleanup_done(int result, const kc_error *err, void *userdata) {
 
 static void commit(create_job *j) {
 	sandbox *sb = j->agent->sandbox;
-	for (size_t i = 0; i < j->n; i++) {
-		/* The checks before the helper found each key absent (to_mount) or present, and nothing else
-		 * changes the registry while a sandbox is being created. */
-		int r = j->to_mount[i] ? stor_registry_add(&sb->storages, j->keys[i], j->drivers[i], j->shared[i])
-				       : stor_registry_ref(&sb->storages, j->keys[i]);
-		if (r < 0)
-			log_error("storage %s: cannot record its reference: %s", j->keys[i], strerror(-r));
-		if (j->to_mount[i] && (stor_driver_flags(j->drivers[i]) & STOR_DRIVER_WATCH))
-			watch_kick(j->agent);
-	}
+	if (j->storages)
+		storage_batch_commit(j->agent, j->storages, &sb->storages);
 	sb->id = TAKE_PTR(j->id);
 	sb->hook_path = TAKE_PTR(j->hook_path);
 	sb->ns_bound = j->prog->ns;
@@ -429,6 +368,8 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 	if (j->call)
 		ttrpc_call_fail_error(j->call, err);
 	j->call = NULL;
+	if (j->storages)
+		storage_batch_release(j->storages, &a->sandbox->storages);
 	if (progress_any(j) && helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
 					  cleanup_done, j) > 0)
 		return;
@@ -439,9 +380,12 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
 	if (j->devices) {
-		/* Still waiting for devices: nothing was done yet. */
-		sandbox_reset(j->agent->sandbox);
-		create_job_free(j);
+		/* Still waiting for devices: nothing was mounted yet, but held references go back. */
+		kc_error e = { 0 };
+		j->devices = devices_batch_free(j->devices);
+		j->call = NULL;
+		(void)kc_error_set(&e, ECANCELED, "the call went away");
+		create_done(-ECANCELED, &e, j);
 		return;
 	}
 	/* The helper goes on: killing it mid-mount would leave a mount nobody knows of. Its work is undone when
@@ -547,54 +491,14 @@ static int prepare_modules(create_job *j, const agent *a, const Grpc__CreateSand
 	return 0;
 }
 
-static int prepare_storages(create_job *j, const sandbox *sb, const Grpc__CreateSandboxRequest *req,
-			    kc_error *err) {
-	stor_root root = { .fd = -EBADF, .prefix = STOR_ROOT_PREFIX };
-	char what[32], key[PATH_MAX];
-	size_t n = req->n_storages;
-
-	if (n > SANDBOX_STORAGES_MAX)
-		return kc_error_set(err, E2BIG, "storages: more than %d", SANDBOX_STORAGES_MAX);
-	if (n == 0)
-		return 0;
-	j->specs = calloc(n, sizeof(*j->specs));
-	j->keys = calloc(n, sizeof(*j->keys));
-	j->drivers = calloc(n, sizeof(*j->drivers));
-	j->shared = calloc(n, sizeof(*j->shared));
-	j->to_mount = calloc(n, sizeof(*j->to_mount));
-	if (!j->specs || !j->keys || !j->drivers || !j->shared || !j->to_mount)
-		return kc_error_set(err, ENOMEM, "storages: out of memory");
-	j->n = n;
-	for (size_t i = 0; i < n; i++) {
-		(void)format_checked(what, sizeof what, "storages[%zu]", i);
-		sandbox_storage_spec(req->storages[i], &j->specs[i]);
-		int r = stor_spec_check(&j->specs[i], &root, what, err);
-		if (r < 0)
-			return r;
-		r = stor_mount_point_key(j->specs[i].mount_point, key, sizeof key);
-		if (r < 0)
-			return kc_error_set(err, r, "%s.mount_point: too long", what);
-		j->keys[i] = strdup(key);
-		if (!j->keys[i])
-			return kc_error_set(err, ENOMEM, "storages: out of memory");
-		j->drivers[i] = stor_driver_find(j->specs[i].driver);
-		j->shared[i] = j->specs[i].shared;
-		/* A mount point already known, or named earlier in this request, is one more reference. */
-		bool known = stor_registry_find(&sb->storages, key) != NULL;
-		for (size_t k = 0; k < i && !known; k++)
-			known = strcmp(j->keys[k], key) == 0;
-		j->to_mount[i] = !known;
-	}
-	return 0;
-}
-
 static int start_create_helper(create_job *j, kc_error *err) {
 	int r = helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
 	if (r < 0)
 		return kc_error_set(err, r, "CreateSandbox: cannot start a helper: %s", strerror(-r));
 	/* The helper has its copy of the request and of the device nodes; ours may go with the call. */
-	j->specs = mfree(j->specs);
 	j->devices = devices_batch_free(j->devices);
+	if (j->storages)
+		storage_batch_drop_request(j->storages);
 	j->hostname = "";
 	return 0;
 }
@@ -602,14 +506,14 @@ static int start_create_helper(create_job *j, kc_error *err) {
 static void devices_ready(int result, const kc_error *err, void *userdata) {
 	create_job *j = userdata;
 	kc_error e = { 0 };
+	if (result >= 0 && j->storages)
+		storage_batch_devices_found(j->storages);
 	if (result >= 0 && start_create_helper(j, &e) >= 0)
 		return;
 	if (result < 0)
 		e = *err;
-	log_error("CreateSandbox: %s", e.msg);
-	ttrpc_call_fail_error(j->call, &e);
-	sandbox_reset(j->agent->sandbox);
-	create_job_free(j);
+	j->devices = devices_batch_free(j->devices);
+	create_done(e.err ? -e.err : -EIO, &e, j);
 }
 
 static int dup_string(const char *s, char **ret, kc_error *err) {
@@ -643,7 +547,8 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	j->agent = a;
 	j->hostname = req->hostname;
 	(void)format_checked(j->hostname_copy, sizeof j->hostname_copy, "%s", req->hostname);
-	r = prepare_storages(j, sb, req, err);
+	r = storage_batch_new(a, &sb->storages, sb->inflight, NULL, req->storages, req->n_storages, SANDBOX_STORAGES_MAX,
+			      &j->storages, err);
 	if (r >= 0)
 		r = prepare_modules(j, a, req, err);
 	if (r >= 0)
@@ -660,11 +565,17 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 
 	/* Block storages wait for their devices in the loop first (a pending call, Check still answers); the
 	 * helper then mounts the nodes found. */
-	r = devices_wait_storages(a, j->specs, j->to_mount, j->n, devices_ready, j, &j->devices, err);
-	if (r == 0)
+	device_want *wants[SANDBOX_STORAGES_MAX];
+	for (size_t i = 0; i < j->storages->n_wants; i++)
+		wants[i] = &j->storages->wants[i];
+	r = devices_wait(a, wants, j->storages->n_wants, devices_ready, j, &j->devices, err);
+	if (r == 0) {
+		storage_batch_devices_found(j->storages);
 		r = start_create_helper(j, err);
+	}
 	if (r < 0)
 		return r;
+	sandbox_inflight_add(a, j->storages);
 	j->call = call;
 	sb->state = SB_CREATING;
 	ttrpc_call_on_cancel(call, create_cancel, j);
@@ -700,7 +611,7 @@ static int teardown_work(void *userdata, kc_error *err) {
 	teardown_job *t = userdata;
 	stor_root root;
 	int first = 0;
-	int r = open_storage_root(&root, err);
+	int r = storage_root_open(&root, err);
 	if (r < 0)
 		return r;
 	if (t->resolv)
@@ -726,6 +637,8 @@ static void teardown_done(int result, const kc_error *err, void *userdata) {
 	teardown_job *t = userdata;
 	if (result < 0)
 		log_error("DestroySandbox teardown: %s", err->msg);
+	/* Every storage was unmounted, the containers' too (they were destroyed first). */
+	stor_registry_clear(&t->agent->sandbox->storages);
 	sandbox_reset(t->agent->sandbox);
 	t->done(t->agent, t->call);
 	teardown_job_free(t);
@@ -747,7 +660,7 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 					 sb->state == SB_CREATING ? "created" : "destroyed");
 	/* Containers first: their processes may use the sandbox's storages and namespaces. */
 	containers_destroy_all(a);
-	if (!sb || sb->state != SB_CREATED) {
+	if (!sb || (sb->state != SB_CREATED && sb->storages.n == 0)) {
 		done(a, call);
 		return 0;
 	}
@@ -798,7 +711,7 @@ static int update_ephemeral_mounts(void *ctx, ttrpc_call *call, const ProtobufCM
 	for (size_t i = 0; i < req->n_storages; i++) {
 		stor_spec s;
 		(void)format_checked(what, sizeof what, "storages[%zu]", i);
-		sandbox_storage_spec(req->storages[i], &s);
+		storage_spec_from_proto(req->storages[i], &s);
 		if (strcmp(s.driver, "ephemeral") != 0)
 			return kc_error_set(err, EINVAL, "%s.driver: `%s` is not ephemeral; only ephemeral storages "
 					    "can be updated", what, s.driver);
@@ -815,13 +728,13 @@ static int update_ephemeral_mounts(void *ctx, ttrpc_call *call, const ProtobufCM
 			return kc_error_set(err, EINVAL, "%s.mount_point: %s is a %s storage, not ephemeral", what, key,
 					    stor_driver_name(e->driver));
 	}
-	r = open_storage_root(&root, err);
+	r = storage_root_open(&root, err);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < req->n_storages && r >= 0; i++) {
 		stor_spec s;
 		(void)format_checked(what, sizeof what, "storages[%zu]", i);
-		sandbox_storage_spec(req->storages[i], &s);
+		storage_spec_from_proto(req->storages[i], &s);
 		r = stor_remount(&s, &root, what, err);
 	}
 	safe_close(root.fd);

@@ -47,5 +47,10 @@ const char *sandbox_guest_hook_path(const agent *a);
 void *agent_shared_alloc(size_t size);
 void agent_shared_free(void *p, size_t size);
 
-/* A Storage message as the storage layer reads it. The pointers point into s. */
-void sandbox_storage_spec(const Grpc__Storage *s, stor_spec *ret);
+/* The refcounts of every storage of the sandbox and its containers (made on first use, before any
+ * CreateSandbox too, so containers of an agent without a sandbox have them), and the list of batches whose
+ * helpers are mounting. NULL when out of memory. */
+struct storage_batch;
+stor_registry *sandbox_storages(agent *a, struct storage_batch ***ret_inflight);
+void sandbox_inflight_add(agent *a, struct storage_batch *b);
+void sandbox_inflight_remove(agent *a, struct storage_batch *b);

@@ -27,6 +27,8 @@ typedef struct boot_opts {
 	const char *console_log;
 	const char *share_dir, *share_tag;
 	const char *disk, *pmem;
+	bool iommu;
+	const char *pci_device;
 	unsigned max_cpus, max_memory_mib;
 	unsigned memory_mib;
 	unsigned cpus;
@@ -60,7 +62,10 @@ static void usage(FILE *f) {
 	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
 	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
 	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
-	      "                        [--pmem IMAGE] (q35: an NVDIMM, the guest's /dev/pmem0)\n",
+	      "                        [--pmem IMAGE] (q35: an NVDIMM, the guest's /dev/pmem0)\n"
+
+	      "                        [--iommu] [--pci-device MODEL] (q35: VT-d; a device at PCI path "
+	      QEMU_PCI_DEVICE_PCI_PATH ")\n",
 	      f);
 }
 
@@ -100,11 +105,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
 		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
 		{ "disk", required_argument, NULL, 'D' },     { "pmem", required_argument, NULL, 'P' },
+		{ "iommu", no_argument, NULL, 'I' },          { "pci-device", required_argument, NULL, 'V' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:IV:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -124,6 +130,8 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
 		case 'D': o->disk = optarg; break;
 		case 'P': o->pmem = optarg; break;
+		case 'I': o->iommu = true; break;
+		case 'V': o->pci_device = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -478,6 +486,7 @@ int cmd_boot(int argc, char **argv) {
 		.share_dir = share, .share_tag = o.share_tag,
 		.max_cpus = o.max_cpus, .max_memory_mib = o.max_memory_mib, .disk = disk,
 		.pmem = pmem, .pmem_size = (uint64_t)pmem_st.st_size,
+		.iommu = o.iommu, .pci_device = o.pci_device,
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);

@@ -53,12 +53,16 @@ typedef struct qemu_config {
 	const char *disk;        /* a raw image attached at boot as virtio-blk, at PCI path QEMU_DISK_PCI_PATH */
 	const char *pmem;        /* q35: a file given as an NVDIMM (the guest's /dev/pmem0), or NULL */
 	uint64_t pmem_size;      /* its size in bytes */
+	bool iommu;              /* q35: an emulated VT-d (intel-iommu, interrupt remapping) and intel_iommu=on */
+	const char *pci_device;  /* q35: an emulated PCI device model ("edu", "e1000e") at QEMU_PCI_DEVICE_PCI_PATH */
 } qemu_config;
 
 #define QEMU_MEM_SLOTS 4
 /* The boot disk sits at a fixed address on the root bus (q35), so its PCI path is known in advance. */
 #define QEMU_DISK_PCI_SLOT 0x05
 #define QEMU_DISK_PCI_PATH "05"
+#define QEMU_PCI_DEVICE_SLOT 0x06
+#define QEMU_PCI_DEVICE_PCI_PATH "06"
 
 /* The tag the Kata runtime gives its one shared directory. */
 #define QEMU_SHARE_TAG "kataShared"
