@@ -75,7 +75,7 @@ static void usage(FILE *f) {
 	      "  -t (or process.terminal): a pty in the guest, our terminal raw, window-size changes forwarded.\n"
 	      "  --name: the VM's name (default run-PID), for `kata-launch exec NAME` while it runs.\n"
 	      "  --share-fs: how the rootfs and bind-mount sources reach the guest; auto is virtio-fs when virtiofsd\n"
-	      "  exists. KATA_LAUNCH_TIMING=1 reports the time from launch to the first output byte on stderr.\n",
+	      "  exists and we are root. KATA_LAUNCH_TIMING=1 reports the time from launch to the first output byte on stderr.\n",
 	      f);
 }
 
@@ -123,8 +123,9 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
 		optind++;
 	if (optind < argc)
 		o->args = argv + optind;
+	/* virtiofsd sandboxes itself in namespaces of its own, which takes root; QEMU's 9p server does not. */
 	if (o->share_fs_auto)
-		o->share_fs = qemu_find_virtiofsd() ? QEMU_SHARE_VIRTIOFS : QEMU_SHARE_9P;
+		o->share_fs = geteuid() == 0 && qemu_find_virtiofsd() ? QEMU_SHARE_VIRTIOFS : QEMU_SHARE_9P;
 	else if (o->share_fs == QEMU_SHARE_VIRTIOFS && !qemu_find_virtiofsd()) {
 		fprintf(stderr, PROG ": --share-fs virtio-fs: no virtiofsd found (/usr/lib/qemu/virtiofsd, "
 				"/usr/libexec/virtiofsd; $KATA_LAUNCH_VIRTIOFSD names another)\n");

@@ -189,6 +189,11 @@ rc=$?
 [ "$rc" = 127 ] && grep -q nonexistent <<<"$out" && pass exec-missing-binary-127 || fail exec-missing-binary-127 "rc $rc: $out"
 out=$(timeout 150 python3 "$tmp/ptydrive.py" "$KL" exec -t "$name" sh -c "$tty_script" 2>&1)
 [ "$out" = "exit 5 cooked 1" ] && pass exec-tty-session || fail exec-tty-session "$out"
+# The name is taken while it runs: a second run of that name fails and leaves the first VM alone.
+out=$(timeout 60 "$KL" run --name "$name" "$tmp/bundle" -- true </dev/null 2>&1)
+rc=$?
+[ "$rc" = 1 ] && grep -q "already running" <<<"$out" && [ -S "$KATA_LAUNCH_STATE_DIR/$name/api.sock" ] &&
+	pass run-name-taken || fail run-name-taken "rc $rc: $out"
 out=$(timeout 60 "$KL" exec no-such-vm true </dev/null 2>&1)
 rc=$?
 [ "$rc" = 1 ] && grep -q "no running VM named .no-such-vm." <<<"$out" && pass exec-no-such-vm || fail exec-no-such-vm "rc $rc: $out"
