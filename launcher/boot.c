@@ -86,8 +86,10 @@ static int parse_share(const char *arg, bool readonly, boot_opts *o) {
 	if (colon == arg)
 		return -EINVAL;
 	if (!colon) {
-		if (o->n_shares > 0)
+		if (o->n_shares > 0) {
+			fprintf(stderr, "kata-launch boot: `%s`: only the first share may omit its TAG\n", arg);
 			return -EINVAL;
+		}
 		*sh = (qemu_share){ .dir = arg, .tag = QEMU_SHARE_TAG, .readonly = readonly };
 	} else {
 		char *d = strndup(arg, (size_t)(colon - arg));
@@ -99,8 +101,10 @@ static int parse_share(const char *arg, bool readonly, boot_opts *o) {
 	if (qemu_share_tag_check(sh->tag) < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < o->n_shares; i++)
-		if (strcmp(o->shares[i].tag, sh->tag) == 0)
+		if (strcmp(o->shares[i].tag, sh->tag) == 0) {
+			fprintf(stderr, "kata-launch boot: share tag `%s` is used twice\n", sh->tag);
 			return -EINVAL;
+		}
 	o->n_shares++;
 	return 0;
 }
