@@ -229,6 +229,12 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 	if (virtiofs) {
 		add(&b, "-object");
 		add(&b, "memory-backend-memfd,id=mem0,size=%uM,share=on", c->memory_mib);
+		/* microvm's virtio-mmio devices are legacy (0.9) by default, and virtiofsd's libvhost-user refuses a
+		 * legacy device ("virtio legacy devices aren't supported") and the share then hangs. */
+		if (c->machine == QEMU_MACHINE_MICROVM) {
+			add(&b, "-global");
+			add(&b, "virtio-mmio.force-legacy=false");
+		}
 	}
 	add(&b, "-cpu");
 	/* TCG cannot emulate `host`; `max` gives the guest SSE4.2 and friends (crc32c-intel for ext4). */

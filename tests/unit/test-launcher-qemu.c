@@ -207,6 +207,7 @@ static void test_virtiofs(void **state) {
 	c.share_fs = QEMU_SHARE_VIRTIOFS;
 	assert_int_equal(qemu_build_argv(&c, &argv), 0);
 	assert_null(value_of(argv, "-fsdev"));
+	assert_null(value_of(argv, "-global"));
 	assert_string_equal(value_of(argv, "-machine"), "q35,accel=tcg,memory-backend=mem0");
 	assert_string_equal(value_of(argv, "-object"), "memory-backend-memfd,id=mem0,size=512M,share=on");
 	assert_true(has_arg(argv, "socket,id=vfs1,path=/run/kata-launch/t1/vfs1.sock"));
@@ -218,6 +219,7 @@ static void test_virtiofs(void **state) {
 	assert_int_equal(qemu_build_argv(&c, &argv), 0);
 	assert_string_equal(value_of(argv, "-machine"), "microvm,accel=tcg,ioapic2=off,memory-backend=mem0");
 	assert_true(has_device(argv, "vhost-user-fs-device,chardev=vfs0,tag=kataShared"));
+	assert_string_equal(value_of(argv, "-global"), "virtio-mmio.force-legacy=false");
 	argv = strv_free(argv);
 
 	assert_int_equal(qemu_virtiofsd_argv("/usr/lib/qemu/virtiofsd", "/run/kata-launch/t1", 1, &sh[1], &argv), 0);

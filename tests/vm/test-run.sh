@@ -115,6 +115,15 @@ for fs in $share_fss; do
 		[ "$(cat "$tmp/single.txt")" = "one file" ] && pass "bind-mounts-read-only-$fs" ||
 		fail "bind-mounts-read-only-$fs" "$(ls "$tmp/rodir"; cat "$tmp/err")"
 done
+# microvm's virtio-mmio devices must be modern for virtiofsd (a legacy one hangs the share).
+if [ "$share_fss" != 9p ]; then
+	rm -f "$tmp/data/out.txt"
+	out=$(timeout 60 "$KL" run --machine microvm --share-fs virtio-fs "$tmp/bbind" -- sh -c \
+		'cat /data/in.txt; echo microvm >/data/out.txt' </dev/null 2>"$tmp/err")
+	rc=$?
+	[ "$rc" = 0 ] && [ "$out" = "from the host" ] && [ "$(cat "$tmp/data/out.txt" 2>/dev/null)" = microvm ] &&
+		pass bind-mounts-microvm-virtio-fs || fail bind-mounts-microvm-virtio-fs "rc $rc: $out $(cat "$tmp/err")"
+fi
 gone && pass vm-gone-after-binds || fail vm-gone-after-binds "$(ls -R "$KATA_LAUNCH_STATE_DIR"; pgrep -af "qemu|virtiofsd")"
 
 # A bind source that does not exist is refused before any VM starts, naming the mount.
