@@ -199,10 +199,15 @@ static int plan_binds(const run_opts *o, lc_spec *spec, run_plan *p, char **gues
 		/* runc resolves a relative source against the bundle. */
 		r = m->source[0] == '/' ? format_checked(path, sizeof path, "%s", m->source)
 					: format_checked(path, sizeof path, "%s/%s", o->bundle, m->source);
-		_cleanup_free_ char *abs = r < 0 ? NULL : realpath(path, NULL);
+		if (r < 0) {
+			fprintf(stderr, PROG ": mounts[%zu].source `%s`: path too long\n", i, m->source);
+			return r;
+		}
+		_cleanup_free_ char *abs = realpath(path, NULL);
 		if (!abs || stat(abs, &st) < 0) {
-			fprintf(stderr, PROG ": mounts[%zu].source `%s`: %s\n", i, m->source, strerror(errno));
-			return -errno;
+			r = -errno;
+			fprintf(stderr, PROG ": mounts[%zu].source `%s`: %s\n", i, m->source, strerror(-r));
+			return r;
 		}
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
 			fprintf(stderr, PROG ": mounts[%zu].source `%s`: only directories and regular files can be "
@@ -243,8 +248,9 @@ static int load_spec(const run_opts *o, run_plan *plan) {
 	int r;
 
 	if (dfd < 0) {
-		fprintf(stderr, PROG ": bundle `%s`: %s\n", o->bundle, strerror(errno));
-		return -errno;
+		r = -errno;
+		fprintf(stderr, PROG ": bundle `%s`: %s\n", o->bundle, strerror(-r));
+		return r;
 	}
 	r = lc_spec_from_file(dfd, "config.json", &spec, &err);
 	if (r < 0) {
@@ -277,8 +283,9 @@ static int load_spec(const run_opts *o, run_plan *plan) {
 		return r;
 	plan->rootfs = realpath(rootfs, NULL);
 	if (!plan->rootfs) {
-		fprintf(stderr, PROG ": rootfs `%s`: %s\n", rootfs, strerror(errno));
-		return -errno;
+		r = -errno;
+		fprintf(stderr, PROG ": rootfs `%s`: %s\n", rootfs, strerror(-r));
+		return r;
 	}
 
 	_cleanup_free_ char **guest_sources = calloc(spec->n_mounts + 1, sizeof(char *));
