@@ -46,13 +46,15 @@ int relay_call(ttrpc_client *c, const char *prog, const char *method, const Prot
 	return 0;
 }
 
+/* Every signal that would otherwise end us and leave the VM behind goes to the process instead, as docker's
+ * sig-proxy does. */
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
+
 int relay_signals_open(bool terminal, sigset_t *ret_old) {
 	sigset_t mask;
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
+	for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+		sigaddset(&mask, forwarded[i]);
 	if (terminal)
 		sigaddset(&mask, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &mask, ret_old) < 0)
@@ -83,8 +85,8 @@ void relay_tty_restore(void) {
 	}
 }
 
-/* A signal that would end us with the terminal raw: restore it (tcsetattr is async-signal-safe), then die of
- * the same signal. The forwarded signals never get here: they are blocked and read from the signalfd. */
+/* A crash with the terminal raw: restore it (tcsetattr is async-signal-safe), then die of the same signal. The
+ * forwarded signals never get here: they are blocked and read from the signalfd. */
 static void on_fatal_signal(int sig) {
 	if (tty_saved)
 		(void)tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
@@ -93,7 +95,7 @@ static void on_fatal_signal(int sig) {
 }
 
 int relay_tty_raw(void) {
-	static const int fatal[] = { SIGALRM, SIGUSR1, SIGUSR2, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
+	static const int fatal[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 	struct termios raw;
 	if (tty_saved || !isatty(STDIN_FILENO))
 		return 0;

@@ -1,6 +1,7 @@
 /* The stdio relay of `kata-launch run` and `kata-launch exec`: one process of a container, driven through a VM's
  * API socket until it exits. Output goes to our stdout and stderr, our stdin to the process, SIGINT, SIGTERM,
- * SIGHUP and SIGQUIT to the process, and with a terminal our window size follows SIGWINCH (TtyWinResize).
+ * SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM to the process, and with a terminal our window size follows
+ * SIGWINCH (TtyWinResize).
  *
  * Each call that can stay pending (ReadStdout, ReadStderr, WaitProcess, WriteStdin) gets its own connection to
  * the API socket: the blocking client can only wait for a given stream, so one connection per pending call is

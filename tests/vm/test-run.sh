@@ -136,7 +136,7 @@ rc=$?
 # A tty session driven through a pty: the initial window size, a resize (SIGWINCH -> TtyWinResize) seen by
 # `stty size` inside, a typed line, the exit code, and our terminal back in cooked mode afterwards.
 cat >"$tmp/ptydrive.py" <<'EOF'
-import os, pty, sys, time, fcntl, termios, struct, select
+import os, pty, sys, time, fcntl, termios, struct, select, signal
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[1], sys.argv[1:])
@@ -159,10 +159,14 @@ def wait_for(s):
                 sys.exit('EOF waiting for %r; got %r' % (s, buf))
             buf += d
 wait_for(b'size 40 100')
-setsize(50, 132)
-wait_for(b'resized 50 132')
-os.write(fd, b'hello tty\r')
-wait_for(b'got hello tty')
+if os.environ.get('PTYDRIVE') == 'signal':
+    os.kill(pid, signal.SIGUSR1)
+    wait_for(b'got USR1')
+else:
+    setsize(50, 132)
+    wait_for(b'resized 50 132')
+    os.write(fd, b'hello tty\r')
+    wait_for(b'got hello tty')
 while True:
     try:
         d = os.read(fd, 4096)
@@ -179,6 +183,11 @@ tty_script='echo size $(stty size); while [ "$(stty size)" != "50 132" ]; do sle
 read x; echo got $x; exit 5'
 out=$(timeout 150 python3 "$tmp/ptydrive.py" "$KL" run -t "$tmp/bundle" -- sh -c "$tty_script" 2>&1)
 [ "$out" = "exit 5 cooked 1" ] && pass tty-session || fail tty-session "$out"
+# A signal to kata-launch (SIGUSR1, which would otherwise end it with the VM left behind) reaches the container,
+# and the terminal is cooked again after the container's exit.
+out=$(PTYDRIVE=signal timeout 150 python3 "$tmp/ptydrive.py" "$KL" run -t "$tmp/bundle" -- sh -c \
+	'trap "echo got USR1; exit 10" USR1; echo size $(stty size); while :; do sleep 0.2; done' 2>&1)
+[ "$out" = "exit 10 cooked 1" ] && pass tty-signal-forwarded || fail tty-signal-forwarded "$out"
 
 # exec into a running container (run --name): output and exit code, stdin, a missing binary, a tty; then an
 # exec'd process tells the init to end, and run reports the init's exit code.
