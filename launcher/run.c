@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,7 +33,8 @@
 #define RUN_SHARED "/run/kata-containers/shared/containers/" RUN_CID
 #define RUN_ROOTFS RUN_SHARED "/rootfs"
 #define BIND_TAG_PREFIX "kataBind"
-#define MAX_BINDS (QEMU_SHARES_MAX - 1) /* the rootfs takes one share */
+#define MAX_BINDS (QEMU_SHARES_MAX - 1) /* the rootfs takes one share; the file sources' staging one of these */
+#define MAX_FILES 64
 #define BOOT_OUTPUT_MAX 65536
 
 typedef struct run_opts {
@@ -44,11 +47,19 @@ typedef struct run_opts {
 
 /* One host directory shared for the spec's bind mounts, mounted in the guest at guest_dir. */
 typedef struct run_bind {
-	char *host_dir;
+	char *host_dir; /* for the files share: NULL until files_stage() made it */
 	bool readonly;
+	bool files;     /* the staging directory of the file sources */
 	char tag[16];
 	char guest_dir[64];
 } run_bind;
+
+/* A regular file bind-mounted into the container: shared as FILES_SHARE/<index>/<base>. */
+typedef struct run_file {
+	char *host_path;
+	const char *base; /* in host_path */
+	bool readonly;
+} run_file;
 
 /* What the bundle turns into: the Spec for the agent and what the VM must share. */
 typedef struct run_plan {
@@ -57,9 +68,19 @@ typedef struct run_plan {
 	bool terminal;
 	run_bind binds[MAX_BINDS];
 	size_t n_binds;
+	run_file files[MAX_FILES];
+	size_t n_files;
+	int files_bind; /* index in binds of the files share, -1 without file sources */
+	bool files_mounted;
 } run_plan;
 
+static void files_unstage(run_plan *p);
+
 static void run_plan_clear(run_plan *p) {
+	files_unstage(p);
+	for (size_t i = 0; i < p->n_files; i++)
+		free(p->files[i].host_path);
+	p->n_files = 0;
 	p->spec = lc_spec_proto_free(p->spec);
 	free(p->rootfs);
 	p->rootfs = NULL;
@@ -158,19 +179,21 @@ static bool mount_is_readonly(const lc_spec_mount *m) {
 	return ro;
 }
 
-/* The share for host_dir with that access, added when new. Returns its index or -errno. */
+/* The share for host_dir with that access, added when new; host_dir NULL is the files share. Returns its
+ * index or -errno. */
 static int plan_bind_share(run_plan *p, const char *host_dir, bool readonly) {
 	for (size_t i = 0; i < p->n_binds; i++)
-		if (p->binds[i].readonly == readonly && strcmp(p->binds[i].host_dir, host_dir) == 0)
+		if (host_dir && !p->binds[i].files && p->binds[i].readonly == readonly &&
+		    strcmp(p->binds[i].host_dir, host_dir) == 0)
 			return (int)i;
 	if (p->n_binds >= MAX_BINDS)
 		return -E2BIG;
 	run_bind *b = &p->binds[p->n_binds];
-	if (strchr(host_dir, ','))
+	*b = (run_bind){ .readonly = readonly, .files = !host_dir };
+	if (host_dir && strchr(host_dir, ','))
 		return -EINVAL; /* QEMU would split its option list there */
-	if (!(b->host_dir = strdup(host_dir)))
+	if (host_dir && !(b->host_dir = strdup(host_dir)))
 		return -ENOMEM;
-	b->readonly = readonly;
 	if (format_checked(b->tag, sizeof b->tag, BIND_TAG_PREFIX "%zu", p->n_binds) < 0 ||
 	    format_checked(b->guest_dir, sizeof b->guest_dir, RUN_SHARED "/mounts/%zu", p->n_binds) < 0) {
 		free(b->host_dir);
@@ -179,10 +202,38 @@ static int plan_bind_share(run_plan *p, const char *host_dir, bool readonly) {
 	return (int)p->n_binds++;
 }
 
-/* Shares the source of every bind mount whose source is a host path and points the mount at the guest's copy.
- * A directory is shared itself; a regular file through its parent directory (9p and virtio-fs share
- * directories), so the guest can see the file's siblings but the container gets only the file. guest_sources
- * keeps the rewritten strings alive until the spec is converted. */
+/* A file source: 9p and virtio-fs share directories, and sharing the file's parent would hand the guest its
+ * siblings (a bind of /etc/resolv.conf would share /etc). So each file is bind-mounted on the host into a
+ * staging directory of its own share, in a private mount namespace (files_stage). Returns the guest path. */
+static int plan_file(run_plan *p, const char *host_path, bool readonly, char **ret_guest) {
+	size_t i;
+	for (i = 0; i < p->n_files; i++)
+		if (p->files[i].readonly == readonly && strcmp(p->files[i].host_path, host_path) == 0)
+			break;
+	if (i == p->n_files) {
+		if (p->n_files >= MAX_FILES)
+			return -E2BIG;
+		if (p->files_bind < 0) {
+			int r = plan_bind_share(p, NULL, false);
+			if (r < 0)
+				return r;
+			p->files_bind = r;
+		}
+		run_file *f = &p->files[p->n_files];
+		if (!(f->host_path = strdup(host_path)))
+			return -ENOMEM;
+		f->base = strrchr(f->host_path, '/') + 1;
+		f->readonly = readonly;
+		p->n_files++;
+	}
+	if (asprintf(ret_guest, "%s/%zu/%s", p->binds[p->files_bind].guest_dir, i, p->files[i].base) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Shares the source of every bind mount whose source is a host path and points the mount at the guest's copy:
+ * a directory is shared itself, a regular file through the staging share (plan_file). guest_sources keeps the
+ * rewritten strings alive until the spec is converted. */
 static int plan_binds(const run_opts *o, lc_spec *spec, run_plan *p, char **guest_sources) {
 	for (size_t i = 0; i < spec->n_mounts; i++) {
 		lc_spec_mount *m = &spec->mounts[i];
@@ -214,26 +265,21 @@ static int plan_binds(const run_opts *o, lc_spec *spec, run_plan *p, char **gues
 					"shared with the VM\n", i, m->source);
 			return -EINVAL;
 		}
-		const char *base = NULL;
-		_cleanup_free_ char *dir = NULL;
-		if (S_ISREG(st.st_mode)) {
-			const char *slash = strrchr(abs, '/');
-			base = slash + 1;
-			dir = slash == abs ? strdup("/") : strndup(abs, (size_t)(slash - abs));
-			if (!dir)
-				return -ENOMEM;
+		if (S_ISREG(st.st_mode) && geteuid() != 0) {
+			fprintf(stderr, PROG ": mounts[%zu].source `%s`: a file source needs root (it is bind-mounted "
+					"into a share of its own in a private mount namespace)\n", i, m->source);
+			return -EPERM;
 		}
-		r = plan_bind_share(p, dir ? dir : abs, mount_is_readonly(m));
+		if (S_ISREG(st.st_mode))
+			r = plan_file(p, abs, mount_is_readonly(m), &guest_sources[i]);
+		else if ((r = plan_bind_share(p, abs, mount_is_readonly(m))) >= 0)
+			r = asprintf(&guest_sources[i], "%s", p->binds[r].guest_dir) < 0 ? -ENOMEM : 0;
 		if (r < 0) {
 			fprintf(stderr, PROG ": mounts[%zu].source `%s`: %s\n", i, m->source,
-				r == -E2BIG ? "more than 31 bind-mount sources" : r == -EINVAL ? "a comma in the path" : strerror(-r));
+				r == -E2BIG ? "too many bind-mount sources (31 shared directories, one of them for all files; 64 files)"
+				: r == -EINVAL ? "a comma in the path" : strerror(-r));
 			return r;
 		}
-		const run_bind *b = &p->binds[r];
-		r = base ? asprintf(&guest_sources[i], "%s/%s", b->guest_dir, base)
-			 : asprintf(&guest_sources[i], "%s", b->guest_dir);
-		if (r < 0)
-			return -ENOMEM;
 		m->source = guest_sources[i];
 	}
 	return 0;
@@ -317,6 +363,77 @@ static int load_spec(const run_opts *o, run_plan *plan) {
 	p->root->path = guest_root;
 	plan->spec = p;
 	return 0;
+}
+
+/* Bind-mounts each file source onto an empty file in a staging directory: a tmpfs over an empty directory
+ * under the state root, all in a mount namespace of our own whose propagation is private, so the host sees
+ * only that empty directory and nothing stays mounted once the VM's processes (our children, in this namespace)
+ * are gone. The source is opened first and the mount made from its fd: the file that was checked is the file
+ * that is shared. A read-only source becomes a read-only bind, so the host refuses writes itself. */
+static int files_stage(run_plan *p) {
+	char dir[PATH_MAX];
+	int r;
+
+	if (p->n_files == 0)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		r = -errno;
+		fprintf(stderr, PROG ": a private mount namespace for the file sources: %s\n", strerror(-r));
+		return r;
+	}
+	if ((mkdir(state_root(), 0755) < 0 && errno != EEXIST) ||
+	    format_checked(dir, sizeof dir, "%s/.files-XXXXXX", state_root()) < 0 || !mkdtemp(dir)) {
+		r = -errno;
+		fprintf(stderr, PROG ": a staging directory under %s: %s\n", state_root(), strerror(-r));
+		return r;
+	}
+	run_bind *b = &p->binds[p->files_bind];
+	if (!(b->host_dir = strdup(dir))) {
+		(void)rmdir(dir);
+		return -ENOMEM;
+	}
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0) {
+		r = -errno;
+		fprintf(stderr, PROG ": tmpfs on %s: %s\n", dir, strerror(-r));
+		return r;
+	}
+	p->files_mounted = true;
+	for (size_t i = 0; i < p->n_files; i++) {
+		const run_file *f = &p->files[i];
+		char sub[PATH_MAX], target[PATH_MAX], src[64];
+		struct stat st;
+		_cleanup_close_ int fd = open(f->host_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		r = fd < 0 || fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EINVAL;
+		if (r >= 0 && (format_checked(sub, sizeof sub, "%s/%zu", dir, i) < 0 ||
+			       format_checked(target, sizeof target, "%s/%s", sub, f->base) < 0 ||
+			       format_checked(src, sizeof src, "/proc/self/fd/%d", fd) < 0))
+			r = -ENAMETOOLONG;
+		if (r >= 0 && mkdir(sub, 0755) < 0)
+			r = -errno;
+		if (r < 0) {
+			fprintf(stderr, PROG ": file source `%s`: %s\n", f->host_path,
+				r == -EINVAL ? "no longer a regular file" : strerror(-r));
+			return r;
+		}
+		_cleanup_close_ int t = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (t < 0 || mount(src, target, NULL, MS_BIND, NULL) < 0 ||
+		    (f->readonly && mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)) {
+			r = -errno;
+			fprintf(stderr, PROG ": bind-mounting file source `%s`: %s\n", f->host_path, strerror(-r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void files_unstage(run_plan *p) {
+	if (p->files_bind < 0 || !p->binds[p->files_bind].host_dir)
+		return;
+	const char *dir = p->binds[p->files_bind].host_dir;
+	if (p->files_mounted)
+		(void)umount2(dir, MNT_DETACH);
+	p->files_mounted = false;
+	(void)rmdir(dir);
 }
 
 /* Runs `kata-launch boot` with its output captured: shown only when the boot fails. The boot command returns
@@ -464,14 +581,14 @@ static int create_container(ttrpc_client *c, const run_opts *o, const run_plan *
 
 int cmd_run(int argc, char **argv) {
 	run_opts o = {};
-	_cleanup_(run_plan_clear) run_plan plan = {};
+	_cleanup_(run_plan_clear) run_plan plan = { .files_bind = -1 };
 	char name[64], dir[PATH_MAX], api[PATH_MAX];
 	uint64_t start = now_ns();
 	int r, code = 1;
 
 	if (parse_opts(argc, argv, &o) < 0)
 		return 2;
-	if (load_spec(&o, &plan) < 0)
+	if (load_spec(&o, &plan) < 0 || files_stage(&plan) < 0)
 		return 1;
 
 	/* The forwarded signals wait until the container exists. */

@@ -77,11 +77,13 @@ rc=$?
 [ "$rc" = 137 ] && pass killed-by-signal-137 || fail killed-by-signal-137 "rc $rc: $(cat "$tmp/kill.err")"
 gone && pass vm-gone-after-signals || fail vm-gone-after-signals "$(ls -R "$KATA_LAUNCH_STATE_DIR"; pgrep -af qemu)"
 
-# Bind mounts: a rw directory the container reads and writes back, a ro directory and a ro file it cannot write.
+# Bind mounts: a rw directory and a rw file the container reads and writes back, a ro directory and a ro file it
+# cannot write. Files are shared through a staging share of their own, never through their parent directory.
 mkdir -p "$tmp/data" "$tmp/rodir"
 echo "from the host" >"$tmp/data/in.txt"
 echo "read-only dir" >"$tmp/rodir/r.txt"
 echo "one file" >"$tmp/single.txt"
+echo "rw file" >"$tmp/rwfile.txt"
 cp -a "$tmp/bundle" "$tmp/bbind"
 add_mounts() {
 	python3 - "$tmp/bbind/config.json" "$1" <<'EOF'
@@ -93,7 +95,8 @@ EOF
 }
 add_mounts '[{"destination": "/data", "type": "bind", "source": "'"$tmp"'/data", "options": ["rbind", "rw"]},
 	{"destination": "/rodir", "type": "bind", "source": "'"$tmp"'/rodir", "options": ["rbind", "ro"]},
-	{"destination": "/etc/single.txt", "source": "'"$tmp"'/single.txt", "options": ["bind", "ro"]}]'
+	{"destination": "/etc/single.txt", "source": "'"$tmp"'/single.txt", "options": ["bind", "ro"]},
+	{"destination": "/etc/rwfile", "source": "'"$tmp"'/rwfile.txt", "options": ["bind"]}]'
 share_fss="9p virtio-fs"
 [ -x /usr/lib/qemu/virtiofsd ] || [ -x /usr/libexec/virtiofsd ] || [ -n "${KATA_LAUNCH_VIRTIOFSD:-}" ] || {
 	share_fss=9p
@@ -101,16 +104,19 @@ share_fss="9p virtio-fs"
 }
 for fs in $share_fss; do
 	rm -f "$tmp/data/out.txt"
+	echo "rw file" >"$tmp/rwfile.txt"
 	out=$(timeout 60 "$KL" run --share-fs "$fs" "$tmp/bbind" -- sh -c \
 		'cat /data/in.txt /rodir/r.txt /etc/single.txt; echo "written by $(hostname)" >/data/out.txt
+		 echo "appended" >>/etc/rwfile
 		 if echo x >/rodir/w.txt; then echo ro-writable; fi; if echo x >/etc/single.txt; then echo file-writable; fi' \
 		</dev/null 2>"$tmp/err")
 	rc=$?
 	want=$(printf 'from the host\nread-only dir\none file')
 	[ "$rc" = 0 ] && [ "$out" = "$want" ] && pass "bind-mounts-read-$fs" ||
 		fail "bind-mounts-read-$fs" "rc $rc: $out $(cat "$tmp/err")"
-	[ "$(cat "$tmp/data/out.txt" 2>/dev/null)" = "written by lcrun-test" ] && pass "bind-mount-written-back-$fs" ||
-		fail "bind-mount-written-back-$fs" "out.txt: $(cat "$tmp/data/out.txt" 2>&1)"
+	[ "$(cat "$tmp/data/out.txt" 2>/dev/null)" = "written by lcrun-test" ] &&
+		[ "$(cat "$tmp/rwfile.txt")" = "$(printf 'rw file\nappended')" ] && pass "bind-mount-written-back-$fs" ||
+		fail "bind-mount-written-back-$fs" "out.txt: $(cat "$tmp/data/out.txt" 2>&1); rwfile: $(cat "$tmp/rwfile.txt")"
 	[ "$(grep -c "Read-only file system" "$tmp/err")" = 2 ] && [ ! -e "$tmp/rodir/w.txt" ] &&
 		[ "$(cat "$tmp/single.txt")" = "one file" ] && pass "bind-mounts-read-only-$fs" ||
 		fail "bind-mounts-read-only-$fs" "$(ls "$tmp/rodir"; cat "$tmp/err")"
@@ -130,7 +136,7 @@ gone && pass vm-gone-after-binds || fail vm-gone-after-binds "$(ls -R "$KATA_LAU
 add_mounts '[{"destination": "/gone", "type": "bind", "source": "'"$tmp"'/does-not-exist"}]'
 timeout 60 "$KL" run "$tmp/bbind" -- true </dev/null 2>"$tmp/err"
 rc=$?
-[ "$rc" = 1 ] && grep -q "mounts\[9\].source .*does-not-exist.*No such file" "$tmp/err" && gone && pass bind-source-missing ||
+[ "$rc" = 1 ] && grep -q "mounts\[10\].source .*does-not-exist.*No such file" "$tmp/err" && gone && pass bind-source-missing ||
 	fail bind-source-missing "rc $rc: $(cat "$tmp/err")"
 
 # A tty session driven through a pty: the initial window size, a resize (SIGWINCH -> TtyWinResize) seen by
