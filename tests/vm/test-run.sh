@@ -139,6 +139,12 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "mounts\[10\].source .*does-not-exist.*No such file" "$tmp/err" && gone && pass bind-source-missing ||
 	fail bind-source-missing "rc $rc: $(cat "$tmp/err")"
 
+# A virtiofsd that dies before it listens fails the boot with its reason, and nothing is left.
+KATA_LAUNCH_VIRTIOFSD=/bin/false timeout 60 "$KL" run --share-fs virtio-fs "$tmp/bundle" -- true </dev/null 2>"$tmp/err"
+rc=$?
+[ "$rc" = 1 ] && grep -q "virtiofsd for .* exited .* before listening" "$tmp/err" && gone && pass virtiofsd-fails-early ||
+	fail virtiofsd-fails-early "rc $rc: $(cat "$tmp/err")"
+
 # A tty session driven through a pty: the initial window size, a resize (SIGWINCH -> TtyWinResize) seen by
 # `stty size` inside, a typed line, the exit code, and our terminal back in cooked mode afterwards.
 cat >"$tmp/ptydrive.py" <<'EOF'
