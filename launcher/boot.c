@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +26,12 @@ typedef struct boot_opts {
 	const char *qemu;
 	const char *append;
 	const char *console_log;
-	const char *share_dir, *share_tag;
-	const char *disk, *pmem;
+	qemu_share shares[QEMU_SHARES_MAX];
+	char *owned[2 * QEMU_SHARES_MAX]; /* the strings shares[] points at */
+	size_t n_shares, n_owned;
+	qemu_share_fs share_fs;
+	const char *disk;
+	const char *pmem;
 	bool iommu;
 	const char *pci_device;
 	unsigned max_cpus, max_memory_mib;
@@ -44,6 +49,8 @@ typedef struct boot_ctx {
 	qemu_accel accel;
 	int notify_fd; /* the waiting parent, or -1 in the foreground */
 	unsigned vsock_cid;
+	const char *virtiofsd_bin;        /* NULL: shares (if any) are 9p */
+	pid_t virtiofsd[QEMU_SHARES_MAX]; /* 0: not running */
 } boot_ctx;
 
 /* vsock only where the host can back it; elsewhere (this project's CI) the agent sits on a virtio-serial
@@ -55,35 +62,57 @@ static unsigned pick_vsock_cid(void) {
 	return 3 + (unsigned)getpid() % 1000000u;
 }
 
+static void boot_opts_clear(boot_opts **o) {
+	for (size_t i = 0; i < (*o)->n_owned; i++)
+		free((*o)->owned[i]);
+	(*o)->n_owned = 0;
+}
+
 static void usage(FILE *f) {
 	fputs("usage: kata-launch boot [--name NAME] [--kernel K] [--initrd I] [--memory MiB] [--cpus N]\n"
 	      "                        [--machine q35|microvm] [--accel auto|tcg|kvm] [--append ARGS]\n"
 	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
-	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
+	      "                        [--share DIR[:TAG]] [--share-ro DIR:TAG] (repeatable; the first tag defaults\n"
+	      "                        to " QEMU_SHARE_TAG ") [--share-fs 9p|virtio-fs] (virtio-fs: a virtiofsd per share)\n"
 	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
 	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
 	      "                        [--pmem IMAGE] (q35: an NVDIMM, the guest's /dev/pmem0)\n"
-
 	      "                        [--iommu] [--pci-device MODEL] (q35: VT-d; a device at PCI path "
 	      QEMU_PCI_DEVICE_PCI_PATH ")\n",
 	      f);
 }
 
-/* DIR[:TAG]. The directory is made absolute later (resolve_file), before the daemon leaves the cwd. */
-static int parse_share(const char *arg, boot_opts *o) {
+/* DIR[:TAG]. The directory is made absolute later (resolve_file), before the daemon leaves the cwd. Only the
+ * first share may leave its tag to the default. */
+static int parse_share(const char *arg, bool readonly, boot_opts *o) {
+	if (o->n_shares >= QEMU_SHARES_MAX)
+		return -E2BIG;
+	qemu_share *sh = &o->shares[o->n_shares];
 	const char *colon = strrchr(arg, ':');
 	if (colon == arg)
 		return -EINVAL;
 	if (!colon) {
-		o->share_dir = arg;
-		return 0;
+		if (o->n_shares > 0) {
+			fprintf(stderr, "kata-launch boot: `%s`: only the first share may omit its TAG\n", arg);
+			return -EINVAL;
+		}
+		*sh = (qemu_share){ .dir = arg, .tag = QEMU_SHARE_TAG, .readonly = readonly };
+	} else {
+		char *d = strndup(arg, (size_t)(colon - arg));
+		if (!d)
+			return -ENOMEM;
+		o->owned[o->n_owned++] = d;
+		*sh = (qemu_share){ .dir = d, .tag = colon + 1, .readonly = readonly };
 	}
-	char *d = strndup(arg, (size_t)(colon - arg));
-	if (!d)
-		return -ENOMEM;
-	o->share_dir = d; /* lives as long as the process */
-	o->share_tag = colon + 1;
-	return *o->share_tag ? 0 : -EINVAL;
+	if (qemu_share_tag_check(sh->tag) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < o->n_shares; i++)
+		if (strcmp(o->shares[i].tag, sh->tag) == 0) {
+			fprintf(stderr, "kata-launch boot: share tag `%s` is used twice\n", sh->tag);
+			return -EINVAL;
+		}
+	o->n_shares++;
+	return 0;
 }
 
 static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret) {
@@ -106,11 +135,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
 		{ "disk", required_argument, NULL, 'D' },     { "pmem", required_argument, NULL, 'P' },
 		{ "iommu", no_argument, NULL, 'I' },          { "pci-device", required_argument, NULL, 'V' },
+		{ "share-ro", required_argument, NULL, 'R' },   { "share-fs", required_argument, NULL, 'S' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:IV:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:IV:R:S:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -125,7 +155,9 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'q': o->qemu = optarg; break;
 		case 'l': o->console_log = optarg; break;
 		case 'f': o->foreground = true; break;
-		case 's': r = parse_share(optarg, o); break;
+		case 's': r = parse_share(optarg, false, o); break;
+		case 'R': r = parse_share(optarg, true, o); break;
+		case 'S': r = qemu_share_fs_from_string(optarg, &o->share_fs); break;
 		case 'C': r = parse_uint(optarg, 1, 255, &o->max_cpus); break;
 		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
 		case 'D': o->disk = optarg; break;
@@ -318,6 +350,88 @@ static void report_failure(const boot_ctx *b, const mux_result *res, const char 
 	state_print_tail(console, 20, "  console| ");
 }
 
+/* True when /proc/net/unix shows a listening socket bound at path: the file appears at bind(), a moment before
+ * listen(), and QEMU gives up on a refused connect. Connecting to test would use up virtiofsd's one client. */
+static bool unix_listening(const char *path) {
+	_cleanup_free_ char *s = NULL;
+	if (read_file_capped(AT_FDCWD, "/proc/net/unix", 16 << 20, &s, NULL) < 0)
+		return false;
+	size_t plen = strlen(path);
+	for (char *line = s; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		/* Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening). */
+		size_t len = strlen(line);
+		if (len > plen && strcmp(line + len - plen, path) == 0 && line[len - plen - 1] == ' ' &&
+		    strstr(line, " 00010000 "))
+			return true;
+		line = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static void stop_virtiofsd(boot_ctx *b) {
+	for (size_t i = 0; i < b->o->n_shares; i++) {
+		char sock[PATH_MAX];
+		if (b->virtiofsd[i] > 0) {
+			/* It leaves by itself when QEMU hangs up; SIGTERM covers a QEMU that never connected. */
+			(void)kill(b->virtiofsd[i], SIGTERM);
+			(void)qemu_wait_bounded(b->virtiofsd[i], 5000);
+			b->virtiofsd[i] = 0;
+		}
+		if (b->virtiofsd_bin && qemu_virtiofsd_socket(b->dir, i, sock, sizeof sock) >= 0)
+			(void)unlink(sock);
+	}
+}
+
+/* One virtiofsd per share, each listening before QEMU starts: QEMU connects to them at start-up. */
+static int start_virtiofsd(boot_ctx *b) {
+	const boot_opts *o = b->o;
+	char log[PATH_MAX], sock[PATH_MAX];
+	int r;
+
+	if (!b->virtiofsd_bin)
+		return 0;
+	if (state_path(b->dir, "virtiofsd.log", log, sizeof log) < 0)
+		return -ENAMETOOLONG;
+	_cleanup_close_ int log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log_fd < 0)
+		return -errno;
+	for (size_t i = 0; i < o->n_shares; i++) {
+		_cleanup_(strv_freep) char **argv = NULL;
+		r = qemu_virtiofsd_argv(b->virtiofsd_bin, b->dir, i, &o->shares[i], &argv);
+		if (r < 0 || (r = qemu_virtiofsd_socket(b->dir, i, sock, sizeof sock)) < 0)
+			return r;
+		(void)unlink(sock);
+		r = qemu_spawn(argv, log_fd, &b->virtiofsd[i]);
+		if (r < 0)
+			return r;
+	}
+	uint64_t deadline = now_ns() + 10 * 1000000000ULL;
+	for (size_t i = 0; i < o->n_shares;) {
+		int status;
+		if (qemu_virtiofsd_socket(b->dir, i, sock, sizeof sock) >= 0 && unix_listening(sock)) {
+			i++;
+			continue;
+		}
+		if (waitpid(b->virtiofsd[i], &status, WNOHANG) == b->virtiofsd[i]) {
+			b->virtiofsd[i] = 0;
+			fprintf(stderr, "kata-launch: virtiofsd for `%s` exited (wait status 0x%x) before listening:\n",
+				o->shares[i].dir, status);
+			state_print_tail(log, 10, "  virtiofsd| ");
+			return -EIO;
+		}
+		if (now_ns() > deadline) {
+			fprintf(stderr, "kata-launch: virtiofsd for `%s` did not listen on %s within 10 s\n",
+				o->shares[i].dir, sock);
+			return -ETIMEDOUT;
+		}
+		(void)nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+	}
+	return 0;
+}
+
 /* Everything after the fork: QEMU, the loop, cleanup. Returns the exit code. */
 static int run_vm(boot_ctx *b, char **argv, const char *console) {
 	char path[PATH_MAX], qemu_log[PATH_MAX], agent_addr[PATH_MAX], api[PATH_MAX];
@@ -345,11 +459,19 @@ static int run_vm(boot_ctx *b, char **argv, const char *console) {
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 
 	uint64_t start = now_ns();
+	r = start_virtiofsd(b);
+	if (r < 0) {
+		if (r != -EIO && r != -ETIMEDOUT)
+			fprintf(stderr, "kata-launch: cannot start virtiofsd: %s\n", strerror(-r));
+		stop_virtiofsd(b);
+		return 1;
+	}
 	if (getenv("KATA_LAUNCH_DEBUG"))
 		fprintf(stderr, "kata-launch: launching QEMU at realtime %.6f\n", (double)realtime_ns() / 1e9);
 	r = qemu_spawn(argv, log_fd, &pid);
 	if (r < 0) {
 		fprintf(stderr, "kata-launch: cannot start %s: %s\n", argv[0], strerror(-r));
+		stop_virtiofsd(b);
 		return 1;
 	}
 	(void)state_write_pid(b->dir, "qemu.pid", pid);
@@ -364,8 +486,10 @@ static int run_vm(boot_ctx *b, char **argv, const char *console) {
 		fprintf(stderr, "kata-launch: event loop failed: %s\n", strerror(-r));
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
+		stop_virtiofsd(b);
 		return 1;
 	}
+	stop_virtiofsd(b);
 	/* QEMU is gone: its sockets and pid files go too; console.log stays for post-mortems until `stop`. */
 	static const char *const leftovers[] = { "agent.sock", "qmp.sock", "qemu.pid", "pid" };
 	for (size_t i = 0; i < ELEMENTSOF(leftovers); i++)
@@ -412,8 +536,9 @@ int cmd_boot(int argc, char **argv) {
 		.timeout_s = 30, .machine = QEMU_MACHINE_Q35, .accel = QEMU_ACCEL_AUTO,
 		.qemu = getenv("KATA_LAUNCH_QEMU") ? getenv("KATA_LAUNCH_QEMU") : "qemu-system-x86_64",
 	};
-	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *share = NULL,
-				*disk = NULL, *pmem = NULL;
+	_cleanup_(boot_opts_clear) boot_opts *op = &o;
+	_cleanup_free_ char *kernel = NULL, *initrd = NULL, *qemu = NULL, *console_abs = NULL, *disk = NULL,
+				*pmem = NULL;
 	struct stat pmem_st = { 0 };
 	_cleanup_(strv_freep) char **qargv = NULL;
 	char dir[PATH_MAX], console[PATH_MAX];
@@ -428,8 +553,19 @@ int cmd_boot(int argc, char **argv) {
 	}
 	if (resolve_file("kernel", o.kernel, &kernel) < 0 || resolve_file("initrd", o.initrd, &initrd) < 0)
 		return 1;
-	if (o.share_dir && resolve_file("shared directory", o.share_dir, &share) < 0)
+	for (size_t i = 0; i < o.n_shares; i++) {
+		char *abs;
+		if (resolve_file("shared directory", o.shares[i].dir, &abs) < 0)
+			return 1;
+		o.owned[o.n_owned++] = abs;
+		o.shares[i].dir = abs;
+	}
+	const char *virtiofsd = NULL;
+	if (o.n_shares && o.share_fs == QEMU_SHARE_VIRTIOFS && !(virtiofsd = qemu_find_virtiofsd())) {
+		fprintf(stderr, "kata-launch: --share-fs virtio-fs: no virtiofsd (looked in /usr/lib/qemu and /usr/libexec; "
+				"$KATA_LAUNCH_VIRTIOFSD names another)\n");
 		return 1;
+	}
 	if (o.disk && resolve_file("disk image", o.disk, &disk) < 0)
 		return 1;
 	if (o.pmem && (resolve_file("pmem image", o.pmem, &pmem) < 0 || stat(pmem, &pmem_st) < 0))
@@ -476,14 +612,14 @@ int cmd_boot(int argc, char **argv) {
 	} else if (state_path(dir, "console.log", console, sizeof console) < 0)
 		return 1;
 
-	boot_ctx b = { .o = &o, .dir = dir, .notify_fd = -1 };
+	boot_ctx b = { .o = &o, .dir = dir, .notify_fd = -1, .virtiofsd_bin = virtiofsd };
 	b.accel = choose_accel(&o, qemu);
 	qemu_config qc = {
 		.qemu = qemu, .name = o.name, .kernel = kernel, .initrd = initrd, .state_dir = dir,
 		.console_log = console, .append = o.append, .memory_mib = o.memory_mib, .cpus = o.cpus,
 		.machine = o.machine, .accel = b.accel,
 		.vsock_cid = pick_vsock_cid(), .host_tsc_khz = qemu_host_tsc_khz(),
-		.share_dir = share, .share_tag = o.share_tag,
+		.shares = o.shares, .n_shares = o.n_shares, .share_fs = o.share_fs,
 		.max_cpus = o.max_cpus, .max_memory_mib = o.max_memory_mib, .disk = disk,
 		.pmem = pmem, .pmem_size = (uint64_t)pmem_st.st_size,
 		.iommu = o.iommu, .pci_device = o.pci_device,

@@ -13,6 +13,7 @@ static const struct {
 	{ "boot", cmd_boot, "boot a VM and serve its agent API on /run/kata-launch/NAME/api.sock" },
 	{ "ctl", cmd_ctl, "call one RPC: ctl TARGET METHOD [JSON]" },
 	{ "run", cmd_run, "run an OCI bundle in a new VM: run [OPTIONS] BUNDLE [-- ARGS]" },
+	{ "exec", cmd_exec, "run a process in a running container: exec [-t] NAME [--] ARGS" },
 	{ "stop", cmd_stop, "DestroySandbox, wait for QEMU to exit, remove the state: stop [NAME]" },
 	{ "hotplug", cmd_hotplug, "add or remove devices over QMP: hotplug NAME blk-add|blk-del|mem-add|cpu-add ..." },
 	{ "mux", cmd_mux, "relay a socket's clients to a running agent: mux AGENT_ADDRESS API_PATH" },

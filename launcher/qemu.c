@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,19 +26,26 @@ typedef struct machine_info {
 	const char *serial_bus;
 	const char *vsock_dev;
 	const char *ninep_dev;
+	const char *virtiofs_dev;
 	bool root_port;
 } machine_info;
 
 static const machine_info machines[_QEMU_MACHINE_MAX] = {
-	[QEMU_MACHINE_Q35] = { "q35", "", "virtio-serial-pci", "vhost-vsock-pci", "virtio-9p-pci", true },
+	[QEMU_MACHINE_Q35] = { "q35", "", "virtio-serial-pci", "vhost-vsock-pci", "virtio-9p-pci", "vhost-user-fs-pci",
+			       true },
 	[QEMU_MACHINE_MICROVM] = { "microvm", ",ioapic2=off", "virtio-serial-device", "vhost-vsock-device",
-				   "virtio-9p-device", false },
+				   "virtio-9p-device", "vhost-user-fs-device", false },
 };
 
 static const char *const accel_names[_QEMU_ACCEL_MAX] = {
 	[QEMU_ACCEL_AUTO] = "auto",
 	[QEMU_ACCEL_TCG] = "tcg",
 	[QEMU_ACCEL_KVM] = "kvm",
+};
+
+static const char *const share_fs_names[_QEMU_SHARE_FS_MAX] = {
+	[QEMU_SHARE_9P] = "9p",
+	[QEMU_SHARE_VIRTIOFS] = "virtio-fs",
 };
 
 const char *qemu_machine_to_string(qemu_machine m) {
@@ -64,6 +72,42 @@ int qemu_accel_from_string(const char *s, qemu_accel *ret) {
 			return 0;
 		}
 	return -EINVAL;
+}
+
+const char *qemu_share_fs_to_string(qemu_share_fs f) {
+	return (unsigned)f < _QEMU_SHARE_FS_MAX ? share_fs_names[f] : NULL;
+}
+
+int qemu_share_fs_from_string(const char *s, qemu_share_fs *ret) {
+	for (size_t i = 0; i < _QEMU_SHARE_FS_MAX; i++)
+		if (strcmp(s, share_fs_names[i]) == 0) {
+			*ret = (qemu_share_fs)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int qemu_share_tag_check(const char *tag) {
+	static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.";
+	if (!tag || !*tag || strlen(tag) > QEMU_SHARE_TAG_MAX || strspn(tag, ok) != strlen(tag))
+		return -EINVAL;
+	return 0;
+}
+
+int qemu_virtiofsd_socket(const char *state_dir, size_t i, char *buf, size_t size) {
+	return format_checked(buf, size, "%s/vfs%zu.sock", state_dir, i);
+}
+
+const char *qemu_find_virtiofsd(void) {
+	static const char *const places[] = { "/usr/lib/qemu/virtiofsd", "/usr/libexec/virtiofsd",
+					      "/usr/libexec/qemu/virtiofsd", "/usr/lib/virtiofsd" };
+	const char *e = getenv("KATA_LAUNCH_VIRTIOFSD");
+	if (e && *e)
+		return access(e, X_OK) == 0 ? e : NULL;
+	for (size_t i = 0; i < ELEMENTSOF(places); i++)
+		if (access(places[i], X_OK) == 0)
+			return places[i];
+	return NULL;
 }
 
 char **strv_free(char **v) {
@@ -161,10 +205,16 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 		return -EINVAL;
 	if (check_opt_path(c->state_dir) < 0 || check_opt_path(c->console_log) < 0)
 		return -EINVAL;
-	const char *tag = c->share_tag ? c->share_tag : QEMU_SHARE_TAG;
-	if (c->share_dir && (check_opt_path(c->share_dir) < 0 || !*tag || strlen(tag) > QEMU_SHARE_TAG_MAX ||
-			     strspn(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(tag)))
+	if (c->n_shares > QEMU_SHARES_MAX || (unsigned)c->share_fs >= _QEMU_SHARE_FS_MAX)
 		return -EINVAL;
+	for (size_t i = 0; i < c->n_shares; i++) {
+		if (check_opt_path(c->shares[i].dir) < 0 || qemu_share_tag_check(c->shares[i].tag) < 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->shares[i].tag, c->shares[j].tag) == 0)
+				return -EINVAL;
+	}
+	bool virtiofs = c->n_shares > 0 && c->share_fs == QEMU_SHARE_VIRTIOFS;
 	m = &machines[c->machine];
 	/* VFIO tests: VT-d exists on q35 only; a device model name goes into an option list unquoted. */
 	if ((c->iommu || c->pci_device) && !m->root_port)
@@ -180,13 +230,24 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 	add(&b, "-name");
 	add(&b, "kata-launch-%s", c->name ? c->name : "vm");
 	add(&b, "-machine");
-	/* Interrupt remapping needs the split irqchip under KVM; TCG accepts it too. */
-	add(&b, "%s,accel=%s%s%s%s", m->name, accel_names[c->accel], m->machine_opts, c->pmem ? ",nvdimm=on" : "",
-	    c->iommu ? ",kernel-irqchip=split" : "");
+	/* Interrupt remapping needs the split irqchip under KVM; TCG accepts it too. vhost-user devices need
+	 * the guest RAM in shared memory that virtiofsd maps. */
+	add(&b, "%s,accel=%s%s%s%s%s", m->name, accel_names[c->accel], m->machine_opts, c->pmem ? ",nvdimm=on" : "",
+	    c->iommu ? ",kernel-irqchip=split" : "", virtiofs ? ",memory-backend=mem0" : "");
 	if (c->iommu) {
 		/* Before any PCI device, so that every one sits behind it. */
 		add(&b, "-device");
 		add(&b, "intel-iommu,intremap=on");
+	}
+	if (virtiofs) {
+		add(&b, "-object");
+		add(&b, "memory-backend-memfd,id=mem0,size=%uM,share=on", c->memory_mib);
+		/* microvm's virtio-mmio devices are legacy (0.9) by default, and virtiofsd's libvhost-user refuses a
+		 * legacy device ("virtio legacy devices aren't supported") and the share then hangs. */
+		if (c->machine == QEMU_MACHINE_MICROVM) {
+			add(&b, "-global");
+			add(&b, "virtio-mmio.force-legacy=false");
+		}
 	}
 	add(&b, "-cpu");
 	/* TCG cannot emulate `host`; `max` gives the guest SSE4.2 and friends (crc32c-intel for ext4). */
@@ -259,13 +320,53 @@ int qemu_build_argv(const qemu_config *c, char ***ret) {
 		add(&b, "-device");
 		add(&b, "%s,bus=pcie.0,addr=0x%x", c->pci_device, QEMU_PCI_DEVICE_SLOT);
 	}
-	if (c->share_dir) {
+	for (size_t i = 0; i < c->n_shares; i++) {
+		const qemu_share *sh = &c->shares[i];
+		if (virtiofs) {
+			char sock[PATH_MAX];
+			if (qemu_virtiofsd_socket(c->state_dir, i, sock, sizeof sock) < 0)
+				b.error = -ENAMETOOLONG;
+			add(&b, "-chardev");
+			add(&b, "socket,id=vfs%zu,path=%s", i, sock);
+			add(&b, "-device");
+			add(&b, "%s,chardev=vfs%zu,tag=%s", m->virtiofs_dev, i, sh->tag);
+			continue;
+		}
 		/* multidevs=remap: the share may span filesystems, whose inode numbers would collide in the guest. */
 		add(&b, "-fsdev");
-		add(&b, "local,id=fsdev0,path=%s,security_model=none,multidevs=remap", c->share_dir);
+		add(&b, "local,id=fsdev%zu,path=%s,security_model=none,multidevs=remap%s", i, sh->dir,
+		    sh->readonly ? ",readonly=on" : "");
 		add(&b, "-device");
-		add(&b, "%s,fsdev=fsdev0,mount_tag=%s", m->ninep_dev, tag);
+		add(&b, "%s,fsdev=fsdev%zu,mount_tag=%s", m->ninep_dev, i, sh->tag);
 	}
+	if (b.error) {
+		(void)strv_free(b.v);
+		return b.error;
+	}
+	*ret = b.v;
+	return 0;
+}
+
+/* cache=auto: the share is also written from the host (bind mounts, the bundle), so attributes must not stay
+ * cached for good. The sandbox is virtiofsd's default: its own mount, pid and net namespaces, pivoted into the
+ * shared directory. */
+int qemu_virtiofsd_argv(const char *virtiofsd, const char *state_dir, size_t i, const qemu_share *share,
+			char ***ret) {
+	char sock[PATH_MAX];
+	argv_builder b = {};
+	int r = qemu_virtiofsd_socket(state_dir, i, sock, sizeof sock);
+	if (r < 0)
+		return r;
+	if (check_opt_path(share->dir) < 0)
+		return -EINVAL;
+	add(&b, "%s", virtiofsd);
+	add(&b, "--socket-path=%s", sock);
+	add(&b, "-o");
+	add(&b, "source=%s", share->dir);
+	add(&b, "-o");
+	add(&b, "cache=auto");
+	add(&b, "-o");
+	add(&b, "sandbox=namespace");
 	if (b.error) {
 		(void)strv_free(b.v);
 		return b.error;
@@ -299,8 +400,7 @@ int qemu_spawn(char *const *argv, int log_fd, pid_t *ret_pid) {
 	return 0;
 }
 
-/* Waits for pid up to timeout_ms; kills it when it does not exit in time. Returns the wait status. */
-static int wait_bounded(pid_t pid, int timeout_ms) {
+int qemu_wait_bounded(pid_t pid, int timeout_ms) {
 	int status = 0;
 	for (int waited = 0;; waited += 10) {
 		pid_t w = waitpid(pid, &status, WNOHANG);
@@ -349,7 +449,7 @@ int qemu_probe_kvm(const char *qemu, qemu_machine m, const char **ret_reason) {
 	rd = safe_close(rd);
 	(void)write_all(wr, "quit\n", 5);
 	wr = safe_close(wr);
-	r = wait_bounded(pid, 5000);
+	r = qemu_wait_bounded(pid, 5000);
 	if (r == -ETIMEDOUT) {
 		*ret_reason = "QEMU did not start a KVM vCPU within 5 s";
 		return 0;

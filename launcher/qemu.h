@@ -32,6 +32,22 @@ typedef enum qemu_accel {
 	"console=ttyS0 quiet panic=1 no_timer_check tsc=reliable rcupdate.rcu_expedited=1 i8042.direct=1 "      \
 	"i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 cryptomgr.notests reboot=k"
 
+/* How host directories reach the guest: virtio-9p (QEMU serves it), or virtio-fs (a virtiofsd per share, which
+ * needs the guest's RAM in a shared memfd so the daemon can map it). */
+typedef enum qemu_share_fs {
+	QEMU_SHARE_9P,
+	QEMU_SHARE_VIRTIOFS,
+	_QEMU_SHARE_FS_MAX,
+} qemu_share_fs;
+
+typedef struct qemu_share {
+	const char *dir; /* absolute host directory */
+	const char *tag; /* mount tag, 1-31 of [A-Za-z0-9_.-] */
+	bool readonly;   /* 9p refuses writes itself; virtiofsd cannot, so the guest mounts it ro */
+} qemu_share;
+
+#define QEMU_SHARES_MAX 32
+
 typedef struct qemu_config {
 	const char *qemu;        /* binary */
 	const char *name;        /* VM name, shown by -name */
@@ -46,8 +62,9 @@ typedef struct qemu_config {
 	qemu_accel accel;        /* resolved: TCG or KVM */
 	unsigned vsock_cid;      /* 0: agent on a virtio-serial port; else vhost-vsock with this guest CID */
 	unsigned host_tsc_khz;   /* 0: unknown. See qemu_build_cmdline for why microvm under TCG wants it */
-	const char *share_dir;   /* a host directory shared over virtio-9p, or NULL */
-	const char *share_tag;   /* its mount tag (QEMU_SHARE_TAG when NULL) */
+	const qemu_share *shares; /* n_shares directories, tags unique */
+	size_t n_shares;
+	qemu_share_fs share_fs;
 	unsigned max_cpus;       /* > cpus: room for hot-plugged CPUs (one socket each) */
 	unsigned max_memory_mib; /* > memory_mib: room for hot-plugged DIMMs (QEMU_MEM_SLOTS slots) */
 	const char *disk;        /* a raw image attached at boot as virtio-blk, at PCI path QEMU_DISK_PCI_PATH */
@@ -72,6 +89,17 @@ const char *qemu_machine_to_string(qemu_machine m);
 int qemu_machine_from_string(const char *s, qemu_machine *ret);
 const char *qemu_accel_to_string(qemu_accel a);
 int qemu_accel_from_string(const char *s, qemu_accel *ret);
+const char *qemu_share_fs_to_string(qemu_share_fs f);
+int qemu_share_fs_from_string(const char *s, qemu_share_fs *ret);
+/* -EINVAL unless tag is 1-QEMU_SHARE_TAG_MAX of [A-Za-z0-9_.-] (QEMU parses it inside an option list). */
+int qemu_share_tag_check(const char *tag);
+/* The vhost-user socket of share i's virtiofsd, in the state directory. */
+int qemu_virtiofsd_socket(const char *state_dir, size_t i, char *buf, size_t size);
+/* $KATA_LAUNCH_VIRTIOFSD, else the first executable of the places distributions install it; NULL if none. */
+const char *qemu_find_virtiofsd(void);
+/* virtiofsd's argv for share i (a malloc'd vector, strv_free it). */
+int qemu_virtiofsd_argv(const char *virtiofsd, const char *state_dir, size_t i, const qemu_share *share,
+			char ***ret);
 
 /* A NULL-terminated, malloc'd argv (argv[0] is the binary). */
 int qemu_build_argv(const qemu_config *c, char ***ret);
@@ -88,3 +116,5 @@ int qemu_probe_kvm(const char *qemu, qemu_machine m, const char **ret_reason);
 
 /* Forks and execs argv with stdin on /dev/null, stdout and stderr on log_fd, every other fd closed. */
 int qemu_spawn(char *const *argv, int log_fd, pid_t *ret_pid);
+/* Waits for pid up to timeout_ms, then SIGKILLs and reaps it. Returns the wait status, or -ETIMEDOUT (killed). */
+int qemu_wait_bounded(pid_t pid, int timeout_ms);

@@ -17,6 +17,7 @@
 /* Every file kata-launch may leave in a state directory, so cleanup never needs to list it. */
 static const char *const state_files[] = {
 	"api.sock", "agent.sock", "qmp.sock", "console.log", "qemu.log", "daemon.log", "pid", "qemu.pid",
+	"virtiofsd.log",
 };
 
 const char *state_root(void) {
@@ -132,6 +133,14 @@ int state_clean(const char *dir, bool remove_dir) {
 			return r;
 		if (unlink(path) < 0 && errno != ENOENT)
 			return -errno;
+	}
+	/* virtiofsd's sockets, vfs0.sock and up (launcher/qemu.c names them). */
+	for (unsigned i = 0;; i++) {
+		char name[32];
+		if (format_checked(name, sizeof name, "vfs%u.sock", i) < 0 || state_path(dir, name, path, sizeof path) < 0)
+			return -ENAMETOOLONG;
+		if (unlink(path) < 0)
+			break;
 	}
 	if (!remove_dir)
 		return 0;

@@ -10,11 +10,12 @@ INITRD_KMODS  := $(BUILD)/kernel/root/lib/modules/$(INITRD_KREL)
 
 # GROUP=module,... : the initrd carries the closure of each group (deps and softdeps); the groups only label
 # the size breakdown. virtio_mmio is for microvm; vsock_loopback lets an in-guest test use vsock. scsi, pmem and
-# vfio are loaded by MODALIAS when such a device is hot-plugged (there is no udev); overlay backs the overlayfs driver.
+# vfio are loaded by MODALIAS when such a device is hot-plugged (there is no udev); overlay backs the overlayfs driver;
+# virtiofs backs kata-launch's virtio-fs shares.
 INITRD_MODULES := virtio-pci=virtio_pci virtio-mmio=virtio_mmio console=virtio_console 9p=9p,9pnet_virtio \
 		  blk=virtio_blk ext4=ext4 vsock=vsock,vmw_vsock_virtio_transport,vsock_loopback \
 		  rng=virtio_rng net=virtio_net scsi=virtio_scsi,sd_mod pmem=nfit,nd_pmem,virtio_pmem,dax_pmem \
-		  overlay=overlay vfio=vfio-pci,vfio_iommu_type1
+		  overlay=overlay vfio=vfio-pci,vfio_iommu_type1 virtiofs=virtiofs
 # crc32c-intel needs SSE4.2, which qemu64 and some TCG CPU models lack; crc32c_generic works everywhere and
 # satisfies ext4's and jbd2's "pre: crypto-crc32c" softdep alone.
 INITRD_EXCLUDE := crc32c_intel

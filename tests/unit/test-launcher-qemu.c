@@ -162,30 +162,77 @@ static void test_share(void **state) {
 	assert_null(value_of(argv, "-fsdev"));
 	argv = strv_free(argv);
 
-	c.share_dir = "/srv/bundle";
+	qemu_share sh[3] = { { "/srv/bundle", "kataShared", false }, { "/srv/data", "kataBind0", true } };
+	c.shares = sh;
+	c.n_shares = 2;
 	assert_int_equal(qemu_build_argv(&c, &argv), 0);
 	assert_string_equal(value_of(argv, "-fsdev"), "local,id=fsdev0,path=/srv/bundle,security_model=none,multidevs=remap");
+	assert_true(has_arg(argv, "local,id=fsdev1,path=/srv/data,security_model=none,multidevs=remap,readonly=on"));
 	assert_true(has_device(argv, "virtio-9p-pci,fsdev=fsdev0,mount_tag=kataShared"));
+	assert_true(has_device(argv, "virtio-9p-pci,fsdev=fsdev1,mount_tag=kataBind0"));
+	assert_null(value_of(argv, "-object"));
 	argv = strv_free(argv);
 
 	c.machine = QEMU_MACHINE_MICROVM;
-	c.share_tag = "vol-1";
+	sh[0].tag = "vol-1";
 	assert_int_equal(qemu_build_argv(&c, &argv), 0);
 	assert_true(has_device(argv, "virtio-9p-device,fsdev=fsdev0,mount_tag=vol-1"));
 	assert_false(has_device_prefix(argv, "virtio-9p-pci"));
 	argv = strv_free(argv);
 
-	/* QEMU would split the option at a comma; a tag is short and plain. */
-	c.share_dir = "/srv/a,b";
+	/* QEMU would split the option at a comma; a tag is short, plain and unique. */
+	sh[0].dir = "/srv/a,b";
 	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
-	c.share_dir = "/srv/x";
-	c.share_tag = "a,mount_tag=b";
+	sh[0].dir = "/srv/x";
+	sh[0].tag = "a,mount_tag=b";
 	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
-	c.share_tag = "";
+	sh[0].tag = "";
 	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
-	c.share_tag = "abcdefghijklmnopqrstuvwxyz0123456789";
+	sh[0].tag = "abcdefghijklmnopqrstuvwxyz0123456789";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	sh[0].tag = "kataBind0";
+	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
+	c.n_shares = QEMU_SHARES_MAX + 1;
 	assert_int_equal(qemu_build_argv(&c, &argv), -EINVAL);
 	assert_null(argv);
+}
+
+/* virtio-fs: one vhost-user device per share, the guest RAM in a shared memfd named by the machine. */
+static void test_virtiofs(void **state) {
+	qemu_config c = base_config();
+	char **argv = NULL;
+	qemu_share sh[2] = { { "/srv/bundle", "kataShared", false }, { "/srv/data", "kataBind0", true } };
+	c.shares = sh;
+	c.n_shares = 2;
+	c.share_fs = QEMU_SHARE_VIRTIOFS;
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_null(value_of(argv, "-fsdev"));
+	assert_null(value_of(argv, "-global"));
+	assert_string_equal(value_of(argv, "-machine"), "q35,accel=tcg,memory-backend=mem0");
+	assert_string_equal(value_of(argv, "-object"), "memory-backend-memfd,id=mem0,size=512M,share=on");
+	assert_true(has_arg(argv, "socket,id=vfs1,path=/run/kata-launch/t1/vfs1.sock"));
+	assert_true(has_device(argv, "vhost-user-fs-pci,chardev=vfs0,tag=kataShared"));
+	assert_true(has_device(argv, "vhost-user-fs-pci,chardev=vfs1,tag=kataBind0"));
+	argv = strv_free(argv);
+
+	c.machine = QEMU_MACHINE_MICROVM;
+	assert_int_equal(qemu_build_argv(&c, &argv), 0);
+	assert_string_equal(value_of(argv, "-machine"), "microvm,accel=tcg,ioapic2=off,memory-backend=mem0");
+	assert_true(has_device(argv, "vhost-user-fs-device,chardev=vfs0,tag=kataShared"));
+	assert_string_equal(value_of(argv, "-global"), "virtio-mmio.force-legacy=false");
+	argv = strv_free(argv);
+
+	assert_int_equal(qemu_virtiofsd_argv("/usr/lib/qemu/virtiofsd", "/run/kata-launch/t1", 1, &sh[1], &argv), 0);
+	assert_string_equal(argv[0], "/usr/lib/qemu/virtiofsd");
+	assert_true(has_arg(argv, "--socket-path=/run/kata-launch/t1/vfs1.sock"));
+	assert_true(has_arg(argv, "source=/srv/data"));
+	argv = strv_free(argv);
+
+	qemu_share_fs f;
+	assert_int_equal(qemu_share_fs_from_string("virtio-fs", &f), 0);
+	assert_int_equal(f, QEMU_SHARE_VIRTIOFS);
+	assert_string_equal(qemu_share_fs_to_string(QEMU_SHARE_9P), "9p");
+	assert_int_equal(qemu_share_fs_from_string("nfs", &f), -EINVAL);
 }
 
 static void test_names(void **state) {
@@ -207,6 +254,7 @@ int main(void) {
 		cmocka_unit_test(test_kvm_and_vsock),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_share),
+		cmocka_unit_test(test_virtiofs),
 		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
