@@ -427,7 +427,7 @@ static void cmd_wait(void) {
 	out("wait=%u", n);
 }
 
-/* Appends a line to PATH every MS milliseconds, forever: progress that stops while the cgroup is frozen. */
+/* Appends a line to PATH every SECONDS (fractions to the ms), forever: progress that stops while frozen. */
 static _noreturn_ void cmd_tick(const char *path, uint64_t ms) {
 	for (;;) {
 		_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -505,7 +505,7 @@ static void usage(void) {
 	      "  alloc MIB      alloc=MIB once every page is touched\n"
 	      "  fork N SECONDS fork=K: K children (setsid) sleeping SECONDS; fork.error=errno:E on a failure\n"
 	      "  wait           wait=N: reaps every child\n"
-	      "  tick PATH MS   appends a line to PATH every MS ms, forever\n"
+	      "  tick PATH SECONDS  appends a line to PATH every SECONDS, forever\n"
 	      "  echo TEXT      TEXT as a line\n"
 	      "  exit CODE      exits with CODE\n"
 	      "  kill SIGNAL    sends itself SIGNAL (name or number)\n"

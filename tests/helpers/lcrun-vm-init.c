@@ -9,6 +9,8 @@
  * reports the guest ready once the suite is over, and stops it the usual way. */
 #define LOG_SOURCE "lcrun-vm-init"
 #include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -22,6 +24,14 @@
 #define AGENT "/bin/kata-agent"
 #define SHELL "/bin/busybox"
 #define SUITE "/suite/lcrun-vm-suite.sh"
+/* Far above what the suite needs under TCG (~20 s): a hang in it must still end with the agent up, so the host
+ * sees the case lines so far and a missing `done` line rather than a boot that never completes. */
+#define SUITE_TIMEOUT_S 600
+
+static volatile sig_atomic_t timed_out;
+static void on_alarm(int sig) {
+	timed_out = 1;
+}
 
 static void say(const char *fmt, ...) _printf_(1, 2);
 static void say(const char *fmt, ...) {
@@ -37,23 +47,35 @@ static void say(const char *fmt, ...) {
 	(void)write_all(STDOUT_FILENO, line, (size_t)n);
 }
 
-/* Runs the suite and reaps until it is gone; orphans it leaves are reaped on the way. */
+/* Runs the suite in a process group of its own and reaps until it is gone; orphans it leaves are reaped on
+ * the way. At the time limit the whole group is killed. */
 static int run_suite(void) {
+	struct sigaction sa = { .sa_handler = on_alarm }; /* no SA_RESTART: the alarm interrupts waitpid */
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		(void)setpgid(0, 0);
 		char *const argv[] = { SHELL, "sh", SUITE, NULL };
 		char *const envp[] = { "PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/", NULL };
 		execve(SHELL, argv, envp);
 		say("lcrun-vm: exec %s: %s\n", SHELL, strerror(errno));
 		_exit(127);
 	}
+	(void)setpgid(pid, pid);
+	(void)sigaction(SIGALRM, &sa, NULL);
+	alarm(SUITE_TIMEOUT_S);
 	for (;;) {
 		int status;
 		pid_t p = waitpid(-1, &status, 0);
-		if (p < 0 && errno == EINTR)
+		if (p < 0 && errno == EINTR) {
+			if (timed_out) {
+				say("lcrun-vm: suite still running after %d s: killing it\n", SUITE_TIMEOUT_S);
+				(void)kill(-pid, SIGKILL);
+				timed_out = 0;
+			}
 			continue;
+		}
 		if (p < 0)
 			return -errno;
 		if (p == pid)
@@ -78,6 +100,7 @@ int main(int argc, char **argv) {
 		say("lcrun-vm: cgroup2: %s\n", err.msg);
 
 	r = run_suite();
+	alarm(0);
 	if (r < 0)
 		say("lcrun-vm: suite could not run: %s\n", strerror(-r));
 	else
