@@ -326,16 +326,18 @@ static void cmd_ns(void) {
 	}
 }
 
-static void cmd_write(const char *path, const char *text) {
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+/* TEXT and a newline in one write(), so lines appended by several writers (hooks, the container) stay whole. */
+static void cmd_write(const char *key, const char *path, const char *text, int mode) {
+	char line[4096];
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | mode, 0644);
 	if (fd < 0)
-		return out_errno("write", errno);
-	int r = write_all(fd, text, strlen(text));
+		return out_errno(key, errno);
+	int r = format_checked(line, sizeof line, "%s\n", text);
 	if (r >= 0)
-		r = write_all(fd, "\n", 1);
+		r = write_all(fd, line, strlen(line));
 	if (r < 0)
-		return out_errno("write", -r);
-	out("write=ok");
+		return out_errno(key, -r);
+	out("%s=ok", key);
 }
 
 static void cmd_mkdir(const char *path) {
@@ -500,6 +502,7 @@ static void usage(void) {
 	      "  open PATH      open=ok (read-write, as a device test needs)\n"
 	      "  ls PATH        ls.count=N (entries besides . and ..)\n"
 	      "  write PATH TEXT  write=ok (TEXT and a newline)\n"
+	      "  append PATH TEXT  append=ok (TEXT and a newline, one write)\n"
 	      "  mkdir PATH     mkdir=ok\n"
 	      "  sleep SECONDS  sleeps (fractions to the millisecond)\n"
 	      "  alloc MIB      alloc=MIB once every page is touched\n"
@@ -582,7 +585,10 @@ int main(int argc, char **argv) {
 			cmd_ls(need(argv, argc, &i, c));
 		else if (streq_ptr(c, "write")) {
 			const char *path = need(argv, argc, &i, c);
-			cmd_write(path, need(argv, argc, &i, c));
+			cmd_write("write", path, need(argv, argc, &i, c), O_TRUNC);
+		} else if (streq_ptr(c, "append")) {
+			const char *path = need(argv, argc, &i, c);
+			cmd_write("append", path, need(argv, argc, &i, c), O_APPEND);
 		} else if (streq_ptr(c, "mkdir"))
 			cmd_mkdir(need(argv, argc, &i, c));
 		else if (streq_ptr(c, "sleep"))
