@@ -115,7 +115,7 @@ assert_clean "missing hook"
 # ---- a hanging hook is killed at its timeout ----
 cat >"$scratch/hang.sh" <<SH
 #!/bin/sh
-exec sleep 1000 # $token
+exec sleep 1000 0.$$
 SH
 chmod +x "$scratch/hang.sh"
 c=${cgprefix}hang

@@ -2,8 +2,8 @@
 # state root: $hbundle holds only the static test helper (/cthelper, tests/helpers/cthelper.c) and is what the
 # suites use; $bundle holds busybox, for the few cases that need a shell inside (set need_busybox=0 before
 # sourcing when a suite has none). `lc`, `cfg`/`args` (busybox bundle), `hcfg`/`hargs` (helper bundle), `has`,
-# `expect_fail` and `assert_clean` (no mount under the scratch directory, no process carrying $token, no state
-# directory, no cgroup directory of the test's containers). Source after tests/lib.sh with $name set.
+# `expect_fail` and `assert_clean` (no mount under the scratch directory, no process matching $leftover, no
+# state directory, no cgroup directory of the test's containers). Source after tests/lib.sh with $name set.
 top=${top:?}
 LCRUN=${LCRUN:-$top/${BUILD:-build}/lcrun}
 if [ "$(id -u)" != 0 ]; then skip "$name" "needs root (namespaces, mounts, cgroups)"; exit 77; fi
@@ -19,6 +19,9 @@ scratch=$(mktemp -d /tmp/lcrun-test.XXXXXX)
 root=$scratch/state
 bundle=$scratch/bundle
 token=lcrun-token-$$
+# What a process of the suite carries in its command line: the token, or, for a `sleep` that a hook or script
+# execs (and so cannot carry the token), the argument `0.PID` (sleep adds up its arguments).
+leftover="$token|^sleep [0-9]+ 0\.$$\$"
 # Every container id of a suite starts with this, so its cgroups are told apart from anyone else's.
 cgprefix=lct$$-
 cleanup() {
@@ -59,7 +62,7 @@ assert_clean() {
 	left=$(findmnt -rn -o TARGET | grep -cF "$scratch")
 	[ "$left" -eq 0 ] || { fail "$n: clean" "$left mounts left under $scratch"; return; }
 	sleep 0.05
-	if pgrep -f "$token" >/dev/null; then fail "$n: clean" "processes left: $(pgrep -af "$token")"; return; fi
+	if pgrep -f "$leftover" >/dev/null; then fail "$n: clean" "processes left: $(pgrep -af "$leftover")"; return; fi
 	if [ -n "$(ls -A "$root" 2>/dev/null)" ]; then fail "$n: clean" "state left: $(ls "$root")"; return; fi
 	left=$(ls -d /sys/fs/cgroup/*/lcrun/"$cgprefix"* /sys/fs/cgroup/lcrun/"$cgprefix"* 2>/dev/null)
 	[ -z "$left" ] || { fail "$n: clean" "cgroups left: $left"; return; }
