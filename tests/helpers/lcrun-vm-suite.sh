@@ -148,6 +148,38 @@ o=$(lc run --bundle "$bundle" c-oom 2>&1); rc=$?
 	fail "memory OOM" "rc=$rc out=$o"
 assert_clean "memory OOM"
 
+# An exec'd process over the limit is the one killed; the init lives on and memory.events counts the kill.
+c=c-oomexec
+mk "[\"/cthelper\",\"sleep\",\"1000\",\"echo\",\"$token\"]" '' '"resources": {"memory": {"limit": 33554432, "swap": 33554432}}'
+lc run -d --bundle "$bundle" $c </dev/null
+lc exec $c /cthelper alloc 200 echo survived >/dev/null 2>&1; rc=$?
+o=$(lc exec $c /cthelper cgroup memory.events)
+[ $rc = 137 ] && [ "$(status $c)" = running ] && printf '%s\n' "$o" | grep -q ' oom_kill 1\( \|$\)' &&
+	pass "memory: an exec'd process over memory.max is OOM-killed, the init lives on, memory.events counts it" ||
+	fail "memory: exec OOM" "rc=$rc status=$(status $c) $o"
+lc delete --force $c
+assert_clean "memory: exec OOM"
+
+# A cgroup namespace: the container sees its cgroup as the root, and its cgroup2 mount shows only its subtree.
+mk '["/cthelper","read","/proc/self/cgroup","cgroup","cgroup.procs","ls","/sys/fs/cgroup/lcrun"]' '' '"namespaces": [{"type": "cgroup"}]'
+sed -i 's|"namespaces": \[{"type": "pid"}|"namespaces": [{"type": "cgroup"}, {"type": "pid"}|; s|"namespaces": \[{"type": "cgroup"}\],||' "$bundle/config.json"
+o=$(lc run --bundle "$bundle" c-cgns)
+has "cgroup namespace: rooted at the container's cgroup, its mount shows only that subtree" "$o" \
+	"read=0::/" cgroup.cgroup.procs=1 ls=errno:2
+assert_clean "cgroup namespace"
+
+# kill --all reaches processes that left the init's process group.
+c=c-killall
+mk "[\"/cthelper\",\"fork\",\"2\",\"1000\",\"sleep\",\"1000\",\"echo\",\"$token\"]"
+lc run -d --bundle "$bundle" $c </dev/null >/dev/null
+sleep 0.3
+n=$(wc -w <$cg/lcrun/$c/cgroup.procs)
+lc kill --all $c KILL; sleep 0.5
+[ "$n" = 3 ] && [ "$(status $c)" = stopped ] && [ ! -s $cg/lcrun/$c/cgroup.procs ] &&
+	pass "kill --all: every process of the cgroup" || fail "kill --all" "before=$n status=$(status $c)"
+lc delete $c
+assert_clean "kill --all"
+
 # /dev/null is one of the default devices, always allowed. 240:0 (a number left for local use, no driver here)
 # is created but not allowed: EPERM from the BPF program; with a rule allowing it, the open reaches the kernel's
 # device lookup, which answers ENXIO.
@@ -186,6 +218,10 @@ printf '%s\n' "$o" | grep -qxF "read=0::/lcrun/$c" && printf '%s\n' "$o" | grep 
 lc update --memory 32m --pids-limit 7 $c
 o=$(lc exec $c /cthelper cgroup memory.max cgroup pids.max)
 has "update: memory.max and pids.max seen from inside" "$o" cgroup.memory.max=33554432 cgroup.pids.max=7
+ev=$(lc events --stats $c 2>&1 | tr -d ' \n')
+printf '%s' "$ev" | grep -q '"type":"stats"' && printf '%s' "$ev" | grep -q '"limit":7' &&
+	printf '%s' "$ev" | grep -q '"limit":33554432' && pass "events --stats: the pids and memory limits from the v2 files" ||
+	fail "events --stats" "$ev"
 pid=$(lc state $c | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
 lc ps $c | grep -q "^$pid " && pass "ps: lists the init" || fail "ps" "$(lc ps $c 2>&1)"
 expect_fail "delete of a running container without --force refused" "running.*--force" lc delete $c

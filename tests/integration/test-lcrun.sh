@@ -14,6 +14,14 @@ cfg() { hcfg "$@"; }
 args() { hargs "$@"; }
 c=$cgprefix
 
+# ---- the helper itself: a typo in a test must fail, never pass as a result ----
+out=$("$CTHELPER" no-such-probe 2>&1); rc=$?
+[ $rc -eq 120 ] && grep -q "unknown subcommand \`no-such-probe\`" <<<"$out" && pass "cthelper: an unknown subcommand exits 120" ||
+	fail "cthelper: unknown subcommand" "rc=$rc $out"
+out=$("$CTHELPER" mkdir "$scratch/no/such/dir" write "$scratch/w" text read "$scratch/w" sleep x 2>&1); rc=$?
+[ $rc -eq 120 ] && [ "$(head -n3 <<<"$out" | tr '\n' ' ')" = "mkdir=errno:2 write=ok read=text " ] &&
+	pass "cthelper: a failed probe prints errno and goes on; a bad argument exits 120" || fail "cthelper: probes" "rc=$rc $out"
+
 # ---- run: output and exit codes ----
 for want in 0 3; do
 	args "[\"/cthelper\",\"echo\",\"out-$want\",\"exit\",\"$want\"]"
