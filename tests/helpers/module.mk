@@ -34,3 +34,8 @@ $(BUILD)/lcrun-test-initrd.img: $(BUILD)/host/mkinitrd $(BUILD)/lcrun-vm-init $(
 	gzip -n -9 -c $@.cpio >$@.tmp
 	rm -f $@.cpio
 	mv $@.tmp $@
+
+clean: clean-test-helpers
+.PHONY: clean-test-helpers
+clean-test-helpers:
+	rm -f $(BUILD)/cthelper $(BUILD)/lcrun-static $(BUILD)/lcrun-vm-init $(BUILD)/lcrun-test-initrd.img
