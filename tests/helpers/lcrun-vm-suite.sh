@@ -100,6 +100,24 @@ has "namespaces: hostname, pid 1, new mount and net namespaces; uid 0, cwd /, um
 	fail "namespaces: own mnt and net" "$o"
 assert_clean "namespaces"
 
+# A user namespace with mappings (only /proc mounted: see the BUG(lc) case of tests/integration/test-lcrun.sh).
+mk '["/cthelper"]'
+cat >"$bundle/config.json" <<'JSON'
+{"ociVersion": "1.0.2",
+ "process": {"user": {"uid": 0, "gid": 0}, "args": ["/cthelper", "ids", "read", "/proc/self/uid_map", "ns"], "cwd": "/",
+             "env": ["PATH=/bin"], "noNewPrivileges": true},
+ "root": {"path": "rootfs"}, "hostname": "lcrun-test",
+ "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+ "linux": {"namespaces": [{"type": "user"}, {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}],
+           "uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+           "gidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}]}}
+JSON
+o=$(lc run --bundle "$bundle" c-userns 2>&1)
+printf '%s\n' "$o" | grep -qx uid=0,0,0 && printf '%s\n' "$o" | grep -qE '^read= *0 +100000 +65536$' &&
+	printf '%s\n' "$o" | grep -q '^ns.user=' && ! printf '%s\n' "$o" | grep -qxF "ns.user=$(readlink /proc/self/ns/user)" &&
+	pass "user namespace: a new one, uid 0 inside mapped to 100000" || fail "user namespace" "$o"
+assert_clean "user namespace"
+
 mk '["/cthelper","ids","caps","nnp","seccomp","mkdir","/tmp/d","rlimits","oom","umask"]' \
 	'"user": {"uid": 1000, "gid": 1000, "additionalGids": [10, 20], "umask": 23},
 	 "capabilities": {"bounding": ["CAP_KILL","CAP_NET_BIND_SERVICE"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
