@@ -67,6 +67,7 @@ include libcontainer-c/module.mk
 include tests/module.mk
 include tests/integration/module.mk
 include tests/guest/module.mk
+include tests/helpers/module.mk
 
 include bench/module.mk
 include bench/lcrun.mk

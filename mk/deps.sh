@@ -17,7 +17,7 @@ PKGS=(
 	libseccomp-dev libcap-ng-dev libcmocka-dev libjson-c-dev
 	qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio gzip xz-utils
 	golang-go golang-github-containerd-ttrpc-dev golang-github-gogo-protobuf-dev golang-google-grpc-dev
-	dpkg-dev python3 iproute2 jq time crun runc
+	dpkg-dev python3 iproute2 jq time crun runc cmake
 )
 
 apt_updated=0
@@ -87,6 +87,29 @@ build_sysroot() {
 	touch "$stamps/sysroot"
 }
 
+# json-c for the static guest build of lcrun that the in-VM lcrun suite runs (tests/vm/test-lcrun-vm.sh). Its
+# own stamp, so a sysroot made before it is completed rather than rebuilt. json-c builds only with cmake.
+build_sysroot_jsonc() {
+	[ -f "$stamps/sysroot-jsonc" ] && return 0
+	local src="$build/src" sysroot="$build/sysroot"
+	mkdir -p "$src"
+	rm -rf "$src"/json-c*
+	(cd "$src" && apt-get source --download-only -qq json-c >/dev/null 2>&1) || {
+		apt_updated=0; apt_update
+		(cd "$src" && apt-get source --download-only -qq json-c >/dev/null)
+	}
+	local t
+	for t in "$src"/json-c_*.orig.tar.*; do tar -xf "$t" -C "$src"; done
+	log "building json-c (musl, static)"
+	local d
+	d=$(find "$src" -maxdepth 1 -type d -name 'json-c-*' | head -n1)
+	rm -rf "$src/json-c.build"; mkdir -p "$src/json-c.build"
+	(cd "$src/json-c.build" && CC=musl-gcc CFLAGS="-isystem $build/kheaders -Os" cmake "$d" \
+		-DCMAKE_INSTALL_PREFIX="$sysroot" -DBUILD_SHARED_LIBS=OFF -DBUILD_STATIC_LIBS=ON -DDISABLE_WERROR=ON \
+		-DBUILD_TESTING=OFF >/dev/null && make -s -j"$(nproc)" >/dev/null && make -s install >/dev/null)
+	touch "$stamps/sysroot-jsonc"
+}
+
 # One pinned Debian kernel: the version the linux-image-amd64 metapackage points at, unpacked (never installed).
 fetch_kernel() {
 	[ -f "$stamps/kernel" ] && return 0
@@ -107,6 +130,7 @@ fetch_kernel() {
 
 install_packages
 build_sysroot
+build_sysroot_jsonc
 fetch_kernel
 touch "$stamps/deps"
 log "ready"

@@ -2,12 +2,15 @@
 # OCI hooks through lcrun: all six kinds at their points of the lifecycle, in the right namespaces, with the
 # state JSON on stdin, their args and env; the spec's failure semantics (a failing prestart, createRuntime,
 # createContainer or startContainer fails the operation and leaves nothing; poststart and poststop failures are
-# warnings); and a hanging hook killed at its timeout.
+# warnings); a hanging hook killed at its timeout; hooks that cannot run. The container's process is the static
+# test helper (tests/helpers/cthelper.c); the bundle keeps busybox because the startContainer hook, a script,
+# runs inside the container and needs a shell there.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
 name=lcrun-hooks
 . "$top/tests/data/lcrun/lib.sh"
+cp "$CTHELPER" "$bundle/rootfs/cthelper"
 
 log=$scratch/hooklog/log
 mkdir -p "$scratch/hooklog"
@@ -38,10 +41,10 @@ bindlog='{"destination":"/hooklog","type":"bind","source":"'"$scratch"'/hooklog"
 
 # ---- all six, in order, where the spec puts them ----
 c=${cgprefix}all
-cfg ".process.args = [\"sh\",\"-c\",\"echo process >>/hooklog/log; sleep 1000; : $token\"] | .hooks = $(all_hooks | jq -c .) |
+cfg ".process.args = [\"/cthelper\",\"append\",\"/hooklog/log\",\"process\",\"sleep\",\"1000\",\"echo\",\"$token\"] | .hooks = $(all_hooks | jq -c .) |
      .mounts += [$bindlog]"
 : >"$log"
-lc create --bundle "$bundle" "$c" </dev/null
+lc create --bundle "$bundle" "$c" </dev/null >/dev/null
 pid=$(lc state "$c" | jq -r .pid)
 after_create=$(cut -d' ' -f1 "$log" | tr '\n' ' ')
 lc start "$c"; sleep 0.3
@@ -77,7 +80,7 @@ SH
 chmod +x "$scratch/fail.sh"
 for kind in prestart createRuntime createContainer; do
 	c=${cgprefix}f-$kind
-	cfg ".process.args = [\"sh\",\"-c\",\"echo ran >>/hooklog/ran; : $token\"] | .mounts += [$bindlog] |
+	cfg ".process.args = [\"/cthelper\",\"write\",\"/hooklog/ran\",\"ran\",\"echo\",\"$token\"] | .mounts += [$bindlog] |
 	     .hooks = {\"$kind\": [{\"path\": \"$scratch/fail.sh\"}]}"
 	expect_fail "failing $kind fails create" "hooks\\.$kind\\[0\\].*exited with status 3" lc run --bundle "$bundle" "$c"
 	[ ! -e "$scratch/hooklog/ran" ] || fail "failing $kind: the process did not run" "it ran"
@@ -86,7 +89,7 @@ done
 # startContainer: the container stops, its process never runs, run reports the failure.
 c=${cgprefix}f-start
 cp "$scratch/fail.sh" "$bundle/rootfs/fail.sh"
-cfg ".process.args = [\"sh\",\"-c\",\"echo ran >>/hooklog/ran; : $token\"] | .mounts += [$bindlog] |
+cfg ".process.args = [\"/cthelper\",\"write\",\"/hooklog/ran\",\"ran\",\"echo\",\"$token\"] | .mounts += [$bindlog] |
      .hooks = {\"startContainer\": [{\"path\": \"/fail.sh\"}]}"
 out=$(lc run --bundle "$bundle" "$c" 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q "hooks.startContainer\[0\].*status 3" <<<"$out" && [ ! -e "$scratch/hooklog/ran" ]; then
@@ -95,7 +98,7 @@ else fail "failing startContainer" "rc=$rc out=$out ran=$(cat "$scratch/hooklog/
 assert_clean "failing startContainer"
 # poststart and poststop: warnings only.
 c=${cgprefix}f-post
-cfg ".process.args = [\"sh\",\"-c\",\"echo ran >>/hooklog/ran\"] | .mounts += [$bindlog] |
+cfg ".process.args = [\"/cthelper\",\"write\",\"/hooklog/ran\",\"ran\"] | .mounts += [$bindlog] |
      .hooks = {\"poststart\": [{\"path\": \"$scratch/fail.sh\"}], \"poststop\": [{\"path\": \"$scratch/fail.sh\"}]}"
 out=$(lc run --bundle "$bundle" "$c" 2>&1); rc=$?
 if [ $rc -eq 0 ] && [ "$(grep -c "warning: .*hooks.post\(start\|stop\)\[0\].*status 3" <<<"$out")" = 2 ] &&
@@ -105,18 +108,18 @@ rm -f "$scratch/hooklog/ran"
 assert_clean "failing poststart/poststop"
 # A hook that does not exist.
 c=${cgprefix}f-missing
-cfg ".process.args = [\"true\"] | .hooks = {\"createRuntime\": [{\"path\": \"$scratch/no-such-hook\"}]}"
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"createRuntime\": [{\"path\": \"$scratch/no-such-hook\"}]}"
 expect_fail "missing hook executable fails create" "no-such-hook.*not found" lc run --bundle "$bundle" "$c"
 assert_clean "missing hook"
 
 # ---- a hanging hook is killed at its timeout ----
 cat >"$scratch/hang.sh" <<SH
 #!/bin/sh
-exec sleep 1000 # $token
+exec sleep 1000 0.$$
 SH
 chmod +x "$scratch/hang.sh"
 c=${cgprefix}hang
-cfg ".process.args = [\"true\"] | .hooks = {\"createRuntime\": [{\"path\": \"$scratch/hang.sh\", \"args\": [\"hang.sh\", \"$token\"], \"timeout\": 1}]}"
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"createRuntime\": [{\"path\": \"$scratch/hang.sh\", \"args\": [\"hang.sh\", \"$token\"], \"timeout\": 1}]}"
 t0=$(date +%s%N)
 expect_fail "hanging hook: create fails at the timeout" "hooks.createRuntime\[0\].*timed out after 1 s" lc run --bundle "$bundle" "$c"
 dt=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -124,7 +127,42 @@ if [ $dt -ge 900 ] && [ $dt -lt 5000 ]; then pass "hanging hook: killed after ~1
 assert_clean "hanging hook"
 c=${cgprefix}hang2
 cp "$scratch/hang.sh" "$bundle/rootfs/hang.sh"
-cfg ".process.args = [\"true\"] | .hooks = {\"createContainer\": [{\"path\": \"$scratch/hang.sh\", \"args\": [\"hang.sh\", \"$token\"], \"timeout\": 1}]}"
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"createContainer\": [{\"path\": \"$scratch/hang.sh\", \"args\": [\"hang.sh\", \"$token\"], \"timeout\": 1}]}"
 expect_fail "hanging createContainer hook: create fails at the timeout" "hooks.createContainer\[0\].*timed out" lc run --bundle "$bundle" "$c"
 assert_clean "hanging createContainer hook"
+
+# ---- hooks that cannot run ----
+c=${cgprefix}noexec
+printf '#!/bin/sh\nexit 0\n' >"$scratch/noexec.sh"; chmod 644 "$scratch/noexec.sh"
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"prestart\": [{\"path\": \"$scratch/noexec.sh\"}]}"
+expect_fail "hook without execute permission fails create" "hooks\.prestart\[0\].*(Permission denied|not executable|cannot execute)" lc run --bundle "$bundle" "$c"
+assert_clean "hook without execute permission"
+c=${cgprefix}badtimeout
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"prestart\": [{\"path\": \"$scratch/hook.sh\", \"timeout\": -1}]}"
+expect_fail "negative hook timeout refused" "hooks\.prestart\[0\]\.timeout" lc run --bundle "$bundle" "$c"
+assert_clean "negative hook timeout"
+
+# ---- a hanging hook whose child outlives it ----
+# BUG(libcontainer-c), reported: at the timeout lcrun kills the hook's process only; a child it started (here
+# sleep under sh) lives on, holding the hook's stdout and stderr. The hook runs with its output in a file, so the
+# leftover cannot hold up this script. Red until hooks are killed as a whole (process group or cgroup).
+c=${cgprefix}hangchild
+cat >"$scratch/hang-child.sh" <<SH
+#!/bin/sh
+sleep 1000 0.$$
+: $token
+SH
+chmod +x "$scratch/hang-child.sh"
+cfg ".process.args = [\"/cthelper\",\"pid\"] | .hooks = {\"createRuntime\": [{\"path\": \"$scratch/hang-child.sh\", \"args\": [\"hang-child.sh\", \"$token\"], \"timeout\": 1}]}"
+lc run --bundle "$bundle" "$c" >"$scratch/hang-child.out" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -q "hooks.createRuntime\[0\].*timed out" "$scratch/hang-child.out" &&
+	pass "hanging hook with a child: create fails at the timeout" || fail "hanging hook with a child" "rc=$rc $(cat "$scratch/hang-child.out")"
+sleep 0.2
+left=$(pgrep -f "sleep 1000 0\\.$$\$"; pgrep -f "hang-child.sh $token")
+if [ -z "$left" ]; then pass "BUG(lc): a timed-out hook's children are killed too"
+else
+	fail "BUG(lc): a timed-out hook's children are killed too" "left: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ',')")"
+	for p in $left; do kill -KILL "$p" 2>/dev/null; done
+fi
+assert_clean "hanging hook with a child"
 finish
