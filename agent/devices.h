@@ -31,3 +31,7 @@ typedef struct devices_batch devices_batch;
 int devices_wait_storages(agent *a, stor_spec *specs, const bool *to_mount, size_t n, helper_done_fn done,
 			  void *userdata, devices_batch **ret, kc_error *err);
 devices_batch *devices_batch_free(devices_batch *b);
+
+/* The device table, for a caller that waits for a device on its own terms (UpdateInterface by devicePath);
+ * NULL when the agent has none. */
+struct dev_table *devices_table(agent *a);
