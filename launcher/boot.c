@@ -15,6 +15,7 @@
 #include "common/util.h"
 #include "launcher/cli.h"
 #include "launcher/mux.h"
+#include "launcher/net.h"
 #include "launcher/qemu.h"
 #include "launcher/state.h"
 
@@ -33,6 +34,7 @@ typedef struct boot_opts {
 	unsigned timeout_s;
 	qemu_machine machine;
 	qemu_accel accel;
+	launch_net net;
 	bool foreground;
 } boot_opts;
 
@@ -59,7 +61,8 @@ static void usage(FILE *f) {
 	      "                        [--timeout SEC] [--qemu PATH] [--console-log PATH] [--foreground]\n"
 	      "                        [--share DIR[:TAG]]  (virtio-9p, tag " QEMU_SHARE_TAG " by default)\n"
 	      "                        [--max-cpus N] [--max-memory MiB] (room for hotplug)\n"
-	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n",
+	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
+	      "                        [--net none|user] (user: slirp, restricted; NIC " LAUNCH_NET_MAC " at " LAUNCH_NET_PCI_PATH ")\n",
 	      f);
 }
 
@@ -98,12 +101,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "console-log", required_argument, NULL, 'l' }, { "foreground", no_argument, NULL, 'f' },
 		{ "share", required_argument, NULL, 's' },    { "help", no_argument, NULL, 'h' },
 		{ "max-cpus", required_argument, NULL, 'C' }, { "max-memory", required_argument, NULL, 'X' },
-		{ "disk", required_argument, NULL, 'D' },
+		{ "disk", required_argument, NULL, 'D' },     { "net", required_argument, NULL, 'N' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:N:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -122,6 +125,7 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'C': r = parse_uint(optarg, 1, 255, &o->max_cpus); break;
 		case 'X': r = parse_uint(optarg, 64, 1 << 20, &o->max_memory_mib); break;
 		case 'D': o->disk = optarg; break;
+		case 'N': r = launch_net_from_string(optarg, &o->net); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -475,6 +479,8 @@ int cmd_boot(int argc, char **argv) {
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);
+	if (r >= 0)
+		r = launch_net_qemu_args(o.net, o.machine == QEMU_MACHINE_Q35, &qargv);
 	if (r < 0) {
 		fprintf(stderr, "kata-launch: building the QEMU command line: %s%s\n", strerror(-r),
 			r == -EINVAL ? " (paths must not contain commas; a share tag is 1-31 of [A-Za-z0-9_.-])" : "");
