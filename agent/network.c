@@ -293,6 +293,7 @@ typedef struct iface_wait {
 	char devpath[PATH_MAX];
 	dev_waiter *waiter;
 	ev_timer timer;
+	ev_timer retry; /* no device table yet: look at sysfs again */
 	uint64_t started;
 } iface_wait;
 
@@ -301,6 +302,7 @@ static void iface_wait_free(iface_wait *w) {
 	if (w->waiter && t)
 		dev_waiter_cancel(t, w->waiter);
 	ev_timer_disarm(&w->timer);
+	ev_timer_disarm(&w->retry);
 	net_iface_done(&w->want);
 	free(w);
 }
@@ -327,26 +329,31 @@ static int pci_lookup(agent *a, const char *path, const char *devpath, const net
 	return r > 0;
 }
 
+#define IFACE_RETRY_NS (50 * 1000000ULL)
+
 static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userdata);
 
+/* Waits for the next net device under the PCI device. A request read while the serial transport comes up
+ * (main.c reads what is already waiting before the device table exists) finds no table: it then looks at
+ * sysfs again shortly, until the table is there to wait on. */
 static int iface_wait_register(iface_wait *w, kc_error *err) {
 	struct dev_table *t = devices_table(w->agent);
 	dev_match m = { .subsystem = "net", .devpath_prefix = w->devpath };
-	if (!t)
-		return kc_error_set_code(err, KC_UNAVAILABLE, ENODEV,
-					 "interface.devicePath %s: no device table in this agent to wait with",
-					 w->req->interface->devicepath);
-	int r = dev_waiter_add(t, &m, "network interface", iface_wait_on_device, w, &w->waiter);
+	int r;
+
+	if (!t) {
+		r = ev_timer_arm(&w->retry, now_ns() + IFACE_RETRY_NS);
+		return r < 0 ? kc_error_set(err, -r, "interface.devicePath: arm a timer: %s", strerror(-r)) : 0;
+	}
+	r = dev_waiter_add(t, &m, "network interface", iface_wait_on_device, w, &w->waiter);
 	return r < 0 ? kc_error_set(err, -r, "interface.devicePath: wait for %s: %s", w->devpath, strerror(-r)) : 0;
 }
 
-/* A net device under the PCI device was announced: look again, and configure or go on waiting. */
-static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userdata) {
-	iface_wait *w = userdata;
+/* Looks again: configures and answers, or goes on waiting; frees w once the call is answered. */
+static void iface_wait_check(iface_wait *w) {
 	kc_error err = { 0 };
 	int ifindex;
 
-	w->waiter = NULL; /* freed by the table after this call */
 	int r = pci_lookup(w->agent, w->req->interface->devicepath, w->devpath, &w->want, &ifindex, &err);
 	if (r == 0)
 		r = iface_wait_register(w, &err);
@@ -360,6 +367,17 @@ static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userd
 	if (r < 0)
 		ttrpc_call_fail_error(w->call, &err);
 	iface_wait_free(w);
+}
+
+/* A net device under the PCI device was announced. */
+static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userdata) {
+	iface_wait *w = userdata;
+	w->waiter = NULL; /* freed by the table after this call */
+	iface_wait_check(w);
+}
+
+static void iface_wait_retry(ev_timer *t, void *userdata) {
+	iface_wait_check(userdata);
 }
 
 static void iface_wait_deadline(ev_timer *t, void *userdata) {
@@ -406,6 +424,7 @@ static int update_interface(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	want = (net_iface){ 0 }; /* the addresses belong to w now */
 	memcpy(w->devpath, devpath, sizeof devpath);
 	ev_timer_init(&w->timer, a->loop, iface_wait_deadline, w);
+	ev_timer_init(&w->retry, a->loop, iface_wait_retry, w);
 	r = iface_wait_register(w, err);
 	if (r >= 0 && (r = ev_timer_arm(&w->timer, w->started + (uint64_t)a->cfg.hotplug_timeout_ms * 1000000)) < 0)
 		r = kc_error_set(err, -r, "UpdateInterface: arm the hotplug deadline: %s", strerror(-r));
