@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 
@@ -90,7 +91,15 @@ static int call(ttrpc_client *c, const char *method, const ProtobufCMessage *req
 	return 0;
 }
 
-int launch_net_configure(ttrpc_client *c, launch_net n, int64_t timeout_ns, kc_error *err) {
+/* The boot NIC's driver loads with the rest of the initrd's modules while the agent already serves; under
+ * TCG that may take longer than the agent's hotplug timeout (3 s by default). On q35 the agent waits on the
+ * PCI path and answers DEADLINE_EXCEEDED when its timeout is up; virtio-mmio has no path to wait on, so the NIC
+ * is looked for by MAC (NOT_FOUND until it exists). Either is asked again until this much time has passed. */
+#define BOOT_NIC_WAIT_NS (60 * 1000000000LL)
+
+int launch_net_configure(ttrpc_client *c, launch_net n, bool pci, int64_t timeout_ns, kc_error *err) {
+	int r;
+
 	if (n == LAUNCH_NET_NONE)
 		return 0;
 
@@ -105,9 +114,19 @@ int launch_net_configure(ttrpc_client *c, launch_net n, int64_t timeout_ns, kc_e
 	iface.mtu = 1500;
 	iface.ipaddresses = addrs;
 	iface.n_ipaddresses = ELEMENTSOF(addrs);
+	if (pci)
+		iface.devicepath = LAUNCH_NET_PCI_PATH;
 	Grpc__UpdateInterfaceRequest ui = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
 	ui.interface = &iface;
-	int r = call(c, "UpdateInterface", &ui.base, &types__interface__descriptor, timeout_ns, err);
+	uint64_t until = now_ns() + BOOT_NIC_WAIT_NS;
+	for (;;) {
+		r = call(c, "UpdateInterface", &ui.base, &types__interface__descriptor, timeout_ns, err);
+		if (r >= 0 || kc_error_code(err) != (pci ? KC_DEADLINE_EXCEEDED : KC_NOT_FOUND) || now_ns() >= until)
+			break;
+		kc_error_clear(err);
+		if (!pci)
+			(void)nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000000 }, NULL);
+	}
 	if (r < 0)
 		return r;
 
@@ -136,4 +155,43 @@ char **launch_net_dns(launch_net n, size_t *ret_n) {
 	}
 	*ret_n = ELEMENTSOF(user_dns);
 	return user_dns;
+}
+
+/* A read-only bind of the sandbox's resolv.conf over /etc/resolv.conf, appended to the spec's mounts (the
+ * spec is freed with protobuf-c's free_unpacked, so everything added is malloc'd). */
+static int add_resolv_mount(Grpc__Spec *spec) {
+	static const char *const opts[] = { "rbind", "ro" };
+	for (size_t i = 0; i < spec->n_mounts; i++)
+		if (spec->mounts[i]->destination && strcmp(spec->mounts[i]->destination, "/etc/resolv.conf") == 0)
+			return 0;
+	Grpc__Mount *m = calloc(1, sizeof *m);
+	Grpc__Mount **v = realloc(spec->mounts, (spec->n_mounts + 1) * sizeof *v);
+	if (v)
+		spec->mounts = v;
+	if (!m || !v) {
+		free(m);
+		return -ENOMEM;
+	}
+	grpc__mount__init(m);
+	m->destination = strdup("/etc/resolv.conf");
+	m->source = strdup(LAUNCH_NET_SANDBOX_RESOLV);
+	m->type = strdup("bind");
+	m->options = calloc(ELEMENTSOF(opts), sizeof *m->options);
+	for (size_t i = 0; m->options && i < ELEMENTSOF(opts); i++)
+		if ((m->options[i] = strdup(opts[i])))
+			m->n_options++;
+	spec->mounts[spec->n_mounts++] = m; /* owned by the spec from here, complete or not */
+	return m->destination && m->source && m->type && m->n_options == ELEMENTSOF(opts) ? 0 : -ENOMEM;
+}
+
+int launch_net_sandbox(ttrpc_client *c, launch_net n, bool pci, Grpc__CreateSandboxRequest *sb, Grpc__Spec *spec,
+		       kc_error *err) {
+	if (n == LAUNCH_NET_NONE)
+		return 0;
+	int r = launch_net_configure(c, n, pci, 60 * 1000000000LL, err);
+	if (r < 0)
+		return r;
+	sb->dns = launch_net_dns(n, &sb->n_dns);
+	r = add_resolv_mount(spec);
+	return r < 0 ? kc_error_set(err, -r, "adding the resolv.conf mount to the spec: %s", strerror(-r)) : 0;
 }

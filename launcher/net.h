@@ -40,10 +40,20 @@ int launch_net_from_string(const char *s, launch_net *ret);
  * pci: the machine has PCI (q35), else virtio-mmio (microvm). Nothing for LAUNCH_NET_NONE. */
 int launch_net_qemu_args(launch_net n, bool pci, char ***argv);
 
+/* The guest's resolv.conf that CreateSandbox writes from its dns lines (the agent's path, as upstream's). */
+#define LAUNCH_NET_SANDBOX_RESOLV "/run/kata-containers/sandbox/resolv.conf"
+
 /* Configures the guest side as the Kata runtime does for a pod NIC, before CreateSandbox: UpdateInterface
- * (found by MAC, named, addressed, up), then UpdateRoutes (the subnet on the link, the default gateway).
- * Nothing for LAUNCH_NET_NONE. */
-int launch_net_configure(ttrpc_client *c, launch_net n, int64_t timeout_ns, kc_error *err);
+ * (found by MAC, named, addressed, up; on q35 also by devicePath, so the agent waits for a NIC whose driver
+ * is still loading), then UpdateRoutes (the subnet on the link, the default gateway). Nothing for
+ * LAUNCH_NET_NONE. pci: the NIC sits on PCI (q35), else virtio-mmio. */
+int launch_net_configure(ttrpc_client *c, launch_net n, bool pci, int64_t timeout_ns, kc_error *err);
 
 /* The resolv.conf lines for CreateSandbox.dns (static storage); *ret_n is 0 for LAUNCH_NET_NONE. */
 char **launch_net_dns(launch_net n, size_t *ret_n);
+
+/* For `kata-launch run`: configures the network (launch_net_configure), puts its DNS into sb, and gives the
+ * container the sandbox's resolv.conf (a read-only bind over /etc/resolv.conf, as a CRI runtime gives a pod
+ * its DNS) unless the spec mounts something there already. */
+int launch_net_sandbox(ttrpc_client *c, launch_net n, bool pci, Grpc__CreateSandboxRequest *sb, Grpc__Spec *spec,
+		       kc_error *err);

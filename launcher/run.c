@@ -26,6 +26,7 @@
 #include "agent.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "launcher/cli.h"
+#include "launcher/net.h"
 #include "launcher/state.h"
 #include "launcher/ttrpc-client.h"
 #include "libcontainer-c/spec.h"
@@ -41,13 +42,15 @@
 
 typedef struct run_opts {
 	const char *kernel, *initrd, *memory, *cpus, *machine;
+	const char *net; /* passed to boot; the parsed mode below */
+	launch_net net_mode;
 	const char *bundle;
 	char **args; /* NULL-terminated, or NULL: keep the bundle's */
 } run_opts;
 
 static void usage(FILE *f) {
 	fputs("usage: kata-launch run [--kernel K] [--initrd I] [--memory MiB] [--cpus N] [--machine q35|microvm]\n"
-	      "                       BUNDLE [-- ARGS]\n"
+	      "                       [--net none|user] BUNDLE [-- ARGS]\n"
 	      "  Runs BUNDLE/config.json in a new VM; exits with the container's exit code (128+signal when killed).\n"
 	      "  KATA_LAUNCH_TIMING=1 reports the time from launch to the first output byte on stderr.\n",
 	      f);
@@ -58,16 +61,24 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
 		{ "kernel", required_argument, NULL, 'k' }, { "initrd", required_argument, NULL, 'i' },
 		{ "memory", required_argument, NULL, 'm' }, { "cpus", required_argument, NULL, 'c' },
 		{ "machine", required_argument, NULL, 'M' }, { "help", no_argument, NULL, 'h' },
+		{ "net", required_argument, NULL, 'N' },
 		{},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "+k:i:m:c:M:h", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+k:i:m:c:M:N:h", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 'k': o->kernel = optarg; break;
 		case 'i': o->initrd = optarg; break;
 		case 'm': o->memory = optarg; break;
 		case 'c': o->cpus = optarg; break;
 		case 'M': o->machine = optarg; break;
+		case 'N':
+			if (launch_net_from_string(optarg, &o->net_mode) < 0) {
+				fprintf(stderr, "kata-launch run: invalid value `%s` for --net (none or user)\n", optarg);
+				return -EINVAL;
+			}
+			o->net = optarg;
+			break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -176,6 +187,7 @@ static int boot_vm(const run_opts *o, const char *name, const char *rootfs, cons
 	OPT("--memory", o->memory);
 	OPT("--cpus", o->cpus);
 	OPT("--machine", o->machine);
+	OPT("--net", o->net);
 #undef OPT
 	argv[n] = NULL;
 
@@ -256,7 +268,7 @@ static int call(ttrpc_client *c, const char *method, const ProtobufCMessage *req
 	return 0;
 }
 
-static int create_container(ttrpc_client *c, Grpc__Spec *spec) {
+static int create_container(ttrpc_client *c, Grpc__Spec *spec, const run_opts *o) {
 	static char *opts[] = { "trans=virtio", "version=9p2000.L", "cache=mmap", "nodev", "msize=8192" };
 	Grpc__Storage st = GRPC__STORAGE__INIT;
 	st.driver = "9p";
@@ -271,6 +283,11 @@ static int create_container(ttrpc_client *c, Grpc__Spec *spec) {
 	sb.hostname = spec->hostname && *spec->hostname ? spec->hostname : RUN_CID;
 	sb.storages = sts;
 	sb.n_storages = 1;
+	kc_error err = {};
+	if (launch_net_sandbox(c, o->net_mode, !o->machine || strcmp(o->machine, "microvm") != 0, &sb, spec, &err) < 0) {
+		fprintf(stderr, "kata-launch run: network: %s\n", err.msg);
+		return -EIO;
+	}
 	int r = call(c, "CreateSandbox", &sb.base, &google__protobuf__empty__descriptor, 60);
 	if (r < 0)
 		return -EIO;
@@ -537,7 +554,7 @@ int cmd_run(int argc, char **argv) {
 	r = ttrpc_client_connect(api, &ctl);
 	if (r < 0)
 		fprintf(stderr, "kata-launch run: connecting to %s: %s\n", api, strerror(-r));
-	else if ((r = create_container(ctl, spec)) >= 0) {
+	else if ((r = create_container(ctl, spec, &o)) >= 0) {
 		r = relay_loop(api, ctl, sfd, start);
 		if (r >= 0)
 			code = r;

@@ -3,7 +3,9 @@
 # restrict=on: no packet leaves the machine), configured through `kata-launch ctl` as the Kata runtime does
 # (UpdateInterface by MAC with an address, UpdateRoutes with a default gateway), then checked with
 # ListInterfaces and ListRoutes; and a second NIC hot-plugged over QMP (`kata-launch hotplug net-add`) that
-# an UpdateInterface by PCI devicePath, sent before the NIC exists, waits for and configures.
+# an UpdateInterface by PCI devicePath, sent before the NIC exists, waits for and configures. Then `kata-launch
+# run --net user`: the container sees the interface, routes and DNS kata-launch configured (and with the default
+# `--net none`, loopback only).
 # pass/skip only print and always succeed, so `cond && pass || fail` is a safe if/else.
 # shellcheck disable=SC2015,SC2016
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -141,4 +143,30 @@ grep -aq '"msg":"UpdateInterface: waiting up to 30000 ms for a network interface
 out=$(ctl DestroySandbox)
 [ $? = 0 ] && pass destroy-sandbox || fail destroy-sandbox "$out"
 ! grep -qaE 'Kernel panic|AddressSanitizer' "$console" && pass no-panic || fail no-panic "$(grep -aE -A3 'Kernel panic' "$console")"
+"$KL" stop "$name" >/dev/null 2>&1
+
+# ---- kata-launch run --net ----
+if ! tests/data/lcrun/make-bundle.sh "$tmp/bundle" >/dev/null 2>&1; then
+	skip run-net "no static busybox for a bundle (apt-get install busybox-static)"
+	finish
+fi
+show='ip -o -4 addr show; ip route; cat /etc/resolv.conf'
+out=$(timeout 120 "$KL" run --net user "$tmp/bundle" -- sh -c "$show" </dev/null 2>"$tmp/run.err")
+rc=$?
+[ $rc = 0 ] && pass run-net-user-exit-0 || fail run-net-user-exit-0 "rc=$rc: $(cat "$tmp/run.err")"
+grep -q '^2: eth0 *inet 10\.0\.2\.15/24 ' <<<"$out" && pass run-net-user-container-sees-address ||
+	fail run-net-user-container-sees-address "$out"
+grep -q '^default via 10\.0\.2\.2 dev eth0' <<<"$out" && grep -q '^10\.0\.2\.0/24 dev eth0 .*src 10\.0\.2\.15' <<<"$out" &&
+	pass run-net-user-container-sees-routes || fail run-net-user-container-sees-routes "$out"
+grep -qx 'nameserver 10\.0\.2\.3' <<<"$out" && pass run-net-user-container-sees-dns || fail run-net-user-container-sees-dns "$out"
+
+out=$(timeout 120 "$KL" run "$tmp/bundle" -- sh -c 'ip -o link; ip route' </dev/null 2>"$tmp/run.err")
+rc=$?
+[ $rc = 0 ] && [ "$(grep -c '^[0-9]*: ' <<<"$out")" = 1 ] && grep -q '^1: lo' <<<"$out" && ! grep -q default <<<"$out" &&
+	pass run-net-none-loopback-only || fail run-net-none-loopback-only "rc=$rc: $out $(cat "$tmp/run.err")"
+
+out=$("$KL" run --net bogus "$tmp/bundle" 2>&1 </dev/null)
+[ $? = 2 ] && grep -qF 'invalid value `bogus` for --net' <<<"$out" && pass run-net-bad-value || fail run-net-bad-value "$out"
+left=$(find "$KATA_LAUNCH_STATE_DIR" -mindepth 1 -maxdepth 1 -type d -name 'run-*' 2>/dev/null)
+[ -z "$left" ] && pass run-vms-gone || fail run-vms-gone "$left"
 finish
