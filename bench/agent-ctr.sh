@@ -44,13 +44,16 @@ spec() {
 JSON
 }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$agent_pid/status"; }
-# containers FROM TO: creates and starts m<FROM>..m<TO>, all on one rootfs (linked from each container's directory).
+# Container ids carry the pid: the cgroups (/kata/<id>) live in the host's hierarchy, shared with any test
+# that runs at the same time.
+p=bench$$-
+# containers FROM TO: creates and starts $p<FROM>..$p<TO>, all on one rootfs (linked from each container's directory).
 containers() {
 	for i in $(seq "$1" "$2"); do
-		ns sh -c "mkdir -p $S/m$i && ln -s ../base/rootfs $S/m$i/rootfs" || return 1
-		ctl CreateContainer '{"container_id":"m'$i'","exec_id":"m'$i'","OCI":'"$(spec "m$i")"'}' >/dev/null || {
-			echo "bench-agent: CreateContainer m$i failed" >&2; return 1; }
-		ctl StartContainer '{"container_id":"m'$i'"}' >/dev/null || return 1
+		ns sh -c "mkdir -p $S/$p$i && ln -s ../base/rootfs $S/$p$i/rootfs" || return 1
+		out=$(ctl CreateContainer '{"container_id":"'$p$i'","exec_id":"'$p$i'","OCI":'"$(spec "$p$i")"'}') &&
+			out=$(ctl StartContainer '{"container_id":"'$p$i'"}') || {
+			echo "bench-agent: container $p$i: $out" >&2; return 1; }
 	done
 }
 
@@ -71,12 +74,12 @@ printf 'agent_rss_kib_10_containers %d\n' "$r10"
 printf 'agent_rss_kib_100_containers %d\n' "$r100"
 printf 'agent_rss_kib_per_container %.1f (from 0 to 100; target < 64)\n' "$(echo "($r100 - $r0) / 100" | bc -l)"
 
-"$DRIVER" exec "$sock" m1 "$EXEC_RUNS" || exit 1
+"$DRIVER" exec "$sock" "${p}1" "$EXEC_RUNS" || exit 1
 # The agent's own CPU time during the read phase: on a loaded machine the wall-clock ratio mostly measures
 # how fast the scheduler passes the data between dd, the agent and the reader; this says what the agent costs.
 ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
 t0=$(ticks)
-"$DRIVER" read "$sock" m2 "$READ_MIB" "$READ_ROUNDS" "$dir/bundle/rootfs/bin/busybox" || exit 1
+"$DRIVER" read "$sock" "${p}2" "$READ_MIB" "$READ_ROUNDS" "$dir/bundle/rootfs/bin/busybox" || exit 1
 printf 'agent_cpu_ms_per_read_mib %.2f\n' "$(echo "($(ticks) - $t0) * 1000 / $(getconf CLK_TCK) / $READ_MIB / $READ_ROUNDS" | bc -l)"
 printf 'agent_rss_kib_after %d\n' "$(rss)"
 
