@@ -21,8 +21,15 @@ for f in "$BUILD/kata-agent" "$KL" "$DRIVER"; do
 done
 dir=$(mktemp -d /tmp/bench-agent.XXXXXX)
 agent_pid=
+# On every exit the agent tears its containers down (DestroySandbox, then SIGTERM, whose exit path kills and
+# removes what is left): a SIGKILLed agent would leave their inits running in the host's /kata cgroups.
 cleanup() {
-	[ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+	if [ -n "$agent_pid" ]; then
+		timeout 60 "$KL" ctl "unix://$sock" DestroySandbox >/dev/null 2>&1
+		kill -TERM "$agent_pid" 2>/dev/null
+		for _ in $(seq 100); do kill -0 "$agent_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$agent_pid" 2>/dev/null
+	fi
 	rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -84,6 +91,3 @@ printf 'agent_cpu_ms_per_read_mib %.2f\n' "$(echo "($(ticks) - $t0) * 1000 / $(g
 printf 'agent_rss_kib_after %d\n' "$(rss)"
 
 ctl DestroySandbox >/dev/null || echo "bench-agent: DestroySandbox failed" >&2
-kill -TERM "$agent_pid"
-wait "$agent_pid" 2>/dev/null
-agent_pid=
