@@ -71,6 +71,7 @@ include tests/helpers/module.mk
 
 include bench/module.mk
 include bench/lcrun.mk
+include bench/agent-ctr.mk
 
 $(BUILD)/host/%.o: %.c $(GEN_HDRS) | $(STAMPS)/deps
 	@mkdir -p $(@D)

@@ -290,6 +290,10 @@ void devices_free(agent *a) {
 	a->devices = NULL;
 }
 
+struct dev_table *devices_table(agent *a) {
+	return a->devices ? &a->devices->table : NULL;
+}
+
 /* ---- waiting for devices ---- */
 
 typedef struct batch_item {

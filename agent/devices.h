@@ -57,3 +57,7 @@ int devices_wait(agent *a, device_want *const *wants, size_t n, helper_done_fn d
 int devices_wait_storages(agent *a, stor_spec *specs, const bool *to_mount, size_t n, helper_done_fn done,
 			  void *userdata, devices_batch **ret, kc_error *err);
 devices_batch *devices_batch_free(devices_batch *b);
+
+/* The device table, for a caller that waits for a device on its own terms (UpdateInterface by devicePath);
+ * NULL when the agent has none. */
+struct dev_table *devices_table(agent *a);

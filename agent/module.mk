@@ -1,7 +1,7 @@
 # The agent: a static musl build for the guest (build/kata-agent, stripped) and a glibc ASan+UBSan build
 # for the host tests (build/host/kata-agent), from the same sources.
 AGENT_SRCS := agent/main.c agent/config.c agent/loop.c agent/server.c agent/transport.c agent/methods.c agent/child.c
-AGENT_SRCS += agent/network.c agent/network-convert.c $(NETCONFIG_SRCS)
+AGENT_SRCS += agent/network.c agent/network-convert.c agent/network-pci.c $(NETCONFIG_SRCS)
 AGENT_SRCS += agent/sandbox.c agent/guest-rpcs.c agent/metrics.c $(STORAGE_SRCS)
 AGENT_SRCS += agent/devices.c agent/container.c agent/container-ops.c agent/streams.c agent/cpuset.c agent/watch.c
 AGENT_SRCS += agent/storage-batch.c agent/ctr-spec.c agent/ctr-hooks.c
@@ -28,6 +28,9 @@ UNIT_TESTS += netconfig-proto
 test-netconfig-proto_SRCS := tests/unit/test-netconfig-proto.c agent/network-convert.c $(NETCONFIG_SRCS) $(COMMON_SRCS)
 test-netconfig-proto_OBJS = $(PROTO_HOST_OBJS)
 test-netconfig-proto_LIBS := -lprotobuf-c
+
+UNIT_TESTS += network-pci
+test-network-pci_SRCS := tests/unit/test-network-pci.c agent/network-pci.c storage/pci.c $(COMMON_SRCS)
 
 # Driven by tests/integration/test-containers.sh: several container calls pending on one connection.
 $(BUILD)/host/tests/containers-driver: $(call host_objs,tests/integration/containers-driver.c launcher/ttrpc-client.c $(COMMON_SRCS)) $(PROTO_HOST_OBJS)

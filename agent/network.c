@@ -2,9 +2,11 @@
  * inline: short kernel calls), and GetIPTables / SetIPTables (the guest's iptables-save / iptables-restore).
  * A request is validated whole before the first netlink write (network-convert.c); when the kernel refuses a
  * step, what this call already created or changed is undone and the kernel's message returned. Entries that a
- * replace overwrote are not restored. Each call opens its own netlink socket: no state between calls. */
+ * replace overwrote are not restored. Each call opens its own netlink socket: no state between calls.
+ * UpdateInterface by PCI devicePath waits for a NIC that is still being hot-plugged as a pending call. */
 #define LOG_SOURCE "network"
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,9 +19,13 @@
 
 #include "agent/agent.h"
 #include "agent/child.h"
+#include "agent/devices.h"
+#include "agent/network-pci.h"
 #include "agent/network.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "storage/devices.h"
+#include "storage/pci.h"
 
 static void iface_cleanup(net_iface *i) {
 	net_iface_done(i);
@@ -99,7 +105,10 @@ static void iface_undo(iface_txn *t) {
 			log_warn("undo: remove an address from %s: %s", t->before.name, e.msg);
 }
 
-static int find_target(nl_sock *s, const net_iface *want, nl_link *ret, bool *ret_set_hwaddr, kc_error *err) {
+/* By MAC (as upstream, also when devicePath is given: the PCI path is then only waited for), else the
+ * interface of the PCI device (pci_ifindex), else by name. */
+static int find_target(nl_sock *s, const net_iface *want, int pci_ifindex, nl_link *ret, bool *ret_set_hwaddr,
+		       kc_error *err) {
 	char mac[NL_HWADDR_STR_MAX];
 	int r;
 
@@ -121,10 +130,10 @@ static int find_target(nl_sock *s, const net_iface *want, nl_link *ret, bool *re
 		*ret_set_hwaddr = true;
 		return 0;
 	}
-	if (want->has_device_path)
-		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOTSUP,
-					 "interface.devicePath: finding a link by PCI path is not supported yet; "
-					 "give interface.hwAddr");
+	if (pci_ifindex > 0) {
+		r = nl_link_get_by_index(s, pci_ifindex, ret, err);
+		return r < 0 ? kc_error_prefix(err, "interface.devicePath: link index %d", pci_ifindex) : 0;
+	}
 	r = nl_link_get_by_name(s, want->name, ret, err);
 	return r < 0 ? kc_error_prefix(err, "interface.name") : 0;
 }
@@ -244,38 +253,189 @@ static int iface_apply(iface_txn *t, const net_iface *want, bool set_hwaddr, kc_
 	return 0;
 }
 
-static int update_interface(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
-	const Grpc__UpdateInterfaceRequest *req = (const Grpc__UpdateInterfaceRequest *)req_;
-	_cleanup_(iface_cleanup) net_iface want = { 0 };
+/* Configures the link the request names and answers the call. pci_ifindex: the interface found under
+ * devicePath, 0 for none. */
+static int configure_interface(ttrpc_call *call, const Grpc__UpdateInterfaceRequest *req, const net_iface *want,
+			       int pci_ifindex, kc_error *err) {
 	_cleanup_(nl_sock_freep) nl_sock *s = NULL;
 	_cleanup_free_ nl_ip *added = NULL;
 	bool set_hwaddr;
 
-	int r = net_iface_from_proto(req->interface, &want, err);
-	if (r < 0)
-		return r;
-	if (want.hwaddr_len && want.has_device_path)
-		log_debug("UpdateInterface: devicePath ignored, the link is found by hwAddr");
-	r = nl_sock_open(&s, err);
+	int r = nl_sock_open(&s, err);
 	if (r < 0)
 		return r;
 	iface_txn t = { .s = s };
-	r = find_target(s, &want, &t.before, &set_hwaddr, err);
+	r = find_target(s, want, pci_ifindex, &t.before, &set_hwaddr, err);
 	if (r < 0)
 		return r;
-	added = t.added = calloc(MAX(want.n_addrs, (size_t)1), sizeof *t.added);
+	added = t.added = calloc(MAX(want->n_addrs, (size_t)1), sizeof *t.added);
 	if (!added)
 		return kc_error_set(err, ENOMEM, "UpdateInterface: out of memory");
-	r = iface_apply(&t, &want, set_hwaddr, err);
+	r = iface_apply(&t, want, set_hwaddr, err);
 	if (r < 0) {
 		log_warn("UpdateInterface on %s failed, undoing: %s", t.before.name, err->msg);
 		iface_undo(&t);
 		return r;
 	}
 	log_info("UpdateInterface: %s (index %d) configured as %s with %zu address(es)", t.before.name,
-		 t.before.ifindex, want.name[0] ? want.name : t.before.name, want.n_addrs);
+		 t.before.ifindex, want->name[0] ? want->name : t.before.name, want->n_addrs);
 	ttrpc_call_reply(call, &req->interface->base);
 	return 0;
+}
+
+/* ---- devicePath: the NIC may still be on its way ---- */
+
+typedef struct iface_wait {
+	agent *agent;
+	ttrpc_call *call;
+	const Grpc__UpdateInterfaceRequest *req; /* owned by the call, which lives until answered */
+	net_iface want;
+	char devpath[PATH_MAX];
+	dev_waiter *waiter;
+	ev_timer timer;
+	ev_timer retry; /* no device table yet: look at sysfs again */
+	uint64_t started;
+} iface_wait;
+
+static void iface_wait_free(iface_wait *w) {
+	struct dev_table *t = devices_table(w->agent);
+	if (w->waiter && t)
+		dev_waiter_cancel(t, w->waiter);
+	ev_timer_disarm(&w->timer);
+	ev_timer_disarm(&w->retry);
+	net_iface_done(&w->want);
+	free(w);
+}
+
+/* Looks at sysfs for the NIC's interface: 1 when the link can be configured now (*ret_ifindex is 0 when it is
+ * to be found by MAC), 0 when it is not there yet. */
+static int pci_lookup(agent *a, const char *path, const char *devpath, const net_iface *want, int *ret_ifindex,
+		      kc_error *err) {
+	char name[IFNAMSIZ];
+	int ifindex = 0;
+
+	int r = net_pci_interface(a->sysfs, devpath, name, &ifindex, err);
+	if (r < 0)
+		return kc_error_prefix(err, "interface.devicePath %s", path);
+	if (r > 1 && !want->hwaddr_len) {
+		char why[KC_ERROR_MSG_MAX];
+		memcpy(why, err->msg, sizeof why);
+		return kc_error_set_code(err, KC_INVALID_ARGUMENT, EINVAL,
+					 "interface.devicePath %s: %.300s; give interface.hwAddr to pick one", path, why);
+	}
+	if (r == 1)
+		log_debug("UpdateInterface: PCI path %s is %s (index %d)", path, name, ifindex);
+	*ret_ifindex = r == 1 ? ifindex : 0;
+	return r > 0;
+}
+
+#define IFACE_RETRY_NS (50 * 1000000ULL)
+
+static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userdata);
+
+/* Waits for the next net device under the PCI device. A request read while the serial transport comes up
+ * (main.c reads what is already waiting before the device table exists) finds no table: it then looks at
+ * sysfs again shortly, until the table is there to wait on. */
+static int iface_wait_register(iface_wait *w, kc_error *err) {
+	struct dev_table *t = devices_table(w->agent);
+	dev_match m = { .subsystem = "net", .devpath_prefix = w->devpath };
+	int r;
+
+	if (!t) {
+		r = ev_timer_arm(&w->retry, now_ns() + IFACE_RETRY_NS);
+		return r < 0 ? kc_error_set(err, -r, "interface.devicePath: arm a timer: %s", strerror(-r)) : 0;
+	}
+	r = dev_waiter_add(t, &m, "network interface", iface_wait_on_device, w, &w->waiter);
+	return r < 0 ? kc_error_set(err, -r, "interface.devicePath: wait for %s: %s", w->devpath, strerror(-r)) : 0;
+}
+
+/* Looks again: configures and answers, or goes on waiting; frees w once the call is answered. */
+static void iface_wait_check(iface_wait *w) {
+	kc_error err = { 0 };
+	int ifindex;
+
+	int r = pci_lookup(w->agent, w->req->interface->devicepath, w->devpath, &w->want, &ifindex, &err);
+	if (r == 0)
+		r = iface_wait_register(w, &err);
+	if (r == 0)
+		return;
+	if (r > 0) {
+		log_info("UpdateInterface: the NIC at PCI path %s came after %.3f s", w->req->interface->devicepath,
+			 (double)(now_ns() - w->started) / 1e9);
+		r = configure_interface(w->call, w->req, &w->want, ifindex, &err);
+	}
+	if (r < 0)
+		ttrpc_call_fail_error(w->call, &err);
+	iface_wait_free(w);
+}
+
+/* A net device under the PCI device was announced. */
+static void iface_wait_on_device(dev_waiter *dw, const dev_entry *e, void *userdata) {
+	iface_wait *w = userdata;
+	w->waiter = NULL; /* freed by the table after this call */
+	iface_wait_check(w);
+}
+
+static void iface_wait_retry(ev_timer *t, void *userdata) {
+	iface_wait_check(userdata);
+}
+
+static void iface_wait_deadline(ev_timer *t, void *userdata) {
+	iface_wait *w = userdata;
+	ttrpc_call_fail(w->call, KC_DEADLINE_EXCEEDED,
+			"interface.devicePath: timeout after %.3f s waiting for a network interface at PCI path %s (%s)",
+			(double)(now_ns() - w->started) / 1e9, w->req->interface->devicepath, w->devpath);
+	iface_wait_free(w);
+}
+
+static void iface_wait_cancel(ttrpc_call *call, void *userdata) {
+	iface_wait_free(userdata);
+}
+
+static int update_interface(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
+	agent *a = ctx;
+	const Grpc__UpdateInterfaceRequest *req = (const Grpc__UpdateInterfaceRequest *)req_;
+	_cleanup_(iface_cleanup) net_iface want = { 0 };
+	char devpath[PATH_MAX];
+	stor_pci_path pci;
+	int ifindex = 0;
+
+	int r = net_iface_from_proto(req->interface, &want, err);
+	if (r < 0 || !want.has_device_path)
+		return r < 0 ? r : configure_interface(call, req, &want, 0, err);
+	const char *path = req->interface->devicepath;
+	if (stor_pci_path_parse(path, &pci) < 0)
+		return kc_error_set_code(err, KC_INVALID_ARGUMENT, EINVAL,
+					 "interface.devicePath: `%.80s` is not a PCI path (SS[.F]/SS[.F]..., hex)", path);
+	r = stor_pci_path_to_devpath(a->sysfs, &pci, devpath, sizeof devpath, err);
+	if (r < 0)
+		return kc_error_prefix(err, "interface.devicePath %s", path);
+	r = pci_lookup(a, path, devpath, &want, &ifindex, err);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		return configure_interface(call, req, &want, ifindex, err);
+
+	/* Not there yet: hot-plugged just before this call. Wait for its net device's uevent. */
+	iface_wait *w = calloc(1, sizeof *w);
+	if (!w)
+		return kc_error_set(err, ENOMEM, "UpdateInterface: out of memory");
+	*w = (iface_wait){ .agent = a, .call = call, .req = req, .want = want, .started = now_ns() };
+	want = (net_iface){ 0 }; /* the addresses belong to w now */
+	memcpy(w->devpath, devpath, sizeof devpath);
+	ev_timer_init(&w->timer, a->loop, iface_wait_deadline, w);
+	ev_timer_init(&w->retry, a->loop, iface_wait_retry, w);
+	r = iface_wait_register(w, err);
+	if (r >= 0 && (r = ev_timer_arm(&w->timer, w->started + (uint64_t)a->cfg.hotplug_timeout_ms * 1000000)) < 0)
+		r = kc_error_set(err, -r, "UpdateInterface: arm the hotplug deadline: %s", strerror(-r));
+	if (r < 0) {
+		iface_wait_free(w);
+		return r;
+	}
+	log_info("UpdateInterface: waiting up to %u ms for a network interface at PCI path %s (%s)",
+		 a->cfg.hotplug_timeout_ms, path, devpath);
+	ttrpc_call_on_cancel(call, iface_wait_cancel, w);
+	return TTRPC_PENDING;
 }
 
 /* ==== ListInterfaces ==== */

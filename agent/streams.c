@@ -98,9 +98,12 @@ static void reader_answer_eof(stream_reader *s) {
 
 /* One read for the oldest call. Returns 1 when that call was answered, 0 when the pipe is empty for now. */
 static int reader_step(stream_reader *s, pending *p) {
+	/* One buffer for every read, kept: the loop is single-threaded and the reply is encoded before this
+	 * returns. A fresh allocation of up to 1 MiB per call is an mmap and its page faults each time with musl,
+	 * which under nested virtualisation cost more than the copy itself. */
+	static uint8_t *buf;
 	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX);
-	_cleanup_free_ uint8_t *buf = malloc(want);
-	if (!buf)
+	if (!buf && !(buf = malloc(STREAM_READ_MAX)))
 		return 0; /* tried again on the next readiness or read */
 	ssize_t n = read(s->fd, buf, want);
 	if (n > 0) {

@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "launcher/cli.h"
 #include "launcher/mux.h"
+#include "launcher/net.h"
 #include "launcher/qemu.h"
 #include "launcher/state.h"
 
@@ -40,6 +41,7 @@ typedef struct boot_opts {
 	unsigned timeout_s;
 	qemu_machine machine;
 	qemu_accel accel;
+	launch_net net;
 	bool foreground;
 } boot_opts;
 
@@ -78,7 +80,9 @@ static void usage(FILE *f) {
 	      "                        [--disk RAW_IMAGE] (virtio-blk at PCI path " QEMU_DISK_PCI_PATH ")\n"
 	      "                        [--pmem IMAGE] (q35: an NVDIMM, the guest's /dev/pmem0)\n"
 	      "                        [--iommu] [--pci-device MODEL] (q35: VT-d; a device at PCI path "
-	      QEMU_PCI_DEVICE_PCI_PATH ")\n",
+	      QEMU_PCI_DEVICE_PCI_PATH ")\n"
+
+	      "                        [--net none|user] (user: slirp, restricted; NIC " LAUNCH_NET_MAC " at " LAUNCH_NET_PCI_PATH ")\n",
 	      f);
 }
 
@@ -136,11 +140,12 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		{ "disk", required_argument, NULL, 'D' },     { "pmem", required_argument, NULL, 'P' },
 		{ "iommu", no_argument, NULL, 'I' },          { "pci-device", required_argument, NULL, 'V' },
 		{ "share-ro", required_argument, NULL, 'R' },   { "share-fs", required_argument, NULL, 'S' },
+		{ "net", required_argument, NULL, 'N' },
 		{},
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:IV:R:S:", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "n:k:i:m:c:M:a:A:t:q:l:s:fhC:X:D:P:IV:R:S:N:", longopts, NULL)) >= 0) {
 		int r = 0;
 		switch (c) {
 		case 'n': o->name = optarg; break;
@@ -164,6 +169,7 @@ static int parse_opts(int argc, char **argv, boot_opts *o) {
 		case 'P': o->pmem = optarg; break;
 		case 'I': o->iommu = true; break;
 		case 'V': o->pci_device = optarg; break;
+		case 'N': r = launch_net_from_string(optarg, &o->net); break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -EINVAL;
 		}
@@ -626,6 +632,8 @@ int cmd_boot(int argc, char **argv) {
 	};
 	b.vsock_cid = qc.vsock_cid;
 	r = qemu_build_argv(&qc, &qargv);
+	if (r >= 0)
+		r = launch_net_qemu_args(o.net, o.machine == QEMU_MACHINE_Q35, &qargv);
 	if (r < 0) {
 		fprintf(stderr, "kata-launch: building the QEMU command line: %s%s\n", strerror(-r),
 			r == -EINVAL ? " (paths must not contain commas; a share tag is 1-31 of [A-Za-z0-9_.-])" : "");

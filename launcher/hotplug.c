@@ -235,6 +235,56 @@ static int cpu_add(qmp *q, char **args, kc_error *err) {
 	return r;
 }
 
+/* A virtio-net NIC on QEMU's user-mode network (restrict=on: nothing leaves the machine) in the root port, as
+ * the runtime hot-plugs a pod's NIC; the guest finds it by the printed PCI path or by its MAC. */
+static int net_add(qmp *q, char **args, kc_error *err) {
+	const char *id = args[0], *mac = args[1];
+	uint8_t hw[6];
+	int slot;
+
+	if (strlen(mac) != 17 || sscanf(mac, "%2hhx:%2hhx:%2hhx:%2hhx:%2hhx:%2hhx", &hw[0], &hw[1], &hw[2], &hw[3], &hw[4],
+					&hw[5]) != 6 || (hw[0] & 1))
+		return kc_error_set(err, EINVAL, "MAC `%s` is not a unicast xx:xx:xx:xx:xx:xx address", mac);
+	int r = root_port_slot(q, &slot, err);
+	if (r < 0)
+		return r;
+	json_object *nd = obj();
+	set_str(nd, "type", "user");
+	set_str(nd, "id", id);
+	json_object_object_add(nd, "restrict", json_object_new_boolean(true));
+	r = qmp_execute(q, "netdev_add", nd, NULL, err);
+	if (r < 0)
+		return r;
+	json_object *dev = obj();
+	set_str(dev, "driver", "virtio-net-pci");
+	set_str(dev, "id", id);
+	set_str(dev, "netdev", id);
+	set_str(dev, "mac", mac);
+	set_str(dev, "bus", ROOT_PORT_ID);
+	r = qmp_execute(q, "device_add", dev, NULL, err);
+	if (r < 0) {
+		json_object *del = obj();
+		set_str(del, "id", id);
+		(void)qmp_execute(q, "netdev_del", del, NULL, NULL);
+		return r;
+	}
+	printf("pci_path=%02x/00\nmac=%s\n", slot, mac);
+	return 0;
+}
+
+static int net_del(qmp *q, char **args, kc_error *err) {
+	json_object *dev = obj();
+	set_str(dev, "id", args[0]);
+	int r = qmp_execute(q, "device_del", dev, NULL, err);
+	if (r >= 0)
+		r = qmp_wait_event(q, "DEVICE_DELETED", args[0], DEVICE_DELETED_TIMEOUT_MS, err);
+	if (r < 0)
+		return r;
+	json_object *nd = obj();
+	set_str(nd, "id", args[0]);
+	return qmp_execute(q, "netdev_del", nd, NULL, err);
+}
+
 static const hotplug_cmd cmds[] = {
 	{ "blk-add", 2, "ID RAW_IMAGE", blk_add },
 	{ "blk-del", 1, "ID", blk_del },
@@ -242,6 +292,8 @@ static const hotplug_cmd cmds[] = {
 	{ "scsi-del", 1, "ID", blk_del },
 	{ "mem-add", 2, "ID SIZE_MIB", mem_add },
 	{ "cpu-add", 0, "", cpu_add },
+	{ "net-add", 2, "ID MAC", net_add },
+	{ "net-del", 1, "ID", net_del },
 };
 
 static int usage(FILE *f, int code) {

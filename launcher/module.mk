@@ -2,7 +2,7 @@
 # channel, and drives the agent from the command line (ctl, stop). Host build only (glibc, sanitizers).
 LAUNCHER_LIB_SRCS := launcher/ttrpc-client.c launcher/json.c launcher/qemu.c launcher/methods.c
 LAUNCHER_SRCS     := $(LAUNCHER_LIB_SRCS) launcher/mux.c launcher/state.c launcher/boot.c launcher/ctl.c \
-		     launcher/main.c launcher/qmp.c launcher/hotplug.c launcher/run.c
+		     launcher/main.c launcher/qmp.c launcher/hotplug.c launcher/run.c launcher/net.c
 LAUNCHER_SRCS     += launcher/relay.c launcher/exec.c
 LAUNCHER_LIBS     := -lprotobuf-c -ljson-c -lm
 

@@ -22,6 +22,7 @@
 #include "agent.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "launcher/cli.h"
+#include "launcher/net.h"
 #include "launcher/qemu.h"
 #include "launcher/relay.h"
 #include "launcher/state.h"
@@ -41,6 +42,8 @@ typedef struct run_opts {
 	const char *kernel, *initrd, *memory, *cpus, *machine, *name;
 	qemu_share_fs share_fs;
 	bool share_fs_auto, terminal;
+	const char *net; /* passed to boot; the parsed mode below */
+	launch_net net_mode;
 	const char *bundle;
 	char **args; /* NULL-terminated, or NULL: keep the bundle's */
 } run_opts;
@@ -91,7 +94,8 @@ static void run_plan_clear(run_plan *p) {
 
 static void usage(FILE *f) {
 	fputs("usage: kata-launch run [--kernel K] [--initrd I] [--memory MiB] [--cpus N] [--machine q35|microvm]\n"
-	      "                       [--name NAME] [--share-fs 9p|virtio-fs|auto] [-t] BUNDLE [-- ARGS]\n"
+	      "                       [--name NAME] [--share-fs 9p|virtio-fs|auto] [--net none|user] [-t]\n"
+	      "                       BUNDLE [-- ARGS]\n"
 	      "  Runs BUNDLE/config.json in a new VM; exits with the container's exit code (128+signal when killed).\n"
 	      "  -t (or process.terminal): a pty in the guest, our terminal raw, window-size changes forwarded.\n"
 	      "  --name: the VM's name (default run-PID), for `kata-launch exec NAME` while it runs.\n"
@@ -106,12 +110,12 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
 		{ "memory", required_argument, NULL, 'm' }, { "cpus", required_argument, NULL, 'c' },
 		{ "machine", required_argument, NULL, 'M' }, { "name", required_argument, NULL, 'n' },
 		{ "share-fs", required_argument, NULL, 'S' }, { "tty", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "net", required_argument, NULL, 'N' },    { "help", no_argument, NULL, 'h' },
 		{},
 	};
 	int c;
 	o->share_fs_auto = true;
-	while ((c = getopt_long(argc, argv, "+k:i:m:c:M:n:S:th", longopts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "+k:i:m:c:M:n:S:N:th", longopts, NULL)) >= 0) {
 		switch (c) {
 		case 'k': o->kernel = optarg; break;
 		case 'i': o->initrd = optarg; break;
@@ -120,6 +124,13 @@ static int parse_opts(int argc, char **argv, run_opts *o) {
 		case 'M': o->machine = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 't': o->terminal = true; break;
+		case 'N':
+			if (launch_net_from_string(optarg, &o->net_mode) < 0) {
+				fprintf(stderr, PROG ": invalid value `%s` for --net (none or user)\n", optarg);
+				return -EINVAL;
+			}
+			o->net = optarg;
+			break;
 		case 'S':
 			o->share_fs_auto = strcmp(optarg, "auto") == 0;
 			if (!o->share_fs_auto && qemu_share_fs_from_string(optarg, &o->share_fs) < 0) {
@@ -469,6 +480,7 @@ static int boot_vm(const run_opts *o, const char *name, const run_plan *plan, co
 	OPT("--memory", o->memory);
 	OPT("--cpus", o->cpus);
 	OPT("--machine", o->machine);
+	OPT("--net", o->net);
 #undef OPT
 	argv[n] = NULL;
 
@@ -562,6 +574,12 @@ static int create_container(ttrpc_client *c, const run_opts *o, const run_plan *
 	sb.hostname = plan->spec->hostname && *plan->spec->hostname ? plan->spec->hostname : RUN_CID;
 	sb.storages = sts;
 	sb.n_storages = n;
+	kc_error err = {};
+	if (launch_net_sandbox(c, o->net_mode, !o->machine || strcmp(o->machine, "microvm") != 0, &sb, plan->spec,
+			       &err) < 0) {
+		fprintf(stderr, PROG ": network: %s\n", err.msg);
+		return -EIO;
+	}
 	int r = relay_call(c, PROG, "CreateSandbox", &sb.base, &google__protobuf__empty__descriptor, 60);
 	if (r < 0)
 		return -EIO;

@@ -184,18 +184,39 @@ int ttrpc_response_build_raw(uint32_t stream_id, int code, const char *message, 
 	return pack_framed(stream_id, TTRPC_TYPE_RESPONSE, &resp.base, ret, ret_len);
 }
 
+/* A successful Response is only its payload field (2, bytes; no status): the envelope is written by hand so the
+ * payload is packed once, straight into the frame, instead of into a buffer of its own that is then copied.
+ * For a 64 KiB ReadStdout reply that is one allocation and one copy fewer. Byte for byte what protobuf-c
+ * packs (test-frame compares the two). */
 int ttrpc_response_build(uint32_t stream_id, int code, const char *message, const ProtobufCMessage *payload,
 			 uint8_t **ret, size_t *ret_len) {
-	_cleanup_free_ uint8_t *p = NULL;
-	size_t plen = 0;
-	int r;
-
-	if (code == 0) {
-		r = pack_payload(payload, &p, &plen);
-		if (r < 0)
-			return r;
+	if (code != 0)
+		return ttrpc_response_build_raw(stream_id, code, message, NULL, 0, ret, ret_len);
+	size_t plen = payload ? protobuf_c_message_get_packed_size(payload) : 0;
+	size_t vlen = 1;
+	for (size_t v = plen; v >= 0x80; v >>= 7)
+		vlen++;
+	size_t len = plen ? 1 + vlen + plen : 0;
+	if (len > TTRPC_MAX_FRAME)
+		return -EMSGSIZE;
+	uint8_t *buf = malloc(TTRPC_HEADER_SIZE + len);
+	if (!buf)
+		return -ENOMEM;
+	if (plen) {
+		uint8_t *p = buf + TTRPC_HEADER_SIZE;
+		*p++ = 2 << 3 | 2; /* field 2, length-delimited */
+		for (size_t v = plen; ; v >>= 7) {
+			*p++ = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
+			if (v < 0x80)
+				break;
+		}
+		(void)protobuf_c_message_pack(payload, p);
 	}
-	return ttrpc_response_build_raw(stream_id, code, message, p, plen, ret, ret_len);
+	ttrpc_header h = { .length = (uint32_t)len, .stream_id = stream_id, .type = TTRPC_TYPE_RESPONSE, .flags = 0 };
+	ttrpc_header_encode(&h, buf);
+	*ret = buf;
+	*ret_len = TTRPC_HEADER_SIZE + len;
+	return 0;
 }
 
 int ttrpc_request_build_raw(uint32_t stream_id, const char *service, const char *method, const uint8_t *payload,

@@ -177,8 +177,30 @@ bad "bad MAC" 'INVALID_ARGUMENT: interface.hwAddr: "02:00:zz:aa:00:01"' \
 	UpdateInterface '{"interface":{"hwAddr":"02:00:zz:aa:00:01"}}'
 bad "unknown MAC" 'NOT_FOUND: interface.hwAddr: no link with hardware address 02:00:00:ee:00:01' \
 	UpdateInterface '{"interface":{"hwAddr":"02:00:00:ee:00:01","IPAddresses":[{"address":"10.10.0.9","mask":"24"}]}}'
-bad "devicePath without MAC" 'FAILED_PRECONDITION: interface.devicePath' \
+bad "devicePath that is no PCI path" 'INVALID_ARGUMENT: interface.devicePath: `/00.0/03.0` is not a PCI path' \
 	UpdateInterface '{"interface":{"devicePath":"/00.0/03.0"}}'
+bad "devicePath through a bridge that does not exist" 'NOT_FOUND: interface.devicePath 1f.7/00: PCI bridge' \
+	UpdateInterface '{"interface":{"devicePath":"1f.7/00","IPAddresses":[{"address":"10.10.0.9","mask":"24"}]}}'
+# A NIC that never comes: the call waits (as for a NIC hot-plugged just before it) while the agent keeps
+# serving, then DEADLINE_EXCEEDED naming the path after agent.hotplug_timeout (3 s by default).
+t0=$(date +%s%N)
+ctl_err UpdateInterface '{"interface":{"devicePath":"1f.7","IPAddresses":[{"address":"10.10.0.9","mask":"24"}]}}' \
+	>"$dir/never.out" &
+never=$!
+sleep 1
+c0=$(date +%s%N)
+got=$(ctl Check)
+c1=$(date +%s%N)
+case $got in *SERVING*) [ $(((c1 - c0) / 1000000)) -lt 1000 ] && pass "Check answers while UpdateInterface waits for a NIC" ||
+	fail "Check answers while UpdateInterface waits for a NIC" "after $(((c1 - c0) / 1000000)) ms" ;;
+*) fail "Check answers while UpdateInterface waits for a NIC" "$got" ;; esac
+wait $never
+el=$((($(date +%s%N) - t0) / 1000000))
+got=$(cat "$dir/never.out")
+case $got in "DEADLINE_EXCEEDED: interface.devicePath: timeout after "*" waiting for a network interface at PCI path 1f.7 (/devices/pci0000:00/0000:00:1f.7)")
+	[ "$el" -ge 2900 ] && pass "absent NIC: DEADLINE_EXCEEDED naming the path after ${el} ms" ||
+		fail "absent NIC times out" "after $el ms: $got" ;;
+*) fail "absent NIC times out" "after $el ms: $got" ;; esac
 bad "kernel refuses the MTU: the new address is taken back" 'INVALID_ARGUMENT: interface: set eth0' \
 	UpdateInterface '{"interface":{"hwAddr":"02:00:00:aa:00:01","mtu":100000,"IPAddresses":[{"address":"10.10.0.50","mask":"24"}]}}'
 expect_contains "kernel's own message for the MTU" "mtu greater than device maximum" "$(cat "$dir/ctl.err")"
