@@ -17,6 +17,14 @@
 
 typedef struct lc_instance lc_instance;
 
+/* Library-wide: whether paths inside a rootfs may be resolved with openat2(RESOLVE_IN_ROOT). Off forces the
+ * component-walking fallback everywhere (what kernels before 5.6, or a seccomp filter refusing openat2, get),
+ * so the fallback can be tested on any kernel. Default: on, unless the environment has LC_NO_OPENAT2 set to
+ * anything but "" or "0" (read at the first resolution). Set it before creating containers. */
+#define LC_NO_OPENAT2_ENV "LC_NO_OPENAT2"
+void lc_openat2_set_enabled(bool enabled);
+bool lc_openat2_enabled(void);
+
 typedef struct lc_instance_opts {
 	const char *id;
 	/* The root, an absolute path the caller has already resolved (e.g. /proc/self/fd/N of an O_PATH fd it
