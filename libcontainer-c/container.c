@@ -123,9 +123,13 @@ static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_err
 	return 0;
 }
 
-static bool late_hooks(const lc_state *s) {
+static bool doc_flag(const lc_state *s, const char *key) {
 	json_object *v;
-	return json_object_object_get_ex(s->doc, "lcrun-late-hooks", &v) && json_object_get_boolean(v);
+	return json_object_object_get_ex(s->doc, key, &v) && json_object_get_boolean(v);
+}
+
+static bool late_hooks(const lc_state *s) {
+	return doc_flag(s, "lcrun-late-hooks");
 }
 
 /* How long start waits for the process to be executed: the startContainer hooks' bounds plus a margin. */
@@ -212,14 +216,18 @@ static json_object *state_doc(const lc_config *cfg, const char *id, const char *
 	json_object_object_add(doc, "lcrun-start-time", json_object_new_int64((int64_t)start_time));
 	if (cgroup_path)
 		json_object_object_add(doc, "lcrun-cgroup-path", json_object_new_string(cgroup_path));
-	/* So that start and delete read the frozen config only when they have hooks to run. */
-	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP]) {
+	/* So that start and delete read the frozen config only when they have hooks to run, and start waits for
+	 * the process to be executed only when a hook runs around it. */
+	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP])
+		json_object_object_add(doc, "lcrun-late-hooks", json_object_new_boolean(true));
+	if (cfg->n_hooks[LC_HOOK_START_CONTAINER])
+		json_object_object_add(doc, "lcrun-start-hooks", json_object_new_boolean(true));
+	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP] || cfg->n_hooks[LC_HOOK_START_CONTAINER]) {
 		int64_t t = 0;
 		for (size_t i = 0; i < cfg->n_hooks[LC_HOOK_START_CONTAINER]; i++) {
 			int64_t h = cfg->hooks[LC_HOOK_START_CONTAINER][i].timeout;
 			t += h > 0 ? MIN(h, (int64_t)86400) : LC_HOOK_TIMEOUT_DEFAULT_S;
 		}
-		json_object_object_add(doc, "lcrun-late-hooks", json_object_new_boolean(true));
 		json_object_object_add(doc, "lcrun-start-wait-s", json_object_new_int64(t));
 	}
 	return doc;
@@ -304,6 +312,15 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	if (fifo < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
 
+	/* The init's word to `start` should a startContainer hook fail: start is not its parent and cannot
+	 * collect its exit status. */
+	_cleanup_close_ int start_err = -1;
+	if (cfg->n_hooks[LC_HOOK_START_CONTAINER]) {
+		start_err = openat(statefd, "start.err", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (start_err < 0)
+			return kc_error_set(err, errno, "start.err in the state directory: %s", strerror(errno));
+	}
+
 	_cleanup_(lc_seccomp_prog_freep) lc_seccomp_prog *prog = NULL;
 	r = compile_seccomp(cfg, &prog, err);
 	if (r < 0)
@@ -321,6 +338,7 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 		.cfg = cfg,
 		.rootfs = rootfs,
 		.exec_fifo_fd = fifo,
+		.start_err_fd = start_err,
 		.console_sock_fd = o->console_sock_fd,
 		.preserve_fds = o->preserve_fds,
 		.no_pivot = o->no_pivot,
@@ -328,6 +346,7 @@ static int create_in_dir(const char *root, const char *id, int statefd, const lc
 	lc_spawned sp = {0};
 	r = lc_spawn_init(&a, &sp, err);
 	fifo = safe_close(fifo);
+	start_err = safe_close(start_err);
 	if (r < 0) {
 		/* The init is dead and collected; a half-done cgroup entry only leaves empty directories. */
 		(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
@@ -404,6 +423,19 @@ static int wait_pidfd(int pidfd, int timeout_ms) {
 	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
+/* A failing startContainer hook: the init wrote why into start.err before it exited. The spec wants an error
+ * and a stopped container; poststart does not run. The init is waited for (bounded) so that `state` says
+ * stopped once start has returned. */
+static int start_error(const lc_state *s, int pidfd, kc_error *err) {
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_file_capped(s->dirfd, "start.err", KC_ERROR_MSG_MAX, &text, &len);
+	if (r < 0 || len == 0)
+		return 0;
+	(void)wait_pidfd(pidfd, LC_KILL_WAIT_MS);
+	return kc_error_set_code(err, KC_FAILED_PRECONDITION, EIO, "container `%s` stopped: %.*s", s->id, (int)len, text);
+}
+
 int lc_container_start(const char *root, const char *id, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_close_ int pidfd = -1;
@@ -424,17 +456,24 @@ int lc_container_start(const char *root, const char *id, kc_error *err) {
 				    errno == ENXIO ? "the init exited before start" : strerror(errno));
 	if (write(fifo, "0", 1) != 1)
 		return kc_error_set(err, errno, "container `%s`: write exec fifo: %s", id, strerror(errno));
-	/* poststart runs after the process was executed: the init's end of the fifo closes at its execve (or its
-	 * death), which a writer sees as POLLERR. Bounded by the startContainer hooks' timeouts. */
-	if (late_hooks(s)) {
+	/* poststart runs after the process was executed, and a startContainer hook's failure is known only then:
+	 * the init's end of the fifo closes at its execve (or its death), which a writer sees as POLLERR. Bounded
+	 * by the startContainer hooks' timeouts. */
+	bool start_hooks = doc_flag(s, "lcrun-start-hooks");
+	if (late_hooks(s) || start_hooks) {
 		struct pollfd p = {.fd = fifo, .events = 0};
 		int ms = (int)MIN(start_wait_ms(s), (uint64_t)INT32_MAX);
 		while (poll(&p, 1, ms) < 0 && errno == EINTR)
 			;
 	}
-	/* From here on the container is running; an exec failure is the process's own exit status (127). */
+	/* From here on the container is running (or stopped); an exec failure is the process's own exit status. */
 	if (unlinkat(s->dirfd, "exec.fifo", 0) < 0)
 		return kc_error_set(err, errno, "container `%s`: remove exec fifo: %s", id, strerror(errno));
+	if (start_hooks) {
+		r = start_error(s, pidfd, err);
+		if (r < 0)
+			return r;
+	}
 	run_late_hooks(s, LC_HOOK_POSTSTART, "running");
 	return 0;
 }

@@ -61,6 +61,9 @@ typedef struct lc_spawn_args {
 	const lc_config *cfg;
 	const char *rootfs;     /* absolute host path */
 	int exec_fifo_fd;       /* the read end of the state dir's exec.fifo (O_NONBLOCK): the start gate */
+	/* Where the init writes why it stopped between the start gate and execve (a failing startContainer
+	 * hook), for a `start` that is not its parent to report; -1: nowhere (the message goes to stderr). */
+	int start_err_fd;
 	int console_sock_fd;    /* connected console socket, or -1 */
 	unsigned preserve_fds;  /* fds 3..3+n-1 reach the process */
 	bool no_pivot;

@@ -119,6 +119,7 @@ int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **
 		.cfg = cfg,
 		.rootfs = o->rootfs,
 		.exec_fifo_fd = gate_rd,
+		.start_err_fd = -1,
 		.console_sock_fd = o->console_sock_fd,
 		.seccomp = c->seccomp,
 		.cgroup = c->cgroup,

@@ -369,12 +369,13 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	}
 	int fifo = move_above(a->exec_fifo_fd, a->preserve_fds);
 	int console = move_above(a->console_sock_fd, a->preserve_fds);
+	int start_err = move_above(a->start_err_fd, a->preserve_fds);
 	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0))
+	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0) || (a->start_err_fd >= 0 && start_err < 0))
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
-	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd }, 4);
+	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd, start_err }, 5);
 
 	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
@@ -427,8 +428,13 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	 * (nobody is left on the sync socket, so lc_child_fail says it on stderr). */
 	if (r >= 0 && cfg->n_hooks[LC_HOOK_START_CONTAINER])
 		r = lc_hooks_run(cfg, LC_HOOK_START_CONTAINER, hooks.state ? hooks.state : "{}", &err);
-	if (r < 0)
+	if (r < 0) {
+		/* Written before we exit, so a `start` that sees the exec fifo's reader go finds it there. */
+		if (start_err >= 0)
+			(void)write_all(start_err, err.msg, strnlen(err.msg, sizeof err.msg));
 		lc_child_fail(syncfd, &err);
+	}
+	start_err = safe_close(start_err);
 	host_procfd = safe_close(host_procfd);
 	/* The fifo stays open until execve closes it (close-on-exec): `start` waits for that, its last reader
 	 * gone, before it runs poststart. */
