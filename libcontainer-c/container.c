@@ -103,26 +103,6 @@ static char *hook_state(const lc_config *cfg, const char *id, const char *bundle
 	return text;
 }
 
-typedef struct create_hooks {
-	const lc_config *cfg;
-	const char *id, *bundle;
-} create_hooks;
-
-/* prestart (deprecated, same moment) then createRuntime, in the runtime's namespaces. */
-static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
-	create_hooks *h = userdata;
-	_cleanup_free_ char *state = hook_state(h->cfg, h->id, h->bundle, pid, "created");
-	if (!state)
-		return kc_error_set(err, ENOMEM, "out of memory");
-	int r = lc_hooks_run(h->cfg, LC_HOOK_PRESTART, state, err);
-	if (r >= 0)
-		r = lc_hooks_run(h->cfg, LC_HOOK_CREATE_RUNTIME, state, err);
-	if (r < 0)
-		return r;
-	*ret_state = TAKE_PTR(state);
-	return 0;
-}
-
 static bool doc_flag(const lc_state *s, const char *key) {
 	json_object *v;
 	return json_object_object_get_ex(s->doc, key, &v) && json_object_get_boolean(v);
@@ -270,131 +250,206 @@ static int cgroup_create(const lc_config *cfg, const char *id, const lc_create_o
 	return lc_spawn_cgroup_create(cfg, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT, id, ret, err);
 }
 
-static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,
-			 int *ret_pidfd, kc_error *err) {
-	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+/* A create in progress: what the spawn operation reads until it ends, and what is undone if it fails. */
+typedef struct create_ctx {
+	char *root, *id, *bundle, *pid_file;
+	int statefd;
+	lc_config *cfg;
+	lc_seccomp_prog *prog;
+	lc_cgroup *cg;
+	char rootfs[PATH_MAX];
+	lc_spawn_args a;
+} create_ctx;
+
+static void create_ctx_free(create_ctx *c) {
+	if (!c)
+		return;
+	(void)safe_close(c->statefd);
+	c->cg = lc_cgroup_free(c->cg);
+	c->prog = lc_seccomp_prog_free(c->prog);
+	c->cfg = lc_config_free(c->cfg);
+	free(c->root);
+	free(c->id);
+	free(c->bundle);
+	free(c->pid_file);
+	free(c);
+}
+DEFINE_CLEANUP_FUNC(create_ctx *, create_ctx_free);
+
+/* The state the hooks get: prestart (deprecated, same moment) and createRuntime in the runtime's namespaces,
+ * then createContainer and startContainer in the container's. */
+static int create_state(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+	create_ctx *c = userdata;
+	*ret_state = hook_state(c->cfg, c->id, c->bundle, pid, "created");
+	return *ret_state ? 0 : kc_error_set(err, ENOMEM, "out of memory");
+}
+
+/* The init is ready: state.json and the pid file make it a created container. */
+static int create_done(void *userdata, lc_op *op, kc_error *err) {
+	create_ctx *c = userdata;
+	uint64_t start_time = 0;
+	pid_t pid;
+	int pidfd;
+
+	lc_op_child(op, &pid, &pidfd);
+	int r = lc_proc_start_time(pid, &start_time);
+	if (r < 0)
+		return kc_error_set(err, -r, "container init %d: %s", (int)pid, strerror(-r));
+	json_object *doc = state_doc(c->cfg, c->id, c->bundle, c->rootfs, pid, start_time, c->cg ? lc_cgroup_get_path(c->cg) : NULL);
+	r = lc_state_save(c->statefd, doc, err);
+	json_object_put(doc);
+	if (r >= 0 && c->pid_file)
+		r = write_pid_file(c->pid_file, pid, err);
+	return r;
+}
+
+/* A failed create leaves nothing: the init (killed by the operation) is collected here, since the caller of
+ * this state-directory API never watched it, then the cgroup and the state directory go. */
+static void create_cleanup(void *userdata, lc_op *op, bool succeeded) {
+	create_ctx *c = userdata;
+	if (!succeeded) {
+		pid_t pid;
+		int pidfd;
+		lc_op_child(op, &pid, &pidfd);
+		if (pidfd >= 0) {
+			siginfo_t si;
+			(void)lc_pidfd_send_signal(pidfd, SIGKILL);
+			while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+				;
+		}
+		if (c->cg)
+			(void)lc_cgroup_destroy(c->cg, LC_CGROUP_DESTROY_MS, NULL);
+		c->statefd = safe_close(c->statefd);
+		(void)lc_state_dir_remove(c->root, c->id);
+	}
+	create_ctx_free(c);
+}
+
+/* Everything before the clone: config, state directory files, seccomp, cgroup. */
+static int create_prepare(create_ctx *c, const lc_create_opts *o, int *ret_fifo, int *ret_start_err, kc_error *err) {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	char rootfs[PATH_MAX];
 	int r;
-	(void)root;
 
 	_cleanup_close_ int bundlefd = open(o->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (bundlefd < 0)
 		return kc_error_set(err, errno, "bundle `%s`: %s", o->bundle, strerror(errno));
-	r = load_config(bundlefd, o->bundle, &text, &len, &cfg, err);
+	r = load_config(bundlefd, o->bundle, &text, &len, &c->cfg, err);
 	if (r < 0)
 		return r;
+	const lc_config *cfg = c->cfg;
 	if (!cfg->rootfs || !*cfg->rootfs)
 		return kc_error_set(err, EINVAL, "root.path: missing");
-	r = cfg->rootfs[0] == '/' ? format_checked(rootfs, sizeof rootfs, "%s", cfg->rootfs)
-				  : format_checked(rootfs, sizeof rootfs, "%s/%s", o->bundle, cfg->rootfs);
+	r = cfg->rootfs[0] == '/' ? format_checked(c->rootfs, sizeof c->rootfs, "%s", cfg->rootfs)
+				  : format_checked(c->rootfs, sizeof c->rootfs, "%s/%s", o->bundle, cfg->rootfs);
 	if (r < 0)
 		return kc_error_set(err, -r, "root.path: too long");
 	struct stat st;
-	if (stat(rootfs, &st) < 0)
-		return kc_error_set(err, errno, "root.path: `%s`: %s", rootfs, strerror(errno));
+	if (stat(c->rootfs, &st) < 0)
+		return kc_error_set(err, errno, "root.path: `%s`: %s", c->rootfs, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return kc_error_set(err, ENOTDIR, "root.path: `%s` is not a directory", rootfs);
+		return kc_error_set(err, ENOTDIR, "root.path: `%s` is not a directory", c->rootfs);
 	if (cfg->process && cfg->process->terminal && o->console_sock_fd < 0)
 		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs --console-socket");
 
 	/* The frozen config, for exec's defaults. */
-	_cleanup_close_ int cfd = openat(statefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	_cleanup_close_ int cfd = openat(c->statefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (cfd < 0 || write_all(cfd, text, len) < 0)
 		return kc_error_set(err, errno, "save config.json in the state directory: %s", strerror(errno));
 
-	if (mkfifoat(statefd, "exec.fifo", 0600) < 0)
+	if (mkfifoat(c->statefd, "exec.fifo", 0600) < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
-	/* The init inherits the read end; ours is closed as soon as it is spawned, so that the init is the only
+	/* The init inherits the read end; ours is closed as soon as it is cloned, so that the init is the only
 	 * reader start can find. */
-	_cleanup_close_ int fifo = openat(statefd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fifo < 0)
+	*ret_fifo = openat(c->statefd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*ret_fifo < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
-
 	/* The init's word to `start` should a startContainer hook fail: start is not its parent and cannot
 	 * collect its exit status. */
-	_cleanup_close_ int start_err = -1;
 	if (cfg->n_hooks[LC_HOOK_START_CONTAINER]) {
-		start_err = openat(statefd, "start.err", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (start_err < 0)
+		*ret_start_err = openat(c->statefd, "start.err", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*ret_start_err < 0)
 			return kc_error_set(err, errno, "start.err in the state directory: %s", strerror(errno));
 	}
-
-	_cleanup_(lc_seccomp_prog_freep) lc_seccomp_prog *prog = NULL;
-	r = compile_seccomp(cfg, &prog, err);
+	r = compile_seccomp(cfg, &c->prog, err);
 	if (r < 0)
 		return r;
-	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
-	r = cgroup_create(cfg, id, o, &cg, err);
-	if (r < 0)
-		return r;
-	create_hooks hooks = {.cfg = cfg, .id = id, .bundle = o->bundle};
-	lc_spawn_args a = {
-		.runtime_hooks = run_runtime_hooks,
-		.hooks_userdata = &hooks,
-		.cgroup = cg,
-		.seccomp = prog,
-		.cfg = cfg,
-		.rootfs = rootfs,
-		.exec_fifo_fd = fifo,
-		.start_err_fd = start_err,
-		.console_sock_fd = o->console_sock_fd,
-		.preserve_fds = o->preserve_fds,
-		.no_pivot = o->no_pivot,
-	};
-	lc_spawned sp = {0};
-	r = lc_spawn_init(&a, &sp, err);
-	fifo = safe_close(fifo);
-	start_err = safe_close(start_err);
-	if (r < 0) {
-		/* The init is dead and collected; a half-done cgroup entry only leaves empty directories. */
-		(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
-		return r;
-	}
-	_cleanup_close_ int pidfd = sp.pidfd;
-
-	uint64_t start_time = 0;
-	r = lc_proc_start_time(sp.pid, &start_time);
-	if (r >= 0) {
-		json_object *doc = state_doc(cfg, id, o->bundle, rootfs, sp.pid, start_time, cg ? lc_cgroup_get_path(cg) : NULL);
-		r = lc_state_save(statefd, doc, err);
-		json_object_put(doc);
-	} else
-		kc_error_set(err, -r, "container init %d: %s", (int)sp.pid, strerror(-r));
-	if (r >= 0 && o->pid_file)
-		r = write_pid_file(o->pid_file, sp.pid, err);
-	if (r < 0) {
-		/* Our child, unseen by the caller: the one place the library collects one. */
-		siginfo_t si;
-		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
-		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
-		if (cg)
-			(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
-		return r;
-	}
-	*ret_pid = sp.pid;
-	*ret_pidfd = TAKE_FD(pidfd);
-	return 0;
+	return cgroup_create(cfg, c->id, o, &c->cg, err);
 }
 
-int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
-			kc_error *err) {
-	int statefd = -1;
+static char *strdup_or_null(const char *s, bool *oom) {
+	char *d = s ? strdup(s) : NULL;
+	*oom |= s && !d;
+	return d;
+}
 
+int lc_container_create_begin(const char *root, const char *id, const lc_create_opts *o, lc_op **ret, kc_error *err) {
+	_cleanup_(create_ctx_freep) create_ctx *c = NULL;
+	_cleanup_close_ int fifo = -1, start_err = -1;
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	bool oom = false;
+
+	*ret = NULL;
 	int r = lc_id_check(id, err);
 	if (r < 0)
 		return r;
 	if (!o->bundle || o->bundle[0] != '/')
 		return kc_error_set(err, EINVAL, "bundle: must be an absolute path");
-	r = lc_state_dir_create(root, id, &statefd, err);
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	c->statefd = -1;
+	c->root = strdup_or_null(root, &oom);
+	c->id = strdup_or_null(id, &oom);
+	c->bundle = strdup_or_null(o->bundle, &oom);
+	c->pid_file = strdup_or_null(o->pid_file, &oom);
+	if (oom)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	r = lc_state_dir_create(root, id, &c->statefd, err);
 	if (r < 0)
 		return r;
-	r = create_in_dir(root, id, statefd, o, ret_pid, ret_pidfd, err);
-	(void)safe_close(statefd);
-	if (r < 0)
+	r = create_prepare(c, o, &fifo, &start_err, err);
+	if (r >= 0) {
+		c->a = (lc_spawn_args){
+			.runtime_state = create_state,
+			.hooks_userdata = c,
+			.cgroup = c->cg,
+			.seccomp = c->prog,
+			.cfg = c->cfg,
+			.rootfs = c->rootfs,
+			.exec_fifo_fd = fifo,
+			.start_err_fd = start_err,
+			.console_sock_fd = o->console_sock_fd,
+			.preserve_fds = o->preserve_fds,
+			.no_pivot = o->no_pivot,
+		};
+		r = lc_spawn_init_begin(&c->a, &op, err);
+	}
+	if (!op) {
+		if (c->cg)
+			(void)lc_cgroup_destroy(c->cg, LC_CGROUP_DESTROY_MS, NULL);
+		c->statefd = safe_close(c->statefd);
 		(void)lc_state_dir_remove(root, id);
-	return r;
+		return r;
+	}
+	/* From here the op owns the context: its cleanup undoes a failed create. */
+	lc_op_set_layer(op, &(lc_op_layer){.done = create_done, .cleanup = create_cleanup, .userdata = TAKE_PTR(c)});
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(op);
+	return 0;
+}
+
+int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
+			kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int r = lc_container_create_begin(root, id, o, &op, err);
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (r < 0)
+		return r;
+	lc_op_take_child(op, ret_pid, ret_pidfd);
+	return 0;
 }
 
 /* ---- the others ---------------------------------------------------------------------------------------------- */
@@ -595,8 +650,7 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 
 #define LC_EXEC_ENV_MAX 4096
 
-int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
-		      kc_error *err) {
+int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts *o, lc_op **ret, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
 	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
@@ -604,8 +658,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	_cleanup_free_ char **env = NULL;
 	lc_specconv_opts sopts = {.flags = LC_SPECCONV_PROCESS_OPTIONAL};
 
-	*ret_pid = -1;
-	*ret_pidfd = -1;
+	*ret = NULL;
 	if (!o->args || !o->args[0])
 		return kc_error_set(err, EINVAL, "exec: no command given");
 	int r = lc_state_load(root, id, &s, err);
@@ -690,9 +743,19 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 		.console_sock_fd = o->console_sock_fd,
 		.preserve_fds = o->preserve_fds,
 	};
-	lc_spawned sp = {.pid = -1, .pidfd = -1};
-	r = lc_spawn_exec(&a, &sp, err);
-	*ret_pid = sp.pid;
-	*ret_pidfd = sp.pidfd;
+	return lc_spawn_exec_begin(&a, ret, err);
+}
+
+int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
+		      kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+
+	*ret_pid = -1;
+	*ret_pidfd = -1;
+	int r = lc_container_exec_begin(root, id, o, &op, err);
+	if (r < 0)
+		return r;
+	r = lc_op_run(op, err);
+	lc_op_take_child(op, ret_pid, ret_pidfd);
 	return r;
 }

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "libcontainer-c/cgroup.h"
+#include "libcontainer-c/op.h"
 #include "libcontainer-c/process-security.h"
 #include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
@@ -72,10 +73,11 @@ typedef struct lc_spawn_args {
 	 * of the container: born there (clone3 CLONE_INTO_CGROUP) on pure v2, else moved in by the parent
 	 * before GO. */
 	lc_cgroup *cgroup;
-	/* Called in the parent when the child reports HOOKS: runs prestart and createRuntime for the init pid and
-	 * returns the state JSON (malloc'd) the container's own hooks get. Required when the config has any of
-	 * prestart, createRuntime, createContainer or startContainer. */
-	int (*runtime_hooks)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	/* Called in the parent when the child reports HOOKS: the state JSON (malloc'd) for the init pid that
+	 * prestart, createRuntime and the container's own hooks get on stdin; the operation then runs prestart and
+	 * createRuntime as steps. Required when the config has any of prestart, createRuntime, createContainer or
+	 * startContainer. */
+	int (*runtime_state)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
 	void *hooks_userdata;
 	/* The process's fds 0, 1 and 2 (the agent's stdio pipes); NULL: inherited from the caller. A terminal's
 	 * slave replaces them. */
@@ -90,8 +92,22 @@ typedef struct lc_spawned {
 	int pidfd;
 } lc_spawned;
 
-/* Clones the container's init into its new namespaces and waits (bounded) until it is ready and blocked on the
- * start gate. On failure the child is killed and collected, and nothing is left. */
+/* What a layer above the spawn steps (container.c, instance.c) does at the end of an operation: done() when
+ * the child is ready (a failure there fails the operation), cleanup() from lc_op_free (succeeded: done() ran
+ * and returned 0). */
+typedef struct lc_op_layer {
+	int (*done)(void *userdata, lc_op *op, kc_error *err);
+	void (*cleanup)(void *userdata, lc_op *op, bool succeeded);
+	void *userdata;
+} lc_op_layer;
+void lc_op_set_layer(lc_op *op, const lc_op_layer *layer);
+
+/* Clones the container's init into its new namespaces (id maps written, cgroup entered, GO sent) and returns
+ * the operation that waits for it to be ready and blocked on the start gate, running prestart and createRuntime
+ * on the way. a, and what it points to, must outlive the op. On a failure after the clone, *ret is set all
+ * the same (the child, killed, is in it) and must be freed. */
+int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err);
+/* Blocking: begin and lc_op_run; on failure the child is killed and collected, and nothing is left. */
 int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err);
 
 typedef struct lc_exec_args {
@@ -107,9 +123,12 @@ typedef struct lc_exec_args {
 	const int *stdio;         /* fds 0, 1, 2 of the process, as in lc_spawn_args; NULL: inherited */
 } lc_exec_args;
 
-/* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it
- * exits with no signal) joins the namespaces through the pidfd with dumpable off and clones the process as a
- * child of the caller (CLONE_PARENT), so that the caller alone reaps it. */
+/* Runs a process inside a running container: cloned as the caller's child straight into the container's pid
+ * namespace (and its cgroup on pure v2), it joins the other namespaces through the pidfd with dumpable off and
+ * execs. The op ends when it has exec'd (EOF on the sync socket) or reported why not. The args are copied into
+ * the child at begin: they need not outlive the op. */
+int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err);
+/* Blocking form. The process is handed out even on failure: its exit status is the caller's to collect. */
 int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err);
 
 /* ---- the child's steps ----------------------------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -461,93 +462,329 @@ static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, siz
 	return 0;
 }
 
-/* Collects a child that the caller never learned about. It is ours by pidfd only, so a caller's waitpid(-1)
- * elsewhere cannot be confused by it beyond seeing an unknown pid; ECHILD means it got there first. */
-static void kill_and_collect(int pidfd) {
+/* Collects a killed child that the caller never learned about (the blocking wrappers' failures). ECHILD means
+ * the caller's reaper got there first. */
+static void collect(int pidfd) {
 	siginfo_t si;
 	(void)lc_pidfd_send_signal(pidfd, SIGKILL);
 	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
 		;
 }
 
-/* clone3 for the init, joining the pid namespace at pidns_path when there is one. setns(CLONE_NEWPID) only
- * moves the caller's future children and cannot be undone, so a short-lived helper joins and clones the init
- * as a child of ours (CLONE_PARENT): to the caller this is clone3 (0 in the init; the pid, with the pidfd at
- * ca->pidfd, here), and the helper is collected before it returns. */
-static pid_t clone_init(lc_clone_args *ca, const char *pidns_path) {
-	int pp[2], hfd = -1;
-	pid_t pid = -EIO;
-	siginfo_t si;
+/* ---- operations as steps (op.h) --------------------------------------------------------------------------- */
 
-	if (!pidns_path)
-		return lc_clone3(ca);
-	if (pipe2(pp, O_CLOEXEC) < 0)
-		return -errno;
-	lc_clone_args ha = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&hfd, .exit_signal = SIGCHLD};
-	pid_t helper = lc_clone3(&ha);
-	if (helper < 0) {
-		(void)close(pp[0]);
-		(void)close(pp[1]);
-		return helper;
-	}
-	if (helper == 0) {
-		(void)close(pp[0]);
-		int fd = open(pidns_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
-			pid = -errno;
-		else {
-			lc_clone_args c2 = *ca;
-			c2.flags = (ca->flags & ~(uint64_t)CLONE_PIDFD) | CLONE_PARENT;
-			c2.pidfd = 0;
-			c2.exit_signal = 0; /* CLONE_PARENT: the exit signal is ours, SIGCHLD */
-			pid = lc_clone3(&c2);
-			if (pid == 0) {
-				(void)close(pp[1]);
-				return 0;
-			}
+typedef enum op_phase {
+	OP_WAIT_INIT,   /* init: waiting for HOOKS, READY or ERROR */
+	OP_HOOKS,       /* init: running prestart, then createRuntime, one hook at a time */
+	OP_WAIT_READY,  /* init: hooks done and GO sent; waiting for READY or ERROR */
+	OP_WAIT_EXEC,   /* exec: waiting for EOF (the process exec'd) or ERROR */
+	OP_DONE,
+	OP_FAILED,
+} op_phase;
+
+struct lc_op {
+	op_phase phase;
+	int syncfd;
+	pid_t pid;
+	int pidfd;
+	uint64_t deadline_ns;
+	/* init with hooks */
+	const lc_config *cfg;
+	int state_wr;
+	char *state;
+	int (*runtime_state)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	void *state_userdata;
+	lc_hook_kind hook_kind;
+	size_t hook_i;
+	lc_hook_run hook; /* hook.pidfd >= 0 while one runs */
+	/* the layer above (container.c, instance.c) */
+	lc_op_layer layer;
+};
+
+static uint64_t deadline_in(uint64_t ms) {
+	return now_ns() + ms * 1000000u;
+}
+
+int lc_op_fd(const lc_op *op) {
+	if (op->phase == OP_HOOKS && op->hook.pidfd >= 0)
+		return op->hook.pidfd;
+	return op->phase == OP_DONE || op->phase == OP_FAILED ? -1 : op->syncfd;
+}
+
+uint64_t lc_op_deadline(const lc_op *op) {
+	if (op->phase == OP_HOOKS && op->hook.pidfd >= 0)
+		return op->hook.deadline_ns;
+	return op->deadline_ns;
+}
+
+void lc_op_child(const lc_op *op, pid_t *ret_pid, int *ret_pidfd) {
+	*ret_pid = op->pid;
+	*ret_pidfd = op->pidfd;
+}
+
+void lc_op_take_child(lc_op *op, pid_t *ret_pid, int *ret_pidfd) {
+	*ret_pid = op->pid;
+	*ret_pidfd = TAKE_FD(op->pidfd);
+}
+
+void lc_op_set_layer(lc_op *op, const lc_op_layer *layer) {
+	op->layer = *layer;
+}
+
+/* A hook still running when the operation ends is killed and collected: it is ours alone (no exit signal). */
+static void op_stop_hook(lc_op *op) {
+	if (op->hook.pidfd < 0)
+		return;
+	op->hook.deadline_ns = 0;
+	(void)lc_hook_finish(&op->hook, false, NULL);
+	op->hook.pidfd = safe_close(op->hook.pidfd);
+}
+
+/* The end of a failed operation: the child is SIGKILLed (an exec'd process that reported its own failure
+ * exits by itself) but not collected, it is the caller's. */
+static int op_fail(lc_op *op, bool kill_child, int r) {
+	op_stop_hook(op);
+	if (kill_child && op->pidfd >= 0)
+		(void)lc_pidfd_send_signal(op->pidfd, SIGKILL);
+	op->syncfd = safe_close(op->syncfd);
+	op->state_wr = safe_close(op->state_wr);
+	op->phase = OP_FAILED;
+	return r;
+}
+
+lc_op *lc_op_free(lc_op *op) {
+	if (!op)
+		return NULL;
+	bool done = op->phase == OP_DONE;
+	if (op->phase != OP_DONE && op->phase != OP_FAILED)
+		(void)op_fail(op, true, -ECANCELED);
+	if (op->layer.cleanup)
+		op->layer.cleanup(op->layer.userdata, op, done);
+	(void)safe_close(op->syncfd);
+	(void)safe_close(op->state_wr);
+	(void)safe_close(op->pidfd);
+	free(op->state);
+	free(op);
+	return NULL;
+}
+
+static lc_op *op_new(void) {
+	lc_op *op = calloc(1, sizeof *op);
+	if (!op)
+		return NULL;
+	op->syncfd = op->pidfd = op->state_wr = op->hook.pidfd = -1;
+	op->pid = -1;
+	return op;
+}
+
+/* One datagram if there is one: 1 with a message, 0 on EOF, -EAGAIN when nothing is there yet. */
+static int sync_recv_now(int fd, lc_sync_msg *ret) {
+	memset(ret, 0, sizeof *ret);
+	ssize_t n = recv(fd, ret, sizeof *ret, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == ECONNRESET ? 0 : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0)
+		return 0;
+	if ((size_t)n > sizeof *ret || (size_t)n < offsetof(lc_sync_msg, text))
+		return -EBADMSG;
+	ret->text[sizeof ret->text - 1] = '\0';
+	return 1;
+}
+
+/* Starts the next prestart or createRuntime hook; when there is none left, hands the state to the init and
+ * lets it go on to its createContainer hooks and the rest of its setup. */
+static int op_next_hook(lc_op *op, kc_error *err) {
+	while (op->hook_kind == LC_HOOK_PRESTART || op->hook_kind == LC_HOOK_CREATE_RUNTIME) {
+		if (op->hook_i < op->cfg->n_hooks[op->hook_kind]) {
+			int r = lc_hook_spawn(&op->cfg->hooks[op->hook_kind][op->hook_i], op->state, &op->hook, err);
+			if (r < 0)
+				return kc_error_prefix(err, "hooks.%s[%zu]", lc_hook_kind_name(op->hook_kind), op->hook_i);
+			return -EAGAIN;
 		}
-		(void)!write(pp[1], &pid, sizeof pid);
-		_exit(0);
+		op->hook_i = 0;
+		op->hook_kind = op->hook_kind == LC_HOOK_PRESTART ? LC_HOOK_CREATE_RUNTIME : _LC_HOOK_MAX;
 	}
-	(void)close(pp[1]);
-	struct pollfd p = {.fd = pp[0], .events = POLLIN};
-	if (poll(&p, 1, LC_SYNC_TIMEOUT_MS) != 1 || read(pp[0], &pid, sizeof pid) != (ssize_t)sizeof pid)
-		pid = -EIO;
-	(void)close(pp[0]);
-	(void)lc_pidfd_send_signal(hfd, SIGKILL); /* done already, unless it hung */
-	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	(void)close(hfd);
-	if (pid <= 0)
-		return pid < 0 ? pid : -EIO;
-	int pfd = lc_pidfd_open(pid);
-	if (pfd < 0) {
-		(void)kill(pid, SIGKILL);
-		return pfd;
+	/* The state fits the pipe (LC_HOOK_STATE_MAX, set at begin): this write does not block. */
+	int r = write_all(op->state_wr, op->state, MIN(strlen(op->state), (size_t)LC_HOOK_STATE_MAX));
+	op->state_wr = safe_close(op->state_wr);
+	if (r >= 0)
+		r = lc_sync_send(op->syncfd, LC_SYNC_GO, 0, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+	op->phase = OP_WAIT_READY;
+	op->deadline_ns = deadline_in((uint64_t)hooks_timeout_ms(op->cfg, LC_HOOK_CREATE_CONTAINER, LC_HOOK_CREATE_CONTAINER));
+	return -EAGAIN;
+}
+
+static int op_step_hooks(lc_op *op, kc_error *err) {
+	int r = lc_hook_finish(&op->hook, false, err);
+	if (r == -EAGAIN)
+		return -EAGAIN;
+	if (r < 0)
+		return kc_error_prefix(err, "hooks.%s[%zu]", lc_hook_kind_name(op->hook_kind), op->hook_i);
+	op->hook_i++;
+	return op_next_hook(op, err);
+}
+
+/* The init's messages: HOOKS (once, when the config has hooks), then READY; ERROR or EOF at any point. */
+static int op_step_init(lc_op *op, kc_error *err) {
+	lc_sync_msg m;
+	int r = sync_recv_now(op->syncfd, &m);
+	if (r == -EAGAIN) {
+		if (now_ns() < op->deadline_ns)
+			return -EAGAIN;
+		return kc_error_set(err, ETIMEDOUT, "waiting for container init: %s", strerror(ETIMEDOUT));
 	}
-	*(int *)(uintptr_t)ca->pidfd = pfd;
+	if (r < 0)
+		return kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
+	if (r == 0)
+		return kc_error_set(err, EIO, "container init exited during setup");
+	if (m.type == LC_SYNC_ERROR)
+		return error_from_msg(&m, "container init", err);
+	if (m.type == LC_SYNC_HOOKS && op->phase == OP_WAIT_INIT && op->state_wr >= 0) {
+		r = op->runtime_state(op->state_userdata, op->pid, &op->state, err);
+		if (r < 0)
+			return r;
+		op->phase = OP_HOOKS;
+		op->hook_kind = LC_HOOK_PRESTART;
+		op->hook_i = 0;
+		return op_next_hook(op, err);
+	}
+	if (m.type != LC_SYNC_READY)
+		return kc_error_set(err, EBADMSG, "container init: unexpected sync message %u", m.type);
+	return 0;
+}
+
+/* An exec'd process: EOF on the sync socket means it exec'd (its end was close-on-exec). */
+static int op_step_exec(lc_op *op, kc_error *err) {
+	lc_sync_msg m;
+	int r = sync_recv_now(op->syncfd, &m);
+	if (r == -EAGAIN) {
+		if (now_ns() < op->deadline_ns)
+			return -EAGAIN;
+		return kc_error_set(err, ETIMEDOUT, "exec: waiting for the process to exec: %s", strerror(ETIMEDOUT));
+	}
+	if (r > 0 && m.type == LC_SYNC_ERROR)
+		return error_from_msg(&m, "exec", err);
+	if (r != 0)
+		return kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
+	return 0;
+}
+
+int lc_op_step(lc_op *op, kc_error *err) {
+	int r;
+	switch (op->phase) {
+	case OP_DONE:
+		return 0;
+	case OP_FAILED:
+		return kc_error_set(err, ECANCELED, "the operation has already failed");
+	case OP_HOOKS:
+		r = op_step_hooks(op, err);
+		break;
+	case OP_WAIT_INIT:
+	case OP_WAIT_READY:
+		r = op_step_init(op, err);
+		break;
+	case OP_WAIT_EXEC:
+		r = op_step_exec(op, err);
+		if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
+			return op_fail(op, false, r); /* it exits 126/127/1 by itself */
+		break;
+	default:
+		r = -EINVAL;
+	}
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0)
+		return op_fail(op, true, r);
+	if (op->layer.done) {
+		r = op->layer.done(op->layer.userdata, op, err);
+		if (r < 0)
+			return op_fail(op, true, r);
+	}
+	op->syncfd = safe_close(op->syncfd);
+	op->phase = OP_DONE;
+	return 0;
+}
+
+int lc_op_run(lc_op *op, kc_error *err) {
+	for (;;) {
+		int r = lc_op_step(op, err);
+		if (r != -EAGAIN)
+			return r;
+		struct pollfd p = {.fd = lc_op_fd(op), .events = POLLIN};
+		uint64_t now = now_ns(), deadline = lc_op_deadline(op);
+		int ms = deadline <= now ? 0 : (int)MIN((deadline - now + 999999u) / 1000000u, (uint64_t)INT32_MAX);
+		if (poll(&p, 1, ms) < 0 && errno != EINTR)
+			return op_fail(op, true, kc_error_set(err, errno, "poll: %s", strerror(errno)));
+	}
+}
+
+/* Runs clone3 with our children's pid namespace (and time namespace) switched to those of nsfd for the
+ * duration: setns(CLONE_NEWPID) changes only pid_for_children, so the caller itself stays where it is, and is
+ * switched back to its own right after. This replaces a helper process that would join and clone on our
+ * behalf: one process fewer, and no short-lived child that a waitpid(-1) elsewhere could collect. */
+static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
+	if (nsfd < 0)
+		return lc_clone3(ca);
+	_cleanup_close_ int own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int own_time = (nstype & CLONE_NEWTIME) ? open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC) : -1;
+	if (own_pid < 0 || ((nstype & CLONE_NEWTIME) && own_time < 0))
+		return -errno;
+	if (setns(nsfd, nstype) < 0)
+		return -errno;
+	pid_t pid = lc_clone3(ca);
+	if (pid == 0)
+		return 0;
+	int e = 0;
+	/* Our own namespaces are always ones we may return to. Should the kernel refuse, every later child
+	 * would be born in the container's: give up loudly rather than go on. */
+	if (setns(own_pid, CLONE_NEWPID) < 0 || (own_time >= 0 && setns(own_time, CLONE_NEWTIME) < 0))
+		e = errno;
+	if (e) {
+		char line[128];
+		int n = snprintf(line, sizeof line, "libcontainer-c: cannot return to our pid namespace: %s\n", strerror(e));
+		(void)!write(STDERR_FILENO, line, (size_t)MAX(n, 0));
+		abort();
+	}
 	return pid;
 }
 
-int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
+int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	const lc_config *cfg = a->cfg;
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
 	int sv[2], pidfd = -1;
-	lc_sync_msg m;
 	int r;
 
 	if (!cfg->process || !cfg->process->args)
 		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
-	const char *pidns = cfg->ns[LC_NS_PID].enabled ? cfg->ns[LC_NS_PID].path : NULL;
 	bool hooks = lc_spawn_needs_hooks(cfg);
-	if (hooks && !a->runtime_hooks)
+	if (hooks && !a->runtime_state)
 		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
+	_cleanup_close_ int pidns = -1;
+	if (cfg->ns[LC_NS_PID].enabled && cfg->ns[LC_NS_PID].path) {
+		pidns = open(cfg->ns[LC_NS_PID].path, O_RDONLY | O_CLOEXEC);
+		if (pidns < 0)
+			return kc_error_set(err, errno, "linux.namespaces: open pid namespace `%s`: %s", cfg->ns[LC_NS_PID].path,
+					    strerror(errno));
+	}
+	op = op_new();
+	if (!op)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	op->cfg = cfg;
+	op->runtime_state = a->runtime_state;
+	op->state_userdata = a->hooks_userdata;
 	int hp[2] = {-1, -1};
 	if (hooks && pipe2(hp, O_CLOEXEC) < 0)
 		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
-	_cleanup_close_ int state_rd = hp[0], state_wr = hp[1];
+	_cleanup_close_ int state_rd = hp[0];
+	op->state_wr = hp[1];
+	/* The whole state goes into the pipe at once, so that writing it never waits for the init. */
+	if (hooks)
+		(void)fcntl(op->state_wr, F_SETPIPE_SZ, LC_HOOK_STATE_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
-	_cleanup_close_ int parent = sv[0];
+	op->syncfd = sv[0];
 
 	lc_clone_args ca = {
 		.flags = cfg->clone_flags | CLONE_PIDFD,
@@ -563,7 +800,7 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		lc_clone_args cca = ca;
 		cca.flags |= CLONE_INTO_CGROUP;
 		cca.cgroup = (uint64_t)cgfd;
-		pid = clone_init(&cca, pidns);
+		pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
 		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
 		 * write below says which. */
 		entered = pid >= 0;
@@ -576,19 +813,22 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 		go |= LC_GO_UNSHARE_CGROUPNS;
 	}
 	if (!entered)
-		pid = clone_init(&ca, pidns);
+		pid = clone_in_pidns(&ca, pidns, CLONE_NEWPID);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
 	}
 	if (pid == 0) {
 		(void)close(sv[0]);
-		state_wr = safe_close(state_wr);
+		if (op->state_wr >= 0)
+			(void)close(op->state_wr);
 		init_child(a, sv[1], state_rd);
 	}
 	(void)close(sv[1]);
-	state_rd = safe_close(state_rd);
-	_cleanup_close_ int pfd = pidfd;
+	op->pid = pid;
+	op->pidfd = pidfd;
+	op->phase = OP_WAIT_INIT;
+	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 
 	if (cfg->clone_flags & CLONE_NEWUSER) {
 		r = write_id_map(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
@@ -606,60 +846,69 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 			goto fail;
 		}
 	}
-	r = lc_sync_send(parent, LC_SYNC_GO, go, NULL);
+	r = lc_sync_send(op->syncfd, LC_SYNC_GO, go, NULL);
 	if (r < 0) {
 		kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
 		goto fail;
 	}
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	if (r > 0 && m.type == LC_SYNC_HOOKS && hooks) {
-		_cleanup_free_ char *state = NULL;
-		r = a->runtime_hooks(a->hooks_userdata, pid, &state, err);
-		if (r < 0)
-			goto fail;
-		r = write_all(state_wr, state, MIN(strlen(state), (size_t)LC_HOOK_STATE_MAX));
-		state_wr = safe_close(state_wr);
-		if (r >= 0)
-			r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
-		if (r < 0) {
-			kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
-			goto fail;
-		}
-		r = lc_sync_recv(parent, hooks_timeout_ms(cfg, LC_HOOK_CREATE_CONTAINER, LC_HOOK_CREATE_CONTAINER), &m);
-	}
-	if (r < 0) {
-		kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
-		goto fail;
-	}
-	if (r == 0) {
-		r = kc_error_set(err, EIO, "container init exited during setup");
-		goto fail;
-	}
-	if (m.type == LC_SYNC_ERROR) {
-		r = error_from_msg(&m, "container init", err);
-		goto fail;
-	}
-	if (m.type != LC_SYNC_READY) {
-		r = kc_error_set(err, EBADMSG, "container init: unexpected sync message %u", m.type);
-		goto fail;
-	}
-	ret->pid = pid;
-	ret->pidfd = TAKE_FD(pfd);
+	*ret = TAKE_PTR(op);
 	return 0;
 fail:
-	kill_and_collect(pfd);
+	/* The caller gets the op back even so, for the child it must collect. */
+	(void)op_fail(op, true, r);
+	*ret = TAKE_PTR(op);
 	return r;
+}
+
+/* Blocking: steps to the end; a failed init is collected here, since the caller never heard of it. */
+int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int r = lc_spawn_init_begin(a, &op, err);
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (r < 0) {
+		if (op && op->pidfd >= 0)
+			collect(op->pidfd);
+		return r;
+	}
+	lc_op_take_child(op, &ret->pid, &ret->pidfd);
+	return 0;
 }
 
 /* ---- exec into a running container ---------------------------------------------------------------------- */
 
-static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
+/* The process, a direct child of the caller already in the container's pid namespace: joins the cgroup and the
+ * other namespaces itself, then becomes the container's process. */
+static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup) {
 	const lc_process_config *p = a->process;
 	kc_error err = {0};
 	char exe[PATH_MAX];
 	lc_security_params sp;
 	int r = 0;
 
+	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	syncfd = move_above(syncfd, a->preserve_fds);
+	if (syncfd < 0)
+		_exit(1);
+	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
+		lc_child_fail(syncfd, &err);
+	/* The container's cgroup before its namespaces, while the host's cgroupfs is still in reach; "0" is the
+	 * writer itself. */
+	if (a->cgroup && !in_cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
+		kc_error_prefix(&err, "join the container's cgroup");
+		lc_child_fail(syncfd, &err);
+	}
+	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. The
+	 * pid and time namespaces were ours at birth. */
+	unsigned flags = a->ns_flags & ~(unsigned)(CLONE_NEWPID | CLONE_NEWTIME);
+	if (flags && setns(a->target_pidfd, (int)flags) < 0) {
+		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", flags, strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
 	lc_security_params_init(&sp, p, a->seccomp, a->has_personality, a->personality);
 	if (p->terminal && setsid() < 0)
 		r = kc_error_set(&err, errno, "setsid: %s", strerror(errno));
@@ -676,104 +925,69 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
 	exec_process(syncfd, exe, &sp, a->preserve_fds);
 }
 
-/* The helper: joins, then clones the process as a sibling (CLONE_PARENT), i.e. a child of the caller. setns with
- * CLONE_NEWPID only moves the helper's future children, which is why the process cannot be the helper itself. */
-static _noreturn_ void exec_helper(const lc_exec_args *a, int syncfd) {
-	kc_error err = {0};
-
-	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
-	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0)
-		_exit(1);
-	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
-		lc_child_fail(syncfd, &err);
-	/* The container's cgroup before its namespaces: the process cloned below inherits it, and its limits
-	 * count from its first instruction. "0" is the writer itself. */
-	if (a->cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
-		kc_error_prefix(&err, "join the container's cgroup");
-		lc_child_fail(syncfd, &err);
-	}
-	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. */
-	if (a->ns_flags && setns(a->target_pidfd, (int)a->ns_flags) < 0) {
-		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", a->ns_flags, strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
-	lc_clone_args ca = {.flags = CLONE_PARENT, .exit_signal = 0};
-	pid_t pid = lc_clone3(&ca);
-	if (pid < 0) {
-		kc_error_set(&err, -pid, "clone3 into the container: %s", strerror(-pid));
-		lc_child_fail(syncfd, &err);
-	}
-	if (pid == 0)
-		exec_child(a, syncfd);
-	(void)lc_sync_send(syncfd, LC_SYNC_PID, pid, NULL);
-	_exit(0);
-}
-
-int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
-	int sv[2], helper_pidfd = -1;
-	lc_sync_msg m;
-	siginfo_t si;
-	pid_t pid = 0;
-	int r;
+int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int sv[2], pidfd = -1;
 
 	if (!a->process || !a->process->args)
 		return kc_error_set(err, EINVAL, "process.args: nothing to run");
+	op = op_new();
+	if (!op)
+		return kc_error_set(err, ENOMEM, "out of memory");
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
-	_cleanup_close_ int parent = sv[0];
+	op->syncfd = sv[0];
 
-	/* The helper exits with SIGCHLD like any child (CLONE_PARENT hands its exit_signal to the process, which
-	 * the caller's reaper must see); it is collected right here by its pidfd. */
-	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&helper_pidfd, .exit_signal = SIGCHLD};
-	pid_t helper = lc_clone3(&ca);
-	if (helper < 0) {
-		(void)close(sv[1]);
-		return kc_error_set(err, -helper, "clone3: %s", strerror(-helper));
+	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
+	int pidns = (a->ns_flags & CLONE_NEWPID) ? a->target_pidfd : -1;
+	int nstype = CLONE_NEWPID | (int)(a->ns_flags & CLONE_NEWTIME);
+	/* Pure v2: born in the container's cgroup. */
+	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	pid_t pid = -EINVAL;
+	if (cgfd >= 0) {
+		lc_clone_args cca = ca;
+		cca.flags |= CLONE_INTO_CGROUP;
+		cca.cgroup = (uint64_t)cgfd;
+		pid = clone_in_pidns(&cca, pidns, nstype);
 	}
-	if (helper == 0) {
+	bool in_cgroup = pid >= 0;
+	if (!in_cgroup) {
+		/* No pidns to enter and no time namespace: still go through setns when the target has its own time
+		 * namespace, which only children can join. */
+		if (pidns < 0 && (a->ns_flags & CLONE_NEWTIME)) {
+			pidns = a->target_pidfd;
+			nstype = CLONE_NEWTIME;
+		}
+		pid = clone_in_pidns(&ca, pidns, nstype);
+	}
+	if (pid < 0) {
+		(void)close(sv[1]);
+		return kc_error_set(err, -pid, "clone3 into the container: %s", strerror(-pid));
+	}
+	if (pid == 0) {
 		(void)close(sv[0]);
-		exec_helper(a, sv[1]);
+		exec_child(a, sv[1], in_cgroup);
 	}
 	(void)close(sv[1]);
-	_cleanup_close_ int hfd = helper_pidfd;
-
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return kc_error_set(err, -r, "waiting for the exec helper: %s", strerror(-r));
-	if (r == 0)
-		return kc_error_set(err, EIO, "the exec helper exited without a word");
-	if (m.type == LC_SYNC_ERROR)
-		return error_from_msg(&m, "exec", err);
-	if (m.type != LC_SYNC_PID || m.value <= 0)
-		return kc_error_set(err, EBADMSG, "exec: unexpected sync message %u", m.type);
-	pid = (pid_t)m.value;
-	/* Our child and not yet reaped, so the pid cannot have been reused. */
-	_cleanup_close_ int pfd = lc_pidfd_open(pid);
-	if (pfd < 0)
-		return kc_error_set(err, -pfd, "pidfd_open %d: %s", (int)pid, strerror(-pfd));
-
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	if (r != 0) {
-		if (r > 0 && m.type == LC_SYNC_ERROR)
-			r = error_from_msg(&m, "exec", err);
-		else
-			r = kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
-		/* The failed process has exited or will; its status is the caller's to collect, so hand it out. */
-		ret->pid = pid;
-		ret->pidfd = TAKE_FD(pfd);
-		return r;
-	}
-	ret->pid = pid;
-	ret->pidfd = TAKE_FD(pfd);
+	op->pid = pid;
+	op->pidfd = pidfd;
+	op->phase = OP_WAIT_EXEC;
+	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
+	*ret = TAKE_PTR(op);
 	return 0;
 }
+
+int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int r = lc_spawn_exec_begin(a, &op, err);
+	if (r < 0)
+		return r;
+	r = lc_op_run(op, err);
+	/* Failed or not, the process is the caller's to collect (its 126/127, or the SIGKILL of a timeout). */
+	lc_op_take_child(op, &ret->pid, &ret->pidfd);
+	return r;
+}
+
 
 /* ---- CVE-2019-5736 ------------------------------------------------------------------------------------------ */
 
