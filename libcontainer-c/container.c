@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "libcontainer-c/console.h"
 #include "libcontainer-c/container.h"
 #include "libcontainer-c/exec-internal.h"
 #include "libcontainer-c/hooks.h"
@@ -236,9 +237,22 @@ static int write_pid_file(const char *path, pid_t pid, kc_error *err) {
 static int compile_seccomp(const lc_config *cfg, lc_seccomp_prog **ret, kc_error *err) {
 	if (!cfg->seccomp)
 		return 0;
-	if (cfg->seccomp->uses_notify)
-		return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
 	return lc_seccomp_compile(cfg->seccomp, ret, err);
+}
+
+/* SCMP_ACT_NOTIFY: the socket at linux.seccomp.listenerPath, connected by the runtime (the path is the host's);
+ * -1 without a notifying profile. */
+static int listener_connect(const lc_config *cfg, int *ret, kc_error *err) {
+	*ret = -1;
+	if (!cfg->seccomp || !cfg->seccomp->uses_notify)
+		return 0;
+	const char *path = cfg->seccomp->listener_path;
+	if (!path || !*path)
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener path");
+	int r = lc_console_socket_connect(path, ret, err);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp.listenerPath: connect to `%s`: %s", path, strerror(-r));
+	return 0;
 }
 
 /* The container's cgroup: linux.cgroupsPath resolved below the caller's parent (lcrun: /lcrun), created with
@@ -259,12 +273,14 @@ typedef struct create_ctx {
 	lc_cgroup *cg;
 	char rootfs[PATH_MAX];
 	lc_spawn_args a;
+	int listener; /* connected to linux.seccomp.listenerPath until the init has it */
 } create_ctx;
 
 static void create_ctx_free(create_ctx *c) {
 	if (!c)
 		return;
 	(void)safe_close(c->statefd);
+	(void)safe_close(c->listener);
 	c->cg = lc_cgroup_free(c->cg);
 	c->prog = lc_seccomp_prog_free(c->prog);
 	c->cfg = lc_config_free(c->cfg);
@@ -278,9 +294,9 @@ DEFINE_CLEANUP_FUNC(create_ctx *, create_ctx_free);
 
 /* The state the hooks get: prestart (deprecated, same moment) and createRuntime in the runtime's namespaces,
  * then createContainer and startContainer in the container's. */
-static int create_state(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+static int create_state(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err) {
 	create_ctx *c = userdata;
-	*ret_state = hook_state(c->cfg, c->id, c->bundle, pid, "created");
+	*ret_state = hook_state(c->cfg, c->id, c->bundle, pid, status);
 	return *ret_state ? 0 : kc_error_set(err, ENOMEM, "out of memory");
 }
 
@@ -374,6 +390,9 @@ static int create_prepare(create_ctx *c, const lc_create_opts *o, int *ret_fifo,
 	r = compile_seccomp(cfg, &c->prog, err);
 	if (r < 0)
 		return r;
+	r = listener_connect(cfg, &c->listener, err);
+	if (r < 0)
+		return r;
 	return cgroup_create(cfg, c->id, o, &c->cg, err);
 }
 
@@ -398,7 +417,7 @@ int lc_container_create_begin(const char *root, const char *id, const lc_create_
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return kc_error_set(err, ENOMEM, "out of memory");
-	c->statefd = -1;
+	c->statefd = c->listener = -1;
 	c->root = strdup_or_null(root, &oom);
 	c->id = strdup_or_null(id, &oom);
 	c->bundle = strdup_or_null(o->bundle, &oom);
@@ -422,8 +441,10 @@ int lc_container_create_begin(const char *root, const char *id, const lc_create_
 			.console_sock_fd = o->console_sock_fd,
 			.preserve_fds = o->preserve_fds,
 			.no_pivot = o->no_pivot,
+			.seccomp_listener_fd = c->listener,
 		};
 		r = lc_spawn_init_begin(&c->a, &op, err);
+		c->listener = safe_close(c->listener); /* the init's now */
 	}
 	if (!op) {
 		if (c->cg)
@@ -732,7 +753,22 @@ int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts
 	r = compile_seccomp(cfg, &prog, err);
 	if (r < 0)
 		return r;
+	_cleanup_close_ int listener = -1;
+	_cleanup_free_ char *state = NULL;
+	r = listener_connect(cfg, &listener, err);
+	if (r < 0)
+		return r;
+	if (listener >= 0) {
+		json_object *v;
+		const char *bundle = json_object_object_get_ex(s->doc, "bundle", &v) ? json_object_get_string(v) : "";
+		state = hook_state(cfg, id, bundle, s->pid, "running");
+		if (!state)
+			return kc_error_set(err, ENOMEM, "out of memory");
+	}
 	lc_exec_args a = {
+		.seccomp_listener_fd = listener,
+		.seccomp_state = state,
+		.seccomp_metadata = cfg->seccomp ? cfg->seccomp->listener_metadata : NULL,
 		.cgroup = cg,
 		.seccomp = prog,
 		.has_personality = cfg->has_personality,

@@ -74,14 +74,18 @@ typedef struct lc_spawn_args {
 	 * before GO. */
 	lc_cgroup *cgroup;
 	/* Called in the parent when the child reports HOOKS: the state JSON (malloc'd) for the init pid that
-	 * prestart, createRuntime and the container's own hooks get on stdin; the operation then runs prestart and
-	 * createRuntime as steps. Required when the config has any of prestart, createRuntime, createContainer or
-	 * startContainer. */
-	int (*runtime_state)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	 * prestart, createRuntime and the container's own hooks get on stdin (status "created"; "creating" for the
+	 * seccomp listener); the operation then runs prestart and createRuntime as steps. Required when the config
+	 * has any of prestart, createRuntime, createContainer or startContainer, or a seccomp listener. */
+	int (*runtime_state)(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err);
 	void *hooks_userdata;
 	/* The process's fds 0, 1 and 2 (the agent's stdio pipes); NULL: inherited from the caller. A terminal's
 	 * slave replaces them. */
 	const int *stdio;
+	/* SCMP_ACT_NOTIFY: a socket the caller connected to linux.seccomp.listenerPath (required then, else -1).
+	 * Once the filter is installed the child sends the listener fd over it with the container process state
+	 * (runtime_state with status "creating"). */
+	int seccomp_listener_fd;
 } lc_spawn_args;
 
 /* Does the config need the HOOKS step of the create protocol? */
@@ -121,6 +125,11 @@ typedef struct lc_exec_args {
 	unsigned long personality;
 	lc_cgroup *cgroup;        /* the container's (a leaf); the helper joins it before setns, NULL: none */
 	const int *stdio;         /* fds 0, 1, 2 of the process, as in lc_spawn_args; NULL: inherited */
+	/* SCMP_ACT_NOTIFY, as in lc_spawn_args: the connected listener socket, the container's state JSON and
+	 * linux.seccomp.listenerMetadata (may be NULL). */
+	int seccomp_listener_fd;
+	const char *seccomp_state;
+	const char *seccomp_metadata;
 } lc_exec_args;
 
 /* Runs a process inside a running container: cloned as the caller's child straight into the container's pid
@@ -147,6 +156,9 @@ int lc_chdir_verified(const char *cwd, kc_error *err);
  * noNewPrivileges (exec_process does it after the start gate and closing fds). */
 void lc_security_params_init(lc_security_params *sp, const lc_process_config *p, const lc_seccomp_prog *seccomp,
 			     bool has_personality, unsigned long personality);
+
+/* One sendmsg of data with fd attached (SCM_RIGHTS). */
+int lc_send_fd(int sock, int fd, const void *data, size_t len);
 
 /* Console: in the child, after pivot_root: opens a pty from the container's /dev/ptmx, sends the master to
  * the console socket (SCM_RIGHTS) and makes the slave the controlling terminal and stdio. */

@@ -65,10 +65,10 @@ lc_instance *lc_instance_free(lc_instance *c) {
 
 /* prestart, createRuntime and the container's own hooks get the state the spec defines. The id is the caller's
  * validated one (no quotes or backslashes), so it needs no escaping. */
-static int runtime_state(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+static int runtime_state(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err) {
 	lc_instance *c = userdata;
-	if (asprintf(ret_state, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"created\",\"pid\":%d,\"bundle\":\"\"}",
-		     c->id, (int)pid) < 0)
+	if (asprintf(ret_state, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"%s\",\"pid\":%d,\"bundle\":\"\"}",
+		     c->id, status, (int)pid) < 0)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	return 0;
 }
@@ -115,7 +115,7 @@ int lc_instance_create_begin(lc_config *cfg, const lc_instance_opts *o, lc_insta
 		return kc_error_set(err, ENOMEM, "out of memory");
 	if (cfg->seccomp) {
 		if (cfg->seccomp->uses_notify)
-			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported");
+			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported for the agent's containers yet");
 		r = lc_seccomp_compile(cfg->seccomp, &c->seccomp, err);
 		if (r < 0)
 			return r;
@@ -142,6 +142,7 @@ int lc_instance_create_begin(lc_config *cfg, const lc_instance_opts *o, lc_insta
 		.runtime_state = runtime_state,
 		.hooks_userdata = c,
 		.stdio = cfg->process && cfg->process->terminal ? NULL : o->stdio,
+		.seccomp_listener_fd = -1,
 	};
 	_cleanup_(lc_op_freep) lc_op *op = NULL;
 	r = lc_spawn_init_begin(&c->spawn, &op, err);
@@ -230,6 +231,7 @@ int lc_instance_exec_begin(lc_instance *c, const lc_instance_exec_opts *o, lc_op
 		.personality = c->cfg->personality,
 		.cgroup = c->cgroup,
 		.stdio = p.terminal ? NULL : o->stdio,
+		.seccomp_listener_fd = -1,
 	};
 	return lc_spawn_exec_begin(&a, ret, err);
 }
@@ -240,9 +242,10 @@ int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_
 	*ret_pid = -1;
 	*ret_pidfd = -1;
 	int r = lc_instance_exec_begin(c, o, &op, err);
-	if (r < 0)
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (!op)
 		return r;
-	r = lc_op_run(op, err);
 	/* Failed or not, the process is the caller's child to collect. */
 	lc_op_take_child(op, ret_pid, ret_pidfd);
 	return r;

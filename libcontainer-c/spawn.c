@@ -232,6 +232,120 @@ static _noreturn_ void exec_process(int syncfd, const char *path, const lc_secur
 	lc_child_fail(syncfd, &err);
 }
 
+/* ---- SCMP_ACT_NOTIFY: the listener fd to linux.seccomp.listenerPath ---------------------------------------
+ * As runc and crun do: once the filter is installed, one message goes to the socket at listenerPath, the
+ * container process state as JSON with the listener attached (SCM_RIGHTS):
+ *   {"ociVersion": ..., "fds": ["seccompFd"], "pid": <host pid>, "metadata": <listenerMetadata>,
+ *    "state": <the container's state JSON>}
+ * The runtime connects before the clone (the path is the host's, out of the child's reach after pivot_root)
+ * and, knowing the host pid only after the clone, writes the message into a pipe the child reads before its
+ * security steps. After the install, the child's only syscall before the hand-off is sendmsg, which specconv
+ * keeps out of SCMP_ACT_NOTIFY rules (a notified sendmsg would wait for a listener nobody holds yet). */
+
+/* The pipe holds the whole message (it is written before the child reads it, by a parent that must not
+ * block): its capacity. */
+#define LC_NOTIFY_MSG_MAX LC_HOOK_STATE_MAX
+
+typedef struct notify_handoff {
+	int sock;     /* connected to listenerPath */
+	int msg_fd;   /* read end of the message pipe */
+	char *msg;
+	size_t len;
+} notify_handoff;
+
+/* Appends s as a JSON string. */
+static int json_string(char *buf, size_t size, size_t *off, const char *s) {
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i == 0 || s[i - 1]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[8];
+		size_t n = 0;
+		if (i == 0)
+			esc[n++] = '"';
+		if (!ch) {
+			esc[n++] = '"';
+		} else if (ch == '"' || ch == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			memcpy(esc + n, "\\u00", 4);
+			n += 4;
+			esc[n++] = hex[ch >> 4];
+			esc[n++] = hex[ch & 15];
+		} else {
+			esc[n++] = (char)ch;
+		}
+		if (*off + n >= size)
+			return -E2BIG;
+		memcpy(buf + *off, esc, n);
+		*off += n;
+		if (!ch)
+			break;
+	}
+	buf[*off] = '\0';
+	return 0;
+}
+
+/* In the runtime, after the clone: the whole message into the pipe, which then closes. */
+static int notify_write_msg(int fd, pid_t pid, const char *metadata, const char *state, kc_error *err) {
+	_cleanup_free_ char *buf = malloc(LC_NOTIFY_MSG_MAX);
+	size_t off = 0;
+	if (!buf)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	int r = format_checked(buf, LC_NOTIFY_MSG_MAX, "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%d,\"metadata\":",
+				 (int)pid);
+	if (r >= 0) {
+		off = strlen(buf);
+		r = json_string(buf, LC_NOTIFY_MSG_MAX, &off, metadata ? metadata : "");
+	}
+	if (r >= 0) {
+		r = format_checked(buf + off, LC_NOTIFY_MSG_MAX - off, ",\"state\":%s}", state);
+		off += r >= 0 ? strlen(buf + off) : 0;
+	}
+	if (r < 0)
+		return kc_error_set(err, E2BIG, "linux.seccomp: the container process state is larger than %d bytes",
+				    LC_NOTIFY_MSG_MAX);
+	r = write_all(fd, buf, off);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp: pass the listener message to the child: %s", strerror(-r));
+	return 0;
+}
+
+/* In the child, before the security steps: the message, whole (the runtime wrote it and closed its end). */
+static int notify_prepare(notify_handoff *h, kc_error *err) {
+	if (h->msg_fd < 0)
+		return 0;
+	h->msg = malloc(LC_NOTIFY_MSG_MAX);
+	if (!h->msg)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	for (h->len = 0; h->len < LC_NOTIFY_MSG_MAX;) {
+		ssize_t n = read(h->msg_fd, h->msg + h->len, LC_NOTIFY_MSG_MAX - h->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kc_error_set(err, errno, "linux.seccomp: read the listener message: %s", strerror(errno));
+		if (n == 0)
+			break;
+		h->len += (size_t)n;
+	}
+	h->msg_fd = safe_close(h->msg_fd);
+	if (h->len == 0)
+		return kc_error_set(err, EIO, "linux.seccomp: the runtime sent no listener message");
+	return 0;
+}
+
+/* listener_cb: right after the install. */
+static int notify_send(int listener_fd, void *userdata, kc_error *err) {
+	notify_handoff *h = userdata;
+	if (h->sock < 0 || !h->msg)
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: no listener to send the notify fd to");
+	int r = lc_send_fd(h->sock, listener_fd, h->msg, h->len);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp.listenerPath: send the notify fd: %s", strerror(-r));
+	h->sock = safe_close(h->sock);
+	return 0;
+}
+
 /* ---- init ---------------------------------------------------------------------------------------------------- */
 
 static int join_namespaces(const lc_config *cfg, kc_error *err) {
@@ -352,7 +466,7 @@ static int init_before_pivot(void *userdata, kc_error *err) {
 	return lc_hooks_run(h->cfg, LC_HOOK_CREATE_CONTAINER, h->state, err);
 }
 
-static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd) {
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd) {
 	const lc_config *cfg = a->cfg;
 	const lc_process_config *p = cfg->process;
 	kc_error err = {0};
@@ -362,6 +476,9 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	int r;
 
 	lc_security_params_init(&sp, p, a->seccomp, cfg->has_personality, cfg->personality);
+	notify_handoff nh = {.sock = -1, .msg_fd = -1};
+	sp.listener_cb = notify_send;
+	sp.userdata = &nh;
 	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
 	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -371,12 +488,17 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	int fifo = move_above(a->exec_fifo_fd, a->preserve_fds);
 	int console = move_above(a->console_sock_fd, a->preserve_fds);
 	int start_err = move_above(a->start_err_fd, a->preserve_fds);
+	nh.sock = move_above(a->seccomp_listener_fd, a->preserve_fds);
+	nh.msg_fd = move_above(notify_fd, a->preserve_fds);
+	int state_in = state_fd;
+	state_fd = move_above(state_fd, a->preserve_fds);
 	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0) || (a->start_err_fd >= 0 && start_err < 0))
+	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0) || (a->start_err_fd >= 0 && start_err < 0) ||
+	    (a->seccomp_listener_fd >= 0 && nh.sock < 0) || (notify_fd >= 0 && nh.msg_fd < 0) || (state_in >= 0 && state_fd < 0))
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
-	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd, start_err }, 5);
+	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd, start_err, nh.sock, nh.msg_fd }, 7);
 
 	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
@@ -394,7 +516,7 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 		kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 		lc_child_fail(syncfd, &err);
 	}
-	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = move_above(state_fd, a->preserve_fds)};
+	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = state_fd};
 	r = join_namespaces(cfg, &err);
 	if (r >= 0)
 		r = set_names(cfg, &err);
@@ -412,6 +534,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	if (r >= 0)
 		r = lc_chdir_verified(p->cwd, &err);
 	(void)umask(0022); /* the security module sets the spec's umask, or this same default */
+	if (r >= 0)
+		r = notify_prepare(&nh, &err);
 	if (r >= 0)
 		r = lc_process_apply_security(&sp, &err);
 	/* The executable is checked now, so that a typo fails `create` rather than a later `start` whose caller
@@ -492,7 +616,7 @@ struct lc_op {
 	const lc_config *cfg;
 	int state_wr;
 	char *state;
-	int (*runtime_state)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	int (*runtime_state)(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err);
 	void *state_userdata;
 	lc_hook_kind hook_kind;
 	size_t hook_i;
@@ -642,7 +766,7 @@ static int op_step_init(lc_op *op, kc_error *err) {
 	if (m.type == LC_SYNC_ERROR)
 		return error_from_msg(&m, "container init", err);
 	if (m.type == LC_SYNC_HOOKS && op->phase == OP_WAIT_INIT && op->state_wr >= 0) {
-		r = op->runtime_state(op->state_userdata, op->pid, &op->state, err);
+		r = op->runtime_state(op->state_userdata, op->pid, "created", &op->state, err);
 		if (r < 0)
 			return r;
 		op->phase = OP_HOOKS;
@@ -782,6 +906,15 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	/* The whole state goes into the pipe at once, so that writing it never waits for the init. */
 	if (hooks)
 		(void)fcntl(op->state_wr, F_SETPIPE_SZ, LC_HOOK_STATE_MAX);
+	bool notify = a->seccomp && a->seccomp->notify;
+	if (notify && (a->seccomp_listener_fd < 0 || !a->runtime_state))
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
+	int np[2] = {-1, -1};
+	if (notify && pipe2(np, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
+	if (notify)
+		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
@@ -822,9 +955,12 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 		(void)close(sv[0]);
 		if (op->state_wr >= 0)
 			(void)close(op->state_wr);
-		init_child(a, sv[1], state_rd);
+		if (notify_wr >= 0)
+			(void)close(notify_wr);
+		init_child(a, sv[1], state_rd, notify_rd);
 	}
 	(void)close(sv[1]);
+	notify_rd = safe_close(notify_rd);
 	op->pid = pid;
 	op->pidfd = pidfd;
 	op->phase = OP_WAIT_INIT;
@@ -834,6 +970,15 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 		r = write_id_map(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
 		if (r >= 0)
 			r = write_id_map(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
+		if (r < 0)
+			goto fail;
+	}
+	if (notify) {
+		_cleanup_free_ char *state = NULL;
+		r = a->runtime_state(a->hooks_userdata, pid, "creating", &state, err);
+		if (r >= 0)
+			r = notify_write_msg(notify_wr, pid, cfg->seccomp->listener_metadata, state, err);
+		notify_wr = safe_close(notify_wr);
 		if (r < 0)
 			goto fail;
 	}
@@ -879,11 +1024,12 @@ int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
 
 /* The process, a direct child of the caller already in the container's pid namespace: joins the cgroup and the
  * other namespaces itself, then becomes the container's process. */
-static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup) {
+static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup, int notify_fd) {
 	const lc_process_config *p = a->process;
 	kc_error err = {0};
 	char exe[PATH_MAX];
 	lc_security_params sp;
+	notify_handoff nh = {.sock = a->seccomp_listener_fd, .msg_fd = notify_fd};
 	int r = 0;
 
 	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
@@ -892,7 +1038,9 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 		lc_child_fail(syncfd, &err);
 	}
 	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0)
+	nh.sock = move_above(nh.sock, a->preserve_fds);
+	nh.msg_fd = move_above(nh.msg_fd, a->preserve_fds);
+	if (syncfd < 0 || (a->seccomp_listener_fd >= 0 && nh.sock < 0) || (notify_fd >= 0 && nh.msg_fd < 0))
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
@@ -910,12 +1058,16 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 		lc_child_fail(syncfd, &err);
 	}
 	lc_security_params_init(&sp, p, a->seccomp, a->has_personality, a->personality);
+	sp.listener_cb = notify_send;
+	sp.userdata = &nh;
 	if (p->terminal && setsid() < 0)
 		r = kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 	if (r >= 0 && p->terminal)
 		r = lc_console_setup_child(a->console_sock_fd, p, &err);
 	if (r >= 0)
 		r = lc_chdir_verified(p->cwd, &err);
+	if (r >= 0)
+		r = notify_prepare(&nh, &err);
 	if (r >= 0)
 		r = lc_process_apply_security(&sp, &err);
 	if (r >= 0)
@@ -934,6 +1086,15 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	op = op_new();
 	if (!op)
 		return kc_error_set(err, ENOMEM, "out of memory");
+	bool notify = a->seccomp && a->seccomp->notify;
+	if (notify && (a->seccomp_listener_fd < 0 || !a->seccomp_state))
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
+	int np[2] = {-1, -1};
+	if (notify && pipe2(np, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
+	if (notify)
+		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
@@ -966,13 +1127,24 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	}
 	if (pid == 0) {
 		(void)close(sv[0]);
-		exec_child(a, sv[1], in_cgroup);
+		if (notify_wr >= 0)
+			(void)close(notify_wr);
+		exec_child(a, sv[1], in_cgroup, notify_rd);
 	}
 	(void)close(sv[1]);
 	op->pid = pid;
 	op->pidfd = pidfd;
 	op->phase = OP_WAIT_EXEC;
 	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
+	if (notify) {
+		int r = notify_write_msg(notify_wr, pid, a->seccomp_metadata, a->seccomp_state, err);
+		if (r < 0) {
+			/* The op goes back all the same: the killed process is the caller's to collect. */
+			(void)op_fail(op, true, r);
+			*ret = TAKE_PTR(op);
+			return r;
+		}
+	}
 	*ret = TAKE_PTR(op);
 	return 0;
 }
@@ -980,9 +1152,10 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
 	_cleanup_(lc_op_freep) lc_op *op = NULL;
 	int r = lc_spawn_exec_begin(a, &op, err);
-	if (r < 0)
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (!op)
 		return r;
-	r = lc_op_run(op, err);
 	/* Failed or not, the process is the caller's to collect (its 126/127, or the SIGKILL of a timeout). */
 	lc_op_take_child(op, &ret->pid, &ret->pidfd);
 	return r;
