@@ -232,9 +232,14 @@ static int make_device(int rootfd, const char *path, mode_t type, dev_t rdev, mo
 	int r = path_open_parent_in_root(rootfd, path, PATH_RESOLVE_MKDIR | resolve_flags(), 0755, &dirfd, &name);
 	if (r < 0)
 		return kc_error_set(err, -r, "%s: `%s`: %s", field, path, strerror(-r));
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
-		return kc_error_set(err, errno, "%s: remove the image's `%s`: %s", field, path, strerror(errno));
-	if (mknodat(dirfd, name, type | (mode & 07777), rdev) < 0) {
+	/* mknodat never follows a symlink (EEXIST): what the image has there is removed and the node made again. */
+	int made = mknodat(dirfd, name, type | (mode & 07777), rdev);
+	if (made < 0 && errno == EEXIST) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
+			return kc_error_set(err, errno, "%s: remove the image's `%s`: %s", field, path, strerror(errno));
+		made = mknodat(dirfd, name, type | (mode & 07777), rdev);
+	}
+	if (made < 0) {
 		if (errno != EPERM || type == S_IFIFO)
 			return kc_error_set(err, errno, "%s: mknod `%s`: %s", field, path, strerror(errno));
 		/* No mknod here (a user namespace): bind the host's node onto an empty file instead. */
