@@ -101,5 +101,7 @@ int lc_instance_exec_begin(lc_instance *c, const lc_instance_exec_opts *o, lc_op
 int lc_instance_kill_all(lc_instance *c, int sig, kc_error *err);
 /* Freezes or thaws the cgroup (bounded). */
 int lc_instance_pause(lc_instance *c, bool pause, kc_error *err);
-/* Removes the cgroup, waiting at most timeout_ms for exiting processes to leave it. */
+/* Removes the cgroup, waiting at most timeout_ms for exiting processes to leave it. The delete step of an event
+ * loop: timeout_ms 0 is one attempt that never waits; -EBUSY (processes still leaving, the killed ones not yet
+ * reaped) means try again later, from a timer or after the next reap. */
 int lc_instance_destroy_cgroup(lc_instance *c, unsigned timeout_ms, kc_error *err);
