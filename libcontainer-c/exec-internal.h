@@ -26,15 +26,13 @@
  *                                        the hook-state pipe and answers GO; the child then runs the
  *                                        createContainer hooks, keeping the state for startContainer)
  *            child  -> parent ERROR     (err = errno, text = the message) at any step; the child then exits
- *   exec:    helper -> parent PID       (value = host pid of the process inside the container)
- *            helper or process -> parent ERROR, as above
+ *   exec:    process -> parent ERROR    (as above; the process is the parent's child from the clone on)
  *            EOF                        (the process exec'd: its end was close-on-exec)
  */
 enum {
 	LC_SYNC_GO = 1,
 	LC_SYNC_READY = 2,
 	LC_SYNC_ERROR = 3,
-	LC_SYNC_PID = 4,
 	LC_SYNC_HOOKS = 5,
 };
 
@@ -91,11 +89,6 @@ typedef struct lc_spawn_args {
 /* Does the config need the HOOKS step of the create protocol? */
 bool lc_spawn_needs_hooks(const lc_config *cfg);
 
-typedef struct lc_spawned {
-	pid_t pid;
-	int pidfd;
-} lc_spawned;
-
 /* What a layer above the spawn steps (container.c, instance.c) does at the end of an operation: done() when
  * the child is ready (a failure there fails the operation), cleanup() from lc_op_free (succeeded: done() ran
  * and returned 0). */
@@ -111,8 +104,6 @@ void lc_op_set_layer(lc_op *op, const lc_op_layer *layer);
  * on the way. a, and what it points to, must outlive the op. On a failure after the clone, *ret is set all
  * the same (the child, killed, is in it) and must be freed. */
 int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err);
-/* Blocking: begin and lc_op_run; on failure the child is killed and collected, and nothing is left. */
-int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err);
 
 typedef struct lc_exec_args {
 	int target_pidfd;         /* the container's init */
@@ -137,8 +128,6 @@ typedef struct lc_exec_args {
  * execs. The op ends when it has exec'd (EOF on the sync socket) or reported why not. The args are copied into
  * the child at begin: they need not outlive the op. */
 int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err);
-/* Blocking form. The process is handed out even on failure: its exit status is the caller's to collect. */
-int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err);
 
 /* ---- the child's steps ----------------------------------------------------------------------------------- */
 

@@ -586,15 +586,6 @@ static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, siz
 	return 0;
 }
 
-/* Collects a killed child that the caller never learned about (the blocking wrappers' failures). ECHILD means
- * the caller's reaper got there first. */
-static void collect(int pidfd) {
-	siginfo_t si;
-	(void)lc_pidfd_send_signal(pidfd, SIGKILL);
-	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-}
-
 /* ---- operations as steps (op.h) --------------------------------------------------------------------------- */
 
 typedef enum op_phase {
@@ -1005,21 +996,6 @@ fail:
 	return r;
 }
 
-/* Blocking: steps to the end; a failed init is collected here, since the caller never heard of it. */
-int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
-	_cleanup_(lc_op_freep) lc_op *op = NULL;
-	int r = lc_spawn_init_begin(a, &op, err);
-	if (r >= 0)
-		r = lc_op_run(op, err);
-	if (r < 0) {
-		if (op && op->pidfd >= 0)
-			collect(op->pidfd);
-		return r;
-	}
-	lc_op_take_child(op, &ret->pid, &ret->pidfd);
-	return 0;
-}
-
 /* ---- exec into a running container ---------------------------------------------------------------------- */
 
 /* The process, a direct child of the caller already in the container's pid namespace: joins the cgroup and the
@@ -1148,19 +1124,6 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	*ret = TAKE_PTR(op);
 	return 0;
 }
-
-int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
-	_cleanup_(lc_op_freep) lc_op *op = NULL;
-	int r = lc_spawn_exec_begin(a, &op, err);
-	if (r >= 0)
-		r = lc_op_run(op, err);
-	if (!op)
-		return r;
-	/* Failed or not, the process is the caller's to collect (its 126/127, or the SIGKILL of a timeout). */
-	lc_op_take_child(op, &ret->pid, &ret->pidfd);
-	return r;
-}
-
 
 /* ---- CVE-2019-5736 ------------------------------------------------------------------------------------------ */
 
