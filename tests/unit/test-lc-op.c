@@ -152,6 +152,15 @@ static lc_config *make_config(const char *args, const char *hooks) {
 	return cfg;
 }
 
+/* The inode of a namespace link, e.g. ns_ino("self", "pid_for_children"). */
+static ino_t ns_ino(const char *pid, const char *ns) {
+	char path[64];
+	struct stat st;
+	assert_true(format_checked(path, sizeof path, "/proc/%s/ns/%s", pid, ns) >= 0);
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_ino;
+}
+
 static lc_instance_opts opts_for(const char *id) {
 	return (lc_instance_opts){.id = id, .rootfs = rootfs, .no_cgroup = true, .console_sock_fd = -1};
 }
@@ -248,6 +257,12 @@ static void test_exec_steps(void **state) {
 		OK(lc_instance_exec_begin(c, &xo, &op, &err));
 		lc_op_child(op, &pid, &pidfd);
 		assert_true(pid > 0 && pidfd >= 0);
+		/* Born in the container's pid namespace, while we are back in ours for our next children. */
+		char spid[16], sinit[16];
+		(void)snprintf(spid, sizeof spid, "%d", (int)pid);
+		(void)snprintf(sinit, sizeof sinit, "%d", (int)init);
+		assert_true(ns_ino(spid, "pid") == ns_ino(sinit, "pid"));
+		assert_true(ns_ino("self", "pid_for_children") == ns_ino("self", "pid"));
 		drive_stats st = drive(op);
 		lc_op_take_child(op, &pid, &pidfd);
 		op = lc_op_free(op);
@@ -273,11 +288,52 @@ static void test_exec_steps(void **state) {
 	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* nothing else was ever our child */
 }
 
+/* A container joining another's pid namespace by path (the agent's sandbox pid namespace): its init is born
+ * there, the caller's own children are not. */
+static void test_create_in_pid_namespace(void **state) {
+	if (!need_root())
+		return;
+	lc_config *cfg = make_config("[\"sleep\", \"100\"]", "");
+	lc_instance_opts o = opts_for("op-pidns-a");
+	lc_instance *a = NULL, *b = NULL;
+	n_reaped = 0;
+	OK(lc_instance_create(cfg, &o, &a, &err));
+	OK(lc_instance_start(a, &err));
+	char sa[16], sb[16], json[4096];
+	(void)snprintf(sa, sizeof sa, "%d", (int)lc_instance_pid(a));
+
+	lc_spec *spec = NULL;
+	lc_config *cfg_b = NULL;
+	lc_specconv_opts sopts = {0};
+	assert_true(format_checked(json, sizeof json,
+				   "{\"ociVersion\": \"1.0.2\", \"process\": {\"args\": [\"sleep\", \"100\"], \"cwd\": \"/\","
+				   " \"env\": [\"PATH=/bin\"], \"user\": {\"uid\": 0, \"gid\": 0}}, \"root\": {\"path\": \"%s\"},"
+				   " \"linux\": {\"namespaces\": [{\"type\": \"pid\", \"path\": \"/proc/%s/ns/pid\"},"
+				   " {\"type\": \"mount\"}]}}", rootfs, sa) >= 0);
+	OK(lc_spec_from_json(json, strlen(json), &spec, &err));
+	OK(lc_config_from_spec(spec, &sopts, &cfg_b, &err));
+	lc_spec_free(spec);
+	o = opts_for("op-pidns-b");
+	OK(lc_instance_create(cfg_b, &o, &b, &err));
+	(void)snprintf(sb, sizeof sb, "%d", (int)lc_instance_pid(b));
+	assert_true(ns_ino(sb, "pid") == ns_ino(sa, "pid"));
+	assert_true(ns_ino("self", "pid_for_children") == ns_ino("self", "pid"));
+	assert_int_equal(n_reaped, 0);
+
+	OK(lc_instance_kill_all(b, SIGKILL, &err));
+	OK(lc_instance_kill_all(a, SIGKILL, &err));
+	assert_non_null(reap_pid(lc_instance_pid(b)));
+	assert_non_null(reap_pid(lc_instance_pid(a)));
+	lc_instance_free(b);
+	lc_instance_free(a);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_with_slow_hook),
 		cmocka_unit_test(test_create_hook_timeout),
 		cmocka_unit_test(test_exec_steps),
+		cmocka_unit_test(test_create_in_pid_namespace),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
