@@ -839,6 +839,18 @@ int lc_op_run(lc_op *op, kc_error *err) {
  * duration: setns(CLONE_NEWPID) changes only pid_for_children, so the caller itself stays where it is, and is
  * switched back to its own right after. This replaces a helper process that would join and clone on our
  * behalf: one process fewer, and no short-lived child that a waitpid(-1) elsewhere could collect. */
+/* Set when the kernel refused to let us back into our own pid namespace (it never should): from then on every
+ * child of ours would be born in a container's, so nothing more is cloned. The caller (PID 1 in the guest)
+ * lives on and answers each request with the error. */
+static int pidns_stuck;
+
+static int check_pidns(kc_error *err) {
+	if (pidns_stuck)
+		return kc_error_set(err, pidns_stuck, "cannot return to our own pid namespace (%s): refusing to clone",
+				    strerror(pidns_stuck));
+	return 0;
+}
+
 static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
 	if (nsfd < 0)
 		return lc_clone3(ca);
@@ -851,16 +863,12 @@ static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
 	pid_t pid = lc_clone3(ca);
 	if (pid == 0)
 		return 0;
-	int e = 0;
-	/* Our own namespaces are always ones we may return to. Should the kernel refuse, every later child
-	 * would be born in the container's: give up loudly rather than go on. */
-	if (setns(own_pid, CLONE_NEWPID) < 0 || (own_time >= 0 && setns(own_time, CLONE_NEWTIME) < 0))
-		e = errno;
-	if (e) {
-		char line[128];
-		int n = snprintf(line, sizeof line, "libcontainer-c: cannot return to our pid namespace: %s\n", strerror(e));
-		(void)!write(STDERR_FILENO, line, (size_t)MAX(n, 0));
-		abort();
+	/* Our own namespaces are always ones we may return to. */
+	if (setns(own_pid, CLONE_NEWPID) < 0 || (own_time >= 0 && setns(own_time, CLONE_NEWTIME) < 0)) {
+		pidns_stuck = errno;
+		if (pid > 0)
+			(void)kill(pid, SIGKILL); /* our child, not yet collected: the pid is still its */
+		return -pidns_stuck;
 	}
 	return pid;
 }
@@ -873,6 +881,9 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 
 	if (!cfg->process || !cfg->process->args)
 		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
+	r = check_pidns(err);
+	if (r < 0)
+		return r;
 	bool hooks = lc_spawn_needs_hooks(cfg);
 	if (hooks && !a->runtime_state)
 		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
@@ -1059,6 +1070,9 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 
 	if (!a->process || !a->process->args)
 		return kc_error_set(err, EINVAL, "process.args: nothing to run");
+	int r = check_pidns(err);
+	if (r < 0)
+		return r;
 	op = op_new();
 	if (!op)
 		return kc_error_set(err, ENOMEM, "out of memory");
@@ -1113,7 +1127,7 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	op->phase = OP_WAIT_EXEC;
 	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 	if (notify) {
-		int r = notify_write_msg(notify_wr, pid, a->seccomp_metadata, a->seccomp_state, err);
+		r = notify_write_msg(notify_wr, pid, a->seccomp_metadata, a->seccomp_state, err);
 		if (r < 0) {
 			/* The op goes back all the same: the killed process is the caller's to collect. */
 			(void)op_fail(op, true, r);
