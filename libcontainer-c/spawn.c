@@ -873,6 +873,69 @@ static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
 	return pid;
 }
 
+/* clone3 of the init into its namespaces, into the pid namespace pidns when it joins one. Pure v2: born in the
+ * cgroup, so no cgroup.procs write and no moment outside it (*ret_entered); on hybrid the v1 hierarchies need
+ * the write anyway, so the parent enters it into all of them after the clone. */
+static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret_entered, int64_t *ret_go) {
+	lc_clone_args ca = {
+		.flags = a->cfg->clone_flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+	};
+	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	if (cgfd >= 0) {
+		lc_clone_args cca = ca;
+		cca.flags |= CLONE_INTO_CGROUP;
+		cca.cgroup = (uint64_t)cgfd;
+		pid_t pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
+		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
+		 * cgroup.procs write after a plain clone says which. */
+		if (pid >= 0) {
+			*ret_entered = true;
+			return pid;
+		}
+	}
+	/* Without CLONE_INTO_CGROUP the init reaches its cgroup only after the clone, so a new cgroup namespace
+	 * made at the clone would be rooted at ours: the child unshares it after GO instead. */
+	if (a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
+		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
+	}
+	return clone_in_pidns(&ca, pidns, CLONE_NEWPID);
+}
+
+/* In the runtime right after the clone: id maps, the listener message, the cgroup, then GO. A half-way cgroup
+ * entry (some hierarchies done) is undone by the caller: it kills the init and destroys the cgroup. */
+static int init_go(lc_op *op, const lc_spawn_args *a, int notify_wr, bool entered, int64_t go, kc_error *err) {
+	const lc_config *cfg = a->cfg;
+	int r;
+
+	if (cfg->clone_flags & CLONE_NEWUSER) {
+		r = write_id_map(op->pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
+		if (r >= 0)
+			r = write_id_map(op->pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
+		if (r < 0)
+			return r;
+	}
+	if (notify_wr >= 0) {
+		_cleanup_free_ char *state = NULL;
+		r = a->runtime_state(a->hooks_userdata, op->pid, "creating", &state, err);
+		if (r >= 0)
+			r = notify_write_msg(notify_wr, op->pid, cfg->seccomp->listener_metadata, state, err);
+		if (r < 0)
+			return r;
+	}
+	if (a->cgroup && !entered) {
+		r = lc_cgroup_enter(a->cgroup, op->pid, err);
+		if (r < 0)
+			return kc_error_prefix(err, "put the container init into its cgroup");
+	}
+	r = lc_sync_send(op->syncfd, LC_SYNC_GO, go, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+	return 0;
+}
+
 int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	const lc_config *cfg = a->cfg;
 	_cleanup_(lc_op_freep) lc_op *op = NULL;
@@ -921,34 +984,9 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
 
-	lc_clone_args ca = {
-		.flags = cfg->clone_flags | CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
-		.exit_signal = SIGCHLD,
-	};
-	/* Pure v2: born in the cgroup, so no cgroup.procs write and no moment outside it. On hybrid the v1
-	 * hierarchies need the write anyway, so the parent enters it into all of them below. */
 	bool entered = false;
-	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
-	pid_t pid = -EINVAL;
-	if (cgfd >= 0) {
-		lc_clone_args cca = ca;
-		cca.flags |= CLONE_INTO_CGROUP;
-		cca.cgroup = (uint64_t)cgfd;
-		pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
-		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
-		 * write below says which. */
-		entered = pid >= 0;
-	}
-	/* Without CLONE_INTO_CGROUP the init reaches its cgroup only after the clone, so a new cgroup namespace
-	 * made at the clone would be rooted at ours: the child unshares it after GO instead. */
 	int64_t go = 0;
-	if (!entered && a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
-		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
-		go |= LC_GO_UNSHARE_CGROUPNS;
-	}
-	if (!entered)
-		pid = clone_in_pidns(&ca, pidns, CLONE_NEWPID);
+	pid_t pid = clone_init(a, pidns, &pidfd, &entered, &go);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
@@ -968,41 +1006,11 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	op->phase = OP_WAIT_INIT;
 	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 
-	if (cfg->clone_flags & CLONE_NEWUSER) {
-		r = write_id_map(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
-		if (r >= 0)
-			r = write_id_map(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (notify) {
-		_cleanup_free_ char *state = NULL;
-		r = a->runtime_state(a->hooks_userdata, pid, "creating", &state, err);
-		if (r >= 0)
-			r = notify_write_msg(notify_wr, pid, cfg->seccomp->listener_metadata, state, err);
-		notify_wr = safe_close(notify_wr);
-		if (r < 0)
-			goto fail;
-	}
-	/* Half-way entry (some hierarchies done) is undone by the caller: it kills the init and destroys the
-	 * cgroup. */
-	if (a->cgroup && !entered) {
-		r = lc_cgroup_enter(a->cgroup, pid, err);
-		if (r < 0) {
-			kc_error_prefix(err, "put the container init into its cgroup");
-			goto fail;
-		}
-	}
-	r = lc_sync_send(op->syncfd, LC_SYNC_GO, go, NULL);
-	if (r < 0) {
-		kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
-		goto fail;
-	}
-	*ret = TAKE_PTR(op);
-	return 0;
-fail:
-	/* The caller gets the op back even so, for the child it must collect. */
-	(void)op_fail(op, true, r);
+	r = init_go(op, a, notify_wr, entered, go, err);
+	notify_wr = safe_close(notify_wr);
+	/* On failure the caller gets the op back even so, for the child it must collect. */
+	if (r < 0)
+		(void)op_fail(op, true, r);
 	*ret = TAKE_PTR(op);
 	return r;
 }
