@@ -581,6 +581,14 @@ static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, siz
 	}
 	(void)snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
 	int r = write_string_file(path, buf);
+	/* Without CAP_SETGID over our own user namespace (rootless) the kernel takes a gid map only once
+	 * setgroups(2) is denied in the new one: the process then keeps the groups it has. */
+	if (r == -EPERM && strcmp(file, "gid_map") == 0) {
+		char sg[64];
+		(void)snprintf(sg, sizeof sg, "/proc/%d/setgroups", (int)pid);
+		if (write_string_file(sg, "deny") >= 0)
+			r = write_string_file(path, buf);
+	}
 	if (r < 0)
 		return kc_error_set(err, -r, "linux.%s: write %s: %s", file, path, strerror(-r));
 	return 0;
@@ -1121,6 +1129,11 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	}
 	if (pid < 0) {
 		(void)close(sv[1]);
+		/* Entering a pid namespace for our children takes CAP_SYS_ADMIN over our own user namespace, which
+		 * an unprivileged (rootless) runtime lacks. */
+		if (pid == -EPERM && pidns >= 0 && geteuid() != 0)
+			return kc_error_set(err, EPERM, "exec: entering the container's pid namespace needs CAP_SYS_ADMIN: "
+					    "exec into a rootless container is not supported yet");
 		return kc_error_set(err, -pid, "clone3 into the container: %s", strerror(-pid));
 	}
 	if (pid == 0) {

@@ -173,6 +173,8 @@ static int do_create(create_args *c, const char *id, int sfd, pid_t *ret_pid, in
 		.pid_file = c->pid_file,
 		.preserve_fds = c->preserve_fds,
 		.no_pivot = c->no_pivot,
+		/* Rootless: an unprivileged user has no cgroup of its own to create containers in. */
+		.no_cgroup = geteuid() != 0,
 	};
 	_cleanup_(lc_op_freep) lc_op *op = NULL;
 	r = lc_container_create_begin(opt_root, id, &o, &op, &e);
@@ -461,14 +463,14 @@ int main(int argc, char **argv) {
 		{},
 	};
 	kc_error e = {0};
-	bool debug = false, logging = false;
+	bool debug = false, logging = false, root_given = false;
 	int o;
 
 	log_set_fd(-1);
 	lc_set_warn_handler(print_warning, NULL);
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'r': opt_root = optarg; break;
+		case 'r': opt_root = optarg; root_given = true; break;
 		case 'l': {
 			int fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 			if (fd < 0) {
@@ -494,6 +496,16 @@ int main(int argc, char **argv) {
 	if (optind >= argc) {
 		usage(stderr);
 		return 1;
+	}
+	/* Rootless, as runc and crun: without --root the state lives in the user's runtime directory. */
+	_cleanup_free_ char *user_root = NULL;
+	if (!root_given && geteuid() != 0) {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		if (!xdg || xdg[0] != '/' || asprintf(&user_root, "%s/lcrun", xdg) < 0) {
+			fprintf(stderr, "lcrun: running unprivileged: give --root, or set XDG_RUNTIME_DIR\n");
+			return 1;
+		}
+		opt_root = user_root;
 	}
 	/* --debug without --log: to stderr, as runc does. */
 	if (debug && !logging)
