@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -1027,7 +1028,57 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 
 /* The process, a direct child of the caller already in the container's pid namespace: joins the cgroup and the
  * other namespaces itself, then becomes the container's process. */
-static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup, int notify_fd) {
+/* Rootless exec: an unprivileged runtime cannot enter the container's pid namespace for its children, but the
+ * child, once in the container's user namespace, can. It does, and forks the process there; it then stays
+ * behind as a relay (the runtime's child, so the runtime still collects the exit status): it forwards every
+ * signal it gets to the process and exits with the process's status (128+signal for a signal death). Returns
+ * in the process only. */
+static void relay_into_pidns(const lc_exec_args *a, int syncfd) {
+	kc_error err = {0};
+	sigset_t all;
+
+	if (setns(a->target_pidfd, (int)(a->ns_flags & (CLONE_NEWPID | CLONE_NEWTIME))) < 0) {
+		kc_error_set(&err, errno, "join the container's pid namespace: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	/* Blocked before the fork so that no signal meant for the process is lost in between; the process
+	 * unblocks everything before its execve. */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, NULL);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	if (sfd < 0) {
+		kc_error_set(&err, errno, "signalfd: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		kc_error_set(&err, errno, "fork into the container's pid namespace: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	if (pid == 0) {
+		(void)close(sfd);
+		return;
+	}
+	/* The runtime's EOF is the process's execve: the relay must not hold the sync socket. */
+	(void)close(syncfd);
+	for (;;) {
+		struct signalfd_siginfo si;
+		int status;
+		ssize_t n = read(sfd, &si, sizeof si);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof si)
+			_exit(1);
+		if (si.ssi_signo != SIGCHLD) {
+			(void)kill(pid, (int)si.ssi_signo);
+			continue;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup, int notify_fd, bool relay) {
 	const lc_process_config *p = a->process;
 	kc_error err = {0};
 	char exe[PATH_MAX];
@@ -1060,6 +1111,8 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", flags, strerror(errno));
 		lc_child_fail(syncfd, &err);
 	}
+	if (relay)
+		relay_into_pidns(a, syncfd);
 	lc_security_params_init(&sp, p, a->seccomp, a->has_personality, a->personality);
 	sp.listener_cb = notify_send;
 	sp.userdata = &nh;
@@ -1127,20 +1180,23 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 		}
 		pid = clone_in_pidns(&ca, pidns, nstype);
 	}
+	/* Entering a pid namespace for our children takes CAP_SYS_ADMIN over our own user namespace, which an
+	 * unprivileged (rootless) runtime lacks: the child enters it from inside the container's user namespace
+	 * and relays (relay_into_pidns). */
+	bool relay = false;
+	if (pid == -EPERM && pidns >= 0 && (a->ns_flags & CLONE_NEWUSER)) {
+		relay = true;
+		pid = lc_clone3(&ca);
+	}
 	if (pid < 0) {
 		(void)close(sv[1]);
-		/* Entering a pid namespace for our children takes CAP_SYS_ADMIN over our own user namespace, which
-		 * an unprivileged (rootless) runtime lacks. */
-		if (pid == -EPERM && pidns >= 0 && geteuid() != 0)
-			return kc_error_set(err, EPERM, "exec: entering the container's pid namespace needs CAP_SYS_ADMIN: "
-					    "exec into a rootless container is not supported yet");
 		return kc_error_set(err, -pid, "clone3 into the container: %s", strerror(-pid));
 	}
 	if (pid == 0) {
 		(void)close(sv[0]);
 		if (notify_wr >= 0)
 			(void)close(notify_wr);
-		exec_child(a, sv[1], in_cgroup, notify_rd);
+		exec_child(a, sv[1], in_cgroup, notify_rd, relay);
 	}
 	(void)close(sv[1]);
 	op->pid = pid;

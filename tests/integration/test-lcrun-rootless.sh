@@ -1,9 +1,8 @@
 #!/bin/bash
 # Rootless lcrun: an unprivileged user (nobody) runs a container in a user namespace of its own, mapping itself
 # to root, with no cgroup: run (uid 0 inside, its hostname, /proc), create/start/state/kill/delete, the state in
-# $XDG_RUNTIME_DIR/lcrun when --root is not given, and nothing left behind. exec into a rootless container is
-# refused with its reason (entering a pid namespace for a child needs CAP_SYS_ADMIN over our own user
-# namespace).
+# $XDG_RUNTIME_DIR/lcrun when --root is not given, exec (through a relay that enters the container's pid
+# namespace from inside its user namespace: exit code and signals pass through), and nothing left behind.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
@@ -46,10 +45,21 @@ owner=$(stat -c %U "/proc/$pid" 2>/dev/null)
 if [ "$st" = running ] && [ "$owner" = nobody ] && [ -d "$xdg/lcrun/$c" ]; then
 	pass "rootless create/start: running as nobody on the host, state in \$XDG_RUNTIME_DIR/lcrun"
 else fail "rootless create/start" "status=$st owner=$owner state=$(ls "$xdg/lcrun" 2>&1)"; fi
-out=$(nb exec "$c" true 2>&1); rc=$?
-if [ $rc -ne 0 ] && grep -q "exec into a rootless container is not supported" <<<"$out"; then
-	pass "rootless exec: refused with its reason"
-else fail "rootless exec" "rc=$rc out=$out"; fi
+out=$(nb exec "$c" sh -c "'id -u; readlink /proc/self/ns/pid; exit 7'" 2>&1); rc=$?
+want_ns=$(readlink "/proc/$pid/ns/pid")
+if [ $rc -eq 7 ] && [ "$(echo "$out" | tr '\n' ' ')" = "0 $want_ns " ]; then
+	pass "rootless exec: in the container's user and pid namespaces, exit code relayed"
+else fail "rootless exec" "rc=$rc out=$out want ns $want_ns"; fi
+# A signal to the relay reaches the process: its status comes back as 128+15.
+nb exec "$c" sh -c "'sleep 1000; : $token-exec'" & epid=$!
+for _ in $(seq 50); do pgrep -f "$token-exec" >/dev/null && break; sleep 0.1; done
+sleep 0.2
+# lcrun itself (the oldest of the two processes with its command line; the younger is the relay) gets it.
+runtime=$(pgrep -o -u nobody -f "^$LCRUN exec $c")
+kill -TERM "$runtime"
+wait "$epid"; rc=$?
+if [ $rc -eq 143 ] && ! pgrep -f "$token-exec" >/dev/null; then pass "rootless exec: a signal reaches the process (143)"
+else fail "rootless exec signal" "rc=$rc left: $(pgrep -af "$token-exec")"; fi
 nb kill "$c" KILL
 for _ in $(seq 50); do [ "$(nb state "$c" | jq -r .status)" = stopped ] && break; sleep 0.1; done
 nb delete "$c" 2>"$scratch/err" || fail "rootless delete" "$(cat "$scratch/err")"
