@@ -584,12 +584,19 @@ static int destroy_in_hierarchy(lc_cgroup *cg, int h, char *failed, size_t size)
 	if (mfd < 0)
 		return -errno;
 	(void)format_checked(rel, sizeof rel, "%s", cg->path + 1);
-	_cleanup_close_ int leaf = openat(mfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (leaf < 0)
-		return errno == ENOENT ? 0 : -errno;
-	r = walk_children(leaf, 0, true, rmdir_child, NULL);
-	if (r >= 0 && unlinkat(mfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		r = -errno;
+	/* The usual leaf, made by us and without child cgroups, goes with one rmdir; only a busy one (children
+	 * made inside the container, or processes still leaving) is walked. */
+	r = unlinkat(mfd, rel, AT_REMOVEDIR) < 0 ? -errno : 0;
+	if (r == -ENOENT)
+		return 0;
+	if (r == -EBUSY || r == -ENOTEMPTY) {
+		_cleanup_close_ int leaf = openat(mfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (leaf < 0)
+			return errno == ENOENT ? 0 : -errno;
+		r = walk_children(leaf, 0, true, rmdir_child, NULL);
+		if (r >= 0 && unlinkat(mfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
+			r = -errno;
+	}
 	if (r < 0) {
 		(void)snprintf(failed, size, "%s%s", hier->mount, cg->path);
 		return r;

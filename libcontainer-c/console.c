@@ -29,9 +29,9 @@ int lc_console_socket_connect(const char *path, int *ret, kc_error *err) {
 	return 0;
 }
 
-static int send_fd(int sock, int fd, const char *name) {
+int lc_send_fd(int sock, int fd, const void *data, size_t len) {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
-	struct iovec iov = {.iov_base = (void *)name, .iov_len = strlen(name)};
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 	c->cmsg_level = SOL_SOCKET;
@@ -74,7 +74,7 @@ int lc_console_setup_child(int sock, const lc_process_config *p, kc_error *err) 
 		struct winsize ws = {.ws_row = p->console_height, .ws_col = p->console_width};
 		(void)ioctl(slave, TIOCSWINSZ, &ws);
 	}
-	int r = send_fd(sock, master, name);
+	int r = lc_send_fd(sock, master, name, strlen(name));
 	if (r < 0)
 		return kc_error_set(err, -r, "process.terminal: send the pty to the console socket: %s", strerror(-r));
 	if (ioctl(slave, TIOCSCTTY, 0) < 0)

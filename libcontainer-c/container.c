@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "libcontainer-c/console.h"
 #include "libcontainer-c/container.h"
 #include "libcontainer-c/exec-internal.h"
 #include "libcontainer-c/hooks.h"
@@ -103,29 +104,13 @@ static char *hook_state(const lc_config *cfg, const char *id, const char *bundle
 	return text;
 }
 
-typedef struct create_hooks {
-	const lc_config *cfg;
-	const char *id, *bundle;
-} create_hooks;
-
-/* prestart (deprecated, same moment) then createRuntime, in the runtime's namespaces. */
-static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
-	create_hooks *h = userdata;
-	_cleanup_free_ char *state = hook_state(h->cfg, h->id, h->bundle, pid, "created");
-	if (!state)
-		return kc_error_set(err, ENOMEM, "out of memory");
-	int r = lc_hooks_run(h->cfg, LC_HOOK_PRESTART, state, err);
-	if (r >= 0)
-		r = lc_hooks_run(h->cfg, LC_HOOK_CREATE_RUNTIME, state, err);
-	if (r < 0)
-		return r;
-	*ret_state = TAKE_PTR(state);
-	return 0;
+static bool doc_flag(const lc_state *s, const char *key) {
+	json_object *v;
+	return json_object_object_get_ex(s->doc, key, &v) && json_object_get_boolean(v);
 }
 
 static bool late_hooks(const lc_state *s) {
-	json_object *v;
-	return json_object_object_get_ex(s->doc, "lcrun-late-hooks", &v) && json_object_get_boolean(v);
+	return doc_flag(s, "lcrun-late-hooks");
 }
 
 /* How long start waits for the process to be executed: the startContainer hooks' bounds plus a margin. */
@@ -212,14 +197,18 @@ static json_object *state_doc(const lc_config *cfg, const char *id, const char *
 	json_object_object_add(doc, "lcrun-start-time", json_object_new_int64((int64_t)start_time));
 	if (cgroup_path)
 		json_object_object_add(doc, "lcrun-cgroup-path", json_object_new_string(cgroup_path));
-	/* So that start and delete read the frozen config only when they have hooks to run. */
-	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP]) {
+	/* So that start and delete read the frozen config only when they have hooks to run, and start waits for
+	 * the process to be executed only when a hook runs around it. */
+	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP])
+		json_object_object_add(doc, "lcrun-late-hooks", json_object_new_boolean(true));
+	if (cfg->n_hooks[LC_HOOK_START_CONTAINER])
+		json_object_object_add(doc, "lcrun-start-hooks", json_object_new_boolean(true));
+	if (cfg->n_hooks[LC_HOOK_POSTSTART] || cfg->n_hooks[LC_HOOK_POSTSTOP] || cfg->n_hooks[LC_HOOK_START_CONTAINER]) {
 		int64_t t = 0;
 		for (size_t i = 0; i < cfg->n_hooks[LC_HOOK_START_CONTAINER]; i++) {
 			int64_t h = cfg->hooks[LC_HOOK_START_CONTAINER][i].timeout;
 			t += h > 0 ? MIN(h, (int64_t)86400) : LC_HOOK_TIMEOUT_DEFAULT_S;
 		}
-		json_object_object_add(doc, "lcrun-late-hooks", json_object_new_boolean(true));
 		json_object_object_add(doc, "lcrun-start-wait-s", json_object_new_int64(t));
 	}
 	return doc;
@@ -248,9 +237,22 @@ static int write_pid_file(const char *path, pid_t pid, kc_error *err) {
 static int compile_seccomp(const lc_config *cfg, lc_seccomp_prog **ret, kc_error *err) {
 	if (!cfg->seccomp)
 		return 0;
-	if (cfg->seccomp->uses_notify)
-		return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
 	return lc_seccomp_compile(cfg->seccomp, ret, err);
+}
+
+/* SCMP_ACT_NOTIFY: the socket at linux.seccomp.listenerPath, connected by the runtime (the path is the host's);
+ * -1 without a notifying profile. */
+static int listener_connect(const lc_config *cfg, int *ret, kc_error *err) {
+	*ret = -1;
+	if (!cfg->seccomp || !cfg->seccomp->uses_notify)
+		return 0;
+	const char *path = cfg->seccomp->listener_path;
+	if (!path || !*path)
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener path");
+	int r = lc_console_socket_connect(path, ret, err);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp.listenerPath: connect to `%s`: %s", path, strerror(-r));
+	return 0;
 }
 
 /* The container's cgroup: linux.cgroupsPath resolved below the caller's parent (lcrun: /lcrun), created with
@@ -262,120 +264,213 @@ static int cgroup_create(const lc_config *cfg, const char *id, const lc_create_o
 	return lc_spawn_cgroup_create(cfg, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT, id, ret, err);
 }
 
-static int create_in_dir(const char *root, const char *id, int statefd, const lc_create_opts *o, pid_t *ret_pid,
-			 int *ret_pidfd, kc_error *err) {
-	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
+/* A create in progress: what the spawn operation reads until it ends, and what is undone if it fails. */
+typedef struct create_ctx {
+	char *root, *id, *bundle, *pid_file;
+	int statefd;
+	lc_config *cfg;
+	lc_seccomp_prog *prog;
+	lc_cgroup *cg;
+	char rootfs[PATH_MAX];
+	lc_spawn_args a;
+	int listener; /* connected to linux.seccomp.listenerPath until the init has it */
+} create_ctx;
+
+static void create_ctx_free(create_ctx *c) {
+	if (!c)
+		return;
+	(void)safe_close(c->statefd);
+	(void)safe_close(c->listener);
+	c->cg = lc_cgroup_free(c->cg);
+	c->prog = lc_seccomp_prog_free(c->prog);
+	c->cfg = lc_config_free(c->cfg);
+	free(c->root);
+	free(c->id);
+	free(c->bundle);
+	free(c->pid_file);
+	free(c);
+}
+DEFINE_CLEANUP_FUNC(create_ctx *, create_ctx_free);
+
+/* The state the hooks get: prestart (deprecated, same moment) and createRuntime in the runtime's namespaces,
+ * then createContainer and startContainer in the container's. */
+static int create_state(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err) {
+	create_ctx *c = userdata;
+	*ret_state = hook_state(c->cfg, c->id, c->bundle, pid, status);
+	return *ret_state ? 0 : kc_error_set(err, ENOMEM, "out of memory");
+}
+
+/* The init is ready: state.json and the pid file make it a created container. */
+static int create_done(void *userdata, lc_op *op, kc_error *err) {
+	create_ctx *c = userdata;
+	uint64_t start_time = 0;
+	pid_t pid;
+	int pidfd;
+
+	lc_op_child(op, &pid, &pidfd);
+	int r = lc_proc_start_time(pid, &start_time);
+	if (r < 0)
+		return kc_error_set(err, -r, "container init %d: %s", (int)pid, strerror(-r));
+	json_object *doc = state_doc(c->cfg, c->id, c->bundle, c->rootfs, pid, start_time, c->cg ? lc_cgroup_get_path(c->cg) : NULL);
+	r = lc_state_save(c->statefd, doc, err);
+	json_object_put(doc);
+	if (r >= 0 && c->pid_file)
+		r = write_pid_file(c->pid_file, pid, err);
+	return r;
+}
+
+/* A failed create leaves nothing: the init (killed by the operation) is collected here, since the caller of
+ * this state-directory API never watched it, then the cgroup and the state directory go. */
+static void create_cleanup(void *userdata, lc_op *op, bool succeeded) {
+	create_ctx *c = userdata;
+	if (!succeeded) {
+		pid_t pid;
+		int pidfd;
+		lc_op_child(op, &pid, &pidfd);
+		if (pidfd >= 0) {
+			siginfo_t si;
+			(void)lc_pidfd_send_signal(pidfd, SIGKILL);
+			while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
+				;
+		}
+		if (c->cg)
+			(void)lc_cgroup_destroy(c->cg, LC_CGROUP_DESTROY_MS, NULL);
+		c->statefd = safe_close(c->statefd);
+		(void)lc_state_dir_remove(c->root, c->id);
+	}
+	create_ctx_free(c);
+}
+
+/* Everything before the clone: config, state directory files, seccomp, cgroup. */
+static int create_prepare(create_ctx *c, const lc_create_opts *o, int *ret_fifo, int *ret_start_err, kc_error *err) {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	char rootfs[PATH_MAX];
 	int r;
-	(void)root;
 
 	_cleanup_close_ int bundlefd = open(o->bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (bundlefd < 0)
 		return kc_error_set(err, errno, "bundle `%s`: %s", o->bundle, strerror(errno));
-	r = load_config(bundlefd, o->bundle, &text, &len, &cfg, err);
+	r = load_config(bundlefd, o->bundle, &text, &len, &c->cfg, err);
 	if (r < 0)
 		return r;
+	const lc_config *cfg = c->cfg;
 	if (!cfg->rootfs || !*cfg->rootfs)
 		return kc_error_set(err, EINVAL, "root.path: missing");
-	r = cfg->rootfs[0] == '/' ? format_checked(rootfs, sizeof rootfs, "%s", cfg->rootfs)
-				  : format_checked(rootfs, sizeof rootfs, "%s/%s", o->bundle, cfg->rootfs);
+	r = cfg->rootfs[0] == '/' ? format_checked(c->rootfs, sizeof c->rootfs, "%s", cfg->rootfs)
+				  : format_checked(c->rootfs, sizeof c->rootfs, "%s/%s", o->bundle, cfg->rootfs);
 	if (r < 0)
 		return kc_error_set(err, -r, "root.path: too long");
 	struct stat st;
-	if (stat(rootfs, &st) < 0)
-		return kc_error_set(err, errno, "root.path: `%s`: %s", rootfs, strerror(errno));
+	if (stat(c->rootfs, &st) < 0)
+		return kc_error_set(err, errno, "root.path: `%s`: %s", c->rootfs, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return kc_error_set(err, ENOTDIR, "root.path: `%s` is not a directory", rootfs);
+		return kc_error_set(err, ENOTDIR, "root.path: `%s` is not a directory", c->rootfs);
 	if (cfg->process && cfg->process->terminal && o->console_sock_fd < 0)
 		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs --console-socket");
 
 	/* The frozen config, for exec's defaults. */
-	_cleanup_close_ int cfd = openat(statefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	_cleanup_close_ int cfd = openat(c->statefd, "config.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (cfd < 0 || write_all(cfd, text, len) < 0)
 		return kc_error_set(err, errno, "save config.json in the state directory: %s", strerror(errno));
 
-	if (mkfifoat(statefd, "exec.fifo", 0600) < 0)
+	if (mkfifoat(c->statefd, "exec.fifo", 0600) < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
-	/* The init inherits the read end; ours is closed as soon as it is spawned, so that the init is the only
+	/* The init inherits the read end; ours is closed as soon as it is cloned, so that the init is the only
 	 * reader start can find. */
-	_cleanup_close_ int fifo = openat(statefd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (fifo < 0)
+	*ret_fifo = openat(c->statefd, "exec.fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (*ret_fifo < 0)
 		return kc_error_set(err, errno, "exec fifo: %s", strerror(errno));
-
-	_cleanup_(lc_seccomp_prog_freep) lc_seccomp_prog *prog = NULL;
-	r = compile_seccomp(cfg, &prog, err);
+	/* The init's word to `start` should a startContainer hook fail: start is not its parent and cannot
+	 * collect its exit status. */
+	if (cfg->n_hooks[LC_HOOK_START_CONTAINER]) {
+		*ret_start_err = openat(c->statefd, "start.err", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (*ret_start_err < 0)
+			return kc_error_set(err, errno, "start.err in the state directory: %s", strerror(errno));
+	}
+	r = compile_seccomp(cfg, &c->prog, err);
 	if (r < 0)
 		return r;
-	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
-	r = cgroup_create(cfg, id, o, &cg, err);
+	r = listener_connect(cfg, &c->listener, err);
 	if (r < 0)
 		return r;
-	create_hooks hooks = {.cfg = cfg, .id = id, .bundle = o->bundle};
-	lc_spawn_args a = {
-		.runtime_hooks = run_runtime_hooks,
-		.hooks_userdata = &hooks,
-		.cgroup = cg,
-		.seccomp = prog,
-		.cfg = cfg,
-		.rootfs = rootfs,
-		.exec_fifo_fd = fifo,
-		.console_sock_fd = o->console_sock_fd,
-		.preserve_fds = o->preserve_fds,
-		.no_pivot = o->no_pivot,
-	};
-	lc_spawned sp = {0};
-	r = lc_spawn_init(&a, &sp, err);
-	fifo = safe_close(fifo);
-	if (r < 0) {
-		/* The init is dead and collected; a half-done cgroup entry only leaves empty directories. */
-		(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
-		return r;
-	}
-	_cleanup_close_ int pidfd = sp.pidfd;
-
-	uint64_t start_time = 0;
-	r = lc_proc_start_time(sp.pid, &start_time);
-	if (r >= 0) {
-		json_object *doc = state_doc(cfg, id, o->bundle, rootfs, sp.pid, start_time, cg ? lc_cgroup_get_path(cg) : NULL);
-		r = lc_state_save(statefd, doc, err);
-		json_object_put(doc);
-	} else
-		kc_error_set(err, -r, "container init %d: %s", (int)sp.pid, strerror(-r));
-	if (r >= 0 && o->pid_file)
-		r = write_pid_file(o->pid_file, sp.pid, err);
-	if (r < 0) {
-		/* Our child, unseen by the caller: the one place the library collects one. */
-		siginfo_t si;
-		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
-		(void)waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED);
-		if (cg)
-			(void)lc_cgroup_destroy(cg, LC_CGROUP_DESTROY_MS, NULL);
-		return r;
-	}
-	*ret_pid = sp.pid;
-	*ret_pidfd = TAKE_FD(pidfd);
-	return 0;
+	return cgroup_create(cfg, c->id, o, &c->cg, err);
 }
 
-int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
-			kc_error *err) {
-	int statefd = -1;
+static char *strdup_or_null(const char *s, bool *oom) {
+	char *d = s ? strdup(s) : NULL;
+	*oom |= s && !d;
+	return d;
+}
 
+int lc_container_create_begin(const char *root, const char *id, const lc_create_opts *o, lc_op **ret, kc_error *err) {
+	_cleanup_(create_ctx_freep) create_ctx *c = NULL;
+	_cleanup_close_ int fifo = -1, start_err = -1;
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	bool oom = false;
+
+	*ret = NULL;
 	int r = lc_id_check(id, err);
 	if (r < 0)
 		return r;
 	if (!o->bundle || o->bundle[0] != '/')
 		return kc_error_set(err, EINVAL, "bundle: must be an absolute path");
-	r = lc_state_dir_create(root, id, &statefd, err);
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	c->statefd = c->listener = -1;
+	c->root = strdup_or_null(root, &oom);
+	c->id = strdup_or_null(id, &oom);
+	c->bundle = strdup_or_null(o->bundle, &oom);
+	c->pid_file = strdup_or_null(o->pid_file, &oom);
+	if (oom)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	r = lc_state_dir_create(root, id, &c->statefd, err);
 	if (r < 0)
 		return r;
-	r = create_in_dir(root, id, statefd, o, ret_pid, ret_pidfd, err);
-	(void)safe_close(statefd);
-	if (r < 0)
+	r = create_prepare(c, o, &fifo, &start_err, err);
+	if (r >= 0) {
+		c->a = (lc_spawn_args){
+			.runtime_state = create_state,
+			.hooks_userdata = c,
+			.cgroup = c->cg,
+			.seccomp = c->prog,
+			.cfg = c->cfg,
+			.rootfs = c->rootfs,
+			.exec_fifo_fd = fifo,
+			.start_err_fd = start_err,
+			.console_sock_fd = o->console_sock_fd,
+			.preserve_fds = o->preserve_fds,
+			.no_pivot = o->no_pivot,
+			.seccomp_listener_fd = c->listener,
+		};
+		r = lc_spawn_init_begin(&c->a, &op, err);
+		c->listener = safe_close(c->listener); /* the init's now */
+	}
+	if (!op) {
+		if (c->cg)
+			(void)lc_cgroup_destroy(c->cg, LC_CGROUP_DESTROY_MS, NULL);
+		c->statefd = safe_close(c->statefd);
 		(void)lc_state_dir_remove(root, id);
-	return r;
+		return r;
+	}
+	/* From here the op owns the context: its cleanup undoes a failed create. */
+	lc_op_set_layer(op, &(lc_op_layer){.done = create_done, .cleanup = create_cleanup, .userdata = TAKE_PTR(c)});
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(op);
+	return 0;
+}
+
+int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
+			kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int r = lc_container_create_begin(root, id, o, &op, err);
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (r < 0)
+		return r;
+	lc_op_take_child(op, ret_pid, ret_pidfd);
+	return 0;
 }
 
 /* ---- the others ---------------------------------------------------------------------------------------------- */
@@ -404,6 +499,19 @@ static int wait_pidfd(int pidfd, int timeout_ms) {
 	return r < 0 ? -errno : r == 0 ? -ETIMEDOUT : 0;
 }
 
+/* A failing startContainer hook: the init wrote why into start.err before it exited. The spec wants an error
+ * and a stopped container; poststart does not run. The init is waited for (bounded) so that `state` says
+ * stopped once start has returned. */
+static int start_error(const lc_state *s, int pidfd, kc_error *err) {
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	int r = read_file_capped(s->dirfd, "start.err", KC_ERROR_MSG_MAX, &text, &len);
+	if (r < 0 || len == 0)
+		return 0;
+	(void)wait_pidfd(pidfd, LC_KILL_WAIT_MS);
+	return kc_error_set_code(err, KC_FAILED_PRECONDITION, EIO, "container `%s` stopped: %.*s", s->id, (int)len, text);
+}
+
 int lc_container_start(const char *root, const char *id, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_close_ int pidfd = -1;
@@ -424,17 +532,24 @@ int lc_container_start(const char *root, const char *id, kc_error *err) {
 				    errno == ENXIO ? "the init exited before start" : strerror(errno));
 	if (write(fifo, "0", 1) != 1)
 		return kc_error_set(err, errno, "container `%s`: write exec fifo: %s", id, strerror(errno));
-	/* poststart runs after the process was executed: the init's end of the fifo closes at its execve (or its
-	 * death), which a writer sees as POLLERR. Bounded by the startContainer hooks' timeouts. */
-	if (late_hooks(s)) {
+	/* poststart runs after the process was executed, and a startContainer hook's failure is known only then:
+	 * the init's end of the fifo closes at its execve (or its death), which a writer sees as POLLERR. Bounded
+	 * by the startContainer hooks' timeouts. */
+	bool start_hooks = doc_flag(s, "lcrun-start-hooks");
+	if (late_hooks(s) || start_hooks) {
 		struct pollfd p = {.fd = fifo, .events = 0};
 		int ms = (int)MIN(start_wait_ms(s), (uint64_t)INT32_MAX);
 		while (poll(&p, 1, ms) < 0 && errno == EINTR)
 			;
 	}
-	/* From here on the container is running; an exec failure is the process's own exit status (127). */
+	/* From here on the container is running (or stopped); an exec failure is the process's own exit status. */
 	if (unlinkat(s->dirfd, "exec.fifo", 0) < 0)
 		return kc_error_set(err, errno, "container `%s`: remove exec fifo: %s", id, strerror(errno));
+	if (start_hooks) {
+		r = start_error(s, pidfd, err);
+		if (r < 0)
+			return r;
+	}
 	run_late_hooks(s, LC_HOOK_POSTSTART, "running");
 	return 0;
 }
@@ -556,8 +671,7 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 
 #define LC_EXEC_ENV_MAX 4096
 
-int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
-		      kc_error *err) {
+int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts *o, lc_op **ret, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
 	_cleanup_(lc_spec_freep) lc_spec *spec = NULL;
@@ -565,8 +679,7 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	_cleanup_free_ char **env = NULL;
 	lc_specconv_opts sopts = {.flags = LC_SPECCONV_PROCESS_OPTIONAL};
 
-	*ret_pid = -1;
-	*ret_pidfd = -1;
+	*ret = NULL;
 	if (!o->args || !o->args[0])
 		return kc_error_set(err, EINVAL, "exec: no command given");
 	int r = lc_state_load(root, id, &s, err);
@@ -640,7 +753,22 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 	r = compile_seccomp(cfg, &prog, err);
 	if (r < 0)
 		return r;
+	_cleanup_close_ int listener = -1;
+	_cleanup_free_ char *state = NULL;
+	r = listener_connect(cfg, &listener, err);
+	if (r < 0)
+		return r;
+	if (listener >= 0) {
+		json_object *v;
+		const char *bundle = json_object_object_get_ex(s->doc, "bundle", &v) ? json_object_get_string(v) : "";
+		state = hook_state(cfg, id, bundle, s->pid, "running");
+		if (!state)
+			return kc_error_set(err, ENOMEM, "out of memory");
+	}
 	lc_exec_args a = {
+		.seccomp_listener_fd = listener,
+		.seccomp_state = state,
+		.seccomp_metadata = cfg->seccomp ? cfg->seccomp->listener_metadata : NULL,
 		.cgroup = cg,
 		.seccomp = prog,
 		.has_personality = cfg->has_personality,
@@ -651,9 +779,19 @@ int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, p
 		.console_sock_fd = o->console_sock_fd,
 		.preserve_fds = o->preserve_fds,
 	};
-	lc_spawned sp = {.pid = -1, .pidfd = -1};
-	r = lc_spawn_exec(&a, &sp, err);
-	*ret_pid = sp.pid;
-	*ret_pidfd = sp.pidfd;
+	return lc_spawn_exec_begin(&a, ret, err);
+}
+
+int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
+		      kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+
+	*ret_pid = -1;
+	*ret_pidfd = -1;
+	int r = lc_container_exec_begin(root, id, o, &op, err);
+	if (r < 0)
+		return r;
+	r = lc_op_run(op, err);
+	lc_op_take_child(op, ret_pid, ret_pidfd);
 	return r;
 }

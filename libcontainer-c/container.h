@@ -6,7 +6,10 @@
  *
  * The library never reaps: create and exec hand back the pid and a pidfd of a child the caller must collect
  * (lcrun waits on the pidfd; the agent's SIGCHLD loop does it there). Every wait is bounded. Host builds only
- * (json-c): the agent keeps its containers in memory and drives the spawn steps itself. */
+ * (json-c): the agent keeps its containers in memory and drives the spawn steps itself (instance.h).
+ *
+ * create and exec also come as steps (op.h): `*_begin` does the short work and returns the operation to drive
+ * from a poll loop; lcrun is such a loop. The blocking forms are begin + lc_op_run. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +17,7 @@
 
 #include "common/error.h"
 #include "libcontainer-c/cgroup.h"
+#include "libcontainer-c/op.h"
 
 #define LC_STATE_ROOT_DEFAULT "/run/lcrun"
 #define LC_ID_MAX 255
@@ -45,6 +49,10 @@ typedef struct lc_create_opts {
  * left: no process, no state directory, no mount (all mounts live in the init's mount namespace). */
 int lc_container_create(const char *root, const char *id, const lc_create_opts *o, pid_t *ret_pid, int *ret_pidfd,
 			kc_error *err);
+/* As steps: on success *ret is the operation; when it has ended with 0, lc_op_take_child() gives the init.
+ * lc_op_free() of a failed or unfinished one removes everything, collecting the killed init itself (a caller of
+ * this API has no reaper of its own for it). o is read during begin only. */
+int lc_container_create_begin(const char *root, const char *id, const lc_create_opts *o, lc_op **ret, kc_error *err);
 /* Lets a created container's init exec its process. Bounded: fails if the init died. */
 int lc_container_start(const char *root, const char *id, kc_error *err);
 /* The OCI state JSON (runc's fields: ociVersion, id, pid, status, bundle, rootfs, created, owner,
@@ -75,6 +83,9 @@ typedef struct lc_exec_opts {
  * was cloned (its exit status, 126/127, is then the caller's to collect), else -1. */
 int lc_container_exec(const char *root, const char *id, const lc_exec_opts *o, pid_t *ret_pid, int *ret_pidfd,
 		      kc_error *err);
+/* As steps: the process exists once begin returns (lc_op_child()); take it with lc_op_take_child() however the
+ * operation ends. */
+int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts *o, lc_op **ret, kc_error *err);
 
 /* Where the library reports what it ignores by the spec's rules (a failing poststart or poststop hook). The
  * handler must not block; NULL: nothing is reported. */

@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "libcontainer-c/cgroup.h"
+#include "libcontainer-c/op.h"
 #include "libcontainer-c/process-security.h"
 #include "libcontainer-c/seccomp.h"
 #include "libcontainer-c/specconv.h"
@@ -25,15 +26,13 @@
  *                                        the hook-state pipe and answers GO; the child then runs the
  *                                        createContainer hooks, keeping the state for startContainer)
  *            child  -> parent ERROR     (err = errno, text = the message) at any step; the child then exits
- *   exec:    helper -> parent PID       (value = host pid of the process inside the container)
- *            helper or process -> parent ERROR, as above
+ *   exec:    process -> parent ERROR    (as above; the process is the parent's child from the clone on)
  *            EOF                        (the process exec'd: its end was close-on-exec)
  */
 enum {
 	LC_SYNC_GO = 1,
 	LC_SYNC_READY = 2,
 	LC_SYNC_ERROR = 3,
-	LC_SYNC_PID = 4,
 	LC_SYNC_HOOKS = 5,
 };
 
@@ -61,6 +60,9 @@ typedef struct lc_spawn_args {
 	const lc_config *cfg;
 	const char *rootfs;     /* absolute host path */
 	int exec_fifo_fd;       /* the read end of the state dir's exec.fifo (O_NONBLOCK): the start gate */
+	/* Where the init writes why it stopped between the start gate and execve (a failing startContainer
+	 * hook), for a `start` that is not its parent to report; -1: nowhere (the message goes to stderr). */
+	int start_err_fd;
 	int console_sock_fd;    /* connected console socket, or -1 */
 	unsigned preserve_fds;  /* fds 3..3+n-1 reach the process */
 	bool no_pivot;
@@ -69,27 +71,39 @@ typedef struct lc_spawn_args {
 	 * of the container: born there (clone3 CLONE_INTO_CGROUP) on pure v2, else moved in by the parent
 	 * before GO. */
 	lc_cgroup *cgroup;
-	/* Called in the parent when the child reports HOOKS: runs prestart and createRuntime for the init pid and
-	 * returns the state JSON (malloc'd) the container's own hooks get. Required when the config has any of
-	 * prestart, createRuntime, createContainer or startContainer. */
-	int (*runtime_hooks)(void *userdata, pid_t pid, char **ret_state, kc_error *err);
+	/* Called in the parent when the child reports HOOKS: the state JSON (malloc'd) for the init pid that
+	 * prestart, createRuntime and the container's own hooks get on stdin (status "created"; "creating" for the
+	 * seccomp listener); the operation then runs prestart and createRuntime as steps. Required when the config
+	 * has any of prestart, createRuntime, createContainer or startContainer, or a seccomp listener. */
+	int (*runtime_state)(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err);
 	void *hooks_userdata;
 	/* The process's fds 0, 1 and 2 (the agent's stdio pipes); NULL: inherited from the caller. A terminal's
 	 * slave replaces them. */
 	const int *stdio;
+	/* SCMP_ACT_NOTIFY: a socket the caller connected to linux.seccomp.listenerPath (required then, else -1).
+	 * Once the filter is installed the child sends the listener fd over it with the container process state
+	 * (runtime_state with status "creating"). */
+	int seccomp_listener_fd;
 } lc_spawn_args;
 
 /* Does the config need the HOOKS step of the create protocol? */
 bool lc_spawn_needs_hooks(const lc_config *cfg);
 
-typedef struct lc_spawned {
-	pid_t pid;
-	int pidfd;
-} lc_spawned;
+/* What a layer above the spawn steps (container.c, instance.c) does at the end of an operation: done() when
+ * the child is ready (a failure there fails the operation), cleanup() from lc_op_free (succeeded: done() ran
+ * and returned 0). */
+typedef struct lc_op_layer {
+	int (*done)(void *userdata, lc_op *op, kc_error *err);
+	void (*cleanup)(void *userdata, lc_op *op, bool succeeded);
+	void *userdata;
+} lc_op_layer;
+void lc_op_set_layer(lc_op *op, const lc_op_layer *layer);
 
-/* Clones the container's init into its new namespaces and waits (bounded) until it is ready and blocked on the
- * start gate. On failure the child is killed and collected, and nothing is left. */
-int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err);
+/* Clones the container's init into its new namespaces (id maps written, cgroup entered, GO sent) and returns
+ * the operation that waits for it to be ready and blocked on the start gate, running prestart and createRuntime
+ * on the way. a, and what it points to, must outlive the op. On a failure after the clone, *ret is set all
+ * the same (the child, killed, is in it) and must be freed. */
+int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err);
 
 typedef struct lc_exec_args {
 	int target_pidfd;         /* the container's init */
@@ -102,12 +116,18 @@ typedef struct lc_exec_args {
 	unsigned long personality;
 	lc_cgroup *cgroup;        /* the container's (a leaf); the helper joins it before setns, NULL: none */
 	const int *stdio;         /* fds 0, 1, 2 of the process, as in lc_spawn_args; NULL: inherited */
+	/* SCMP_ACT_NOTIFY, as in lc_spawn_args: the connected listener socket, the container's state JSON and
+	 * linux.seccomp.listenerMetadata (may be NULL). */
+	int seccomp_listener_fd;
+	const char *seccomp_state;
+	const char *seccomp_metadata;
 } lc_exec_args;
 
-/* Runs a process inside a running container: a short-lived helper (invisible to the caller's waitpid(-1): it
- * exits with no signal) joins the namespaces through the pidfd with dumpable off and clones the process as a
- * child of the caller (CLONE_PARENT), so that the caller alone reaps it. */
-int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err);
+/* Runs a process inside a running container: cloned as the caller's child straight into the container's pid
+ * namespace (and its cgroup on pure v2), it joins the other namespaces through the pidfd with dumpable off and
+ * execs. The op ends when it has exec'd (EOF on the sync socket) or reported why not. The args are copied into
+ * the child at begin: they need not outlive the op. */
+int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err);
 
 /* ---- the child's steps ----------------------------------------------------------------------------------- */
 
@@ -125,6 +145,9 @@ int lc_chdir_verified(const char *cwd, kc_error *err);
  * noNewPrivileges (exec_process does it after the start gate and closing fds). */
 void lc_security_params_init(lc_security_params *sp, const lc_process_config *p, const lc_seccomp_prog *seccomp,
 			     bool has_personality, unsigned long personality);
+
+/* One sendmsg of data with fd attached (SCM_RIGHTS). */
+int lc_send_fd(int sock, int fd, const void *data, size_t len);
 
 /* Console: in the child, after pivot_root: opens a pty from the container's /dev/ptmx, sends the master to
  * the console socket (SCM_RIGHTS) and makes the slave the controlling terminal and stdio. */

@@ -28,3 +28,9 @@ $(BUILD)/rel/gen/%.o: $(GEN)/%.c $(GEN_HDRS) | $(STAMPS)/deps
 	$(HOST_CC) $(REL_CFLAGS) -Wno-error -c $< -o $@
 $(BUILD)/rel/lcrun: $(call rel_objs,$(LCRUN_SRCS) $(PROTO_SRCS)) $(patsubst $(GEN)/%.c,$(BUILD)/rel/gen/%.o,$(GEN_SRCS))
 	$(HOST_CC) -static -Wl,--gc-sections -Wl,-z,relro -Wl,-z,now $^ -o $@ $(LC_HOST_LIBS) $(LC_SECURITY_LIBS) $(LC_CGROUP_LIBS)
+
+# The seccomp agent the SCMP_ACT_NOTIFY test talks to (tests/integration/test-lcrun-notify.sh).
+$(BUILD)/host/tests/seccomp-listener: $(call host_objs,tests/integration/seccomp-listener.c $(COMMON_SRCS))
+	@mkdir -p $(@D)
+	$(HOST_CC) $(HOST_LDFLAGS) $^ -o $@
+all: $(BUILD)/host/tests/seccomp-listener

@@ -27,6 +27,8 @@ struct lc_instance {
 	int pidfd;
 	int gate; /* write end of the start pipe; -1 once started */
 	bool started;
+	bool creating;       /* the create operation has not finished */
+	lc_spawn_args spawn; /* what the create operation reads until it ends */
 };
 
 pid_t lc_instance_pid(const lc_instance *c) {
@@ -61,30 +63,43 @@ lc_instance *lc_instance_free(lc_instance *c) {
 	return NULL;
 }
 
-/* prestart and createRuntime get the state the spec defines. The id is the caller's validated one (no quotes
- * or backslashes), so it needs no escaping. */
-static int run_runtime_hooks(void *userdata, pid_t pid, char **ret_state, kc_error *err) {
+/* prestart, createRuntime and the container's own hooks get the state the spec defines. The id is the caller's
+ * validated one (no quotes or backslashes), so it needs no escaping. */
+static int runtime_state(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err) {
 	lc_instance *c = userdata;
-	char *state = NULL;
-	if (asprintf(&state, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"created\",\"pid\":%d,\"bundle\":\"\"}",
-		     c->id, (int)pid) < 0)
+	if (asprintf(ret_state, "{\"ociVersion\":\"1.0.2\",\"id\":\"%s\",\"status\":\"%s\",\"pid\":%d,\"bundle\":\"\"}",
+		     c->id, status, (int)pid) < 0)
 		return kc_error_set(err, ENOMEM, "out of memory");
-	int r = lc_hooks_run(c->cfg, LC_HOOK_PRESTART, state, err);
-	if (r >= 0)
-		r = lc_hooks_run(c->cfg, LC_HOOK_CREATE_RUNTIME, state, err);
-	if (r < 0) {
-		free(state);
-		return r;
-	}
-	*ret_state = state;
 	return 0;
 }
 
-int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **ret, kc_error *err) {
+/* The create operation's end: the init is ready behind its gate. */
+static int create_done(void *userdata, lc_op *op, kc_error *err) {
+	lc_instance *c = userdata;
+	c->creating = false;
+	return 0;
+}
+
+/* The instance keeps its own handle on the init from the clone on, so that the caller can collect it by
+ * lc_instance_pidfd() however the operation ends. */
+static int take_child(lc_instance *c, const lc_op *op, kc_error *err) {
+	int pidfd;
+	lc_op_child(op, &c->pid, &pidfd);
+	if (pidfd < 0)
+		return 0;
+	c->pidfd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+	if (c->pidfd < 0)
+		return kc_error_set(err, errno, "dup the init's pidfd: %s", strerror(errno));
+	return 0;
+}
+
+int lc_instance_create_begin(lc_config *cfg, const lc_instance_opts *o, lc_instance **ret, lc_op **ret_op,
+			     kc_error *err) {
 	_cleanup_(lc_instance_freep) lc_instance *c = NULL;
 	int gate[2];
 	int r;
 
+	*ret_op = NULL;
 	if (!o->id || !o->rootfs)
 		return kc_error_set(err, EINVAL, "container: id and root are required");
 	if (cfg->process && cfg->process->terminal && o->console_sock_fd < 0)
@@ -93,12 +108,14 @@ int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **
 	if (!c)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	c->pidfd = c->gate = -1;
+	c->pid = -1;
+	c->creating = true;
 	c->id = strdup(o->id);
 	if (!c->id)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	if (cfg->seccomp) {
 		if (cfg->seccomp->uses_notify)
-			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported");
+			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported for the agent's containers yet");
 		r = lc_seccomp_compile(cfg->seccomp, &c->seccomp, err);
 		if (r < 0)
 			return r;
@@ -114,33 +131,70 @@ int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **
 		return kc_error_set(err, errno, "start gate: pipe: %s", strerror(errno));
 	_cleanup_close_ int gate_rd = gate[0];
 	c->gate = gate[1];
-	c->cfg = cfg; /* for run_runtime_hooks; given back on failure */
-	lc_spawn_args a = {
+	c->spawn = (lc_spawn_args){
 		.cfg = cfg,
 		.rootfs = o->rootfs,
 		.exec_fifo_fd = gate_rd,
+		.start_err_fd = -1,
 		.console_sock_fd = o->console_sock_fd,
 		.seccomp = c->seccomp,
 		.cgroup = c->cgroup,
-		.runtime_hooks = run_runtime_hooks,
+		.runtime_state = runtime_state,
 		.hooks_userdata = c,
 		.stdio = cfg->process && cfg->process->terminal ? NULL : o->stdio,
+		.seccomp_listener_fd = -1,
 	};
-	lc_spawned sp = {0};
-	r = lc_spawn_init(&a, &sp, err);
-	if (r < 0) {
-		c->cfg = NULL;
-		if (c->cgroup)
-			(void)lc_cgroup_destroy(c->cgroup, 5000, NULL);
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	r = lc_spawn_init_begin(&c->spawn, &op, err);
+	if (r < 0 && op) {
+		/* Cloned, then failed: the killed init is the caller's to collect through the instance, which goes
+		 * (with its cgroup) once it has been. */
+		int r2 = take_child(c, op, NULL);
+		if (r2 >= 0 && c->pidfd >= 0)
+			*ret = TAKE_PTR(c);
 		return r;
 	}
-	c->pid = sp.pid;
-	c->pidfd = sp.pidfd;
+	if (r < 0)
+		return r;
+	r = take_child(c, op, err);
+	if (r < 0)
+		return r; /* freeing op kills the init; the caller's reaper collects it as an unknown child */
+	lc_op_set_layer(op, &(lc_op_layer){.done = create_done, .userdata = c});
+	c->cfg = cfg;
 	*ret = TAKE_PTR(c);
+	*ret_op = TAKE_PTR(op);
 	return 0;
 }
 
+int lc_instance_create(lc_config *cfg, const lc_instance_opts *o, lc_instance **ret, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	lc_instance *c = NULL;
+
+	*ret = NULL;
+	int r = lc_instance_create_begin(cfg, o, &c, &op, err);
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (r >= 0) {
+		*ret = c;
+		return 0;
+	}
+	/* Failed: the init (if it was cloned) is killed; nobody else knows it, so it is collected here before the
+	 * cgroup goes. The config stays the caller's. */
+	op = lc_op_free(op);
+	if (c) {
+		if (c->pidfd >= 0)
+			(void)waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &(siginfo_t){0}, WEXITED);
+		if (c->cgroup)
+			(void)lc_cgroup_destroy(c->cgroup, 5000, NULL);
+		c->cfg = NULL;
+		(void)lc_instance_free(c);
+	}
+	return r;
+}
+
 int lc_instance_start(lc_instance *c, kc_error *err) {
+	if (c->creating)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s` is still being created", c->id);
 	if (c->started)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EALREADY, "container `%s` is already started", c->id);
 	ssize_t n = write(c->gate, "1", 1);
@@ -155,11 +209,11 @@ int lc_instance_start(lc_instance *c, kc_error *err) {
 	return 0;
 }
 
-int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err) {
+int lc_instance_exec_begin(lc_instance *c, const lc_instance_exec_opts *o, lc_op **ret, kc_error *err) {
 	lc_process_config p = *o->process;
 
-	*ret_pid = -1;
-	*ret_pidfd = -1;
+	if (c->creating)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s` is still being created", c->id);
 	if (p.terminal && o->console_sock_fd < 0)
 		return kc_error_set(err, EINVAL, "process.terminal: a terminal needs a console socket");
 	/* As the Kata agent does: a process without capabilities gets the container's. */
@@ -177,11 +231,23 @@ int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_
 		.personality = c->cfg->personality,
 		.cgroup = c->cgroup,
 		.stdio = p.terminal ? NULL : o->stdio,
+		.seccomp_listener_fd = -1,
 	};
-	lc_spawned sp = {.pid = -1, .pidfd = -1};
-	int r = lc_spawn_exec(&a, &sp, err);
-	*ret_pid = sp.pid;
-	*ret_pidfd = sp.pidfd;
+	return lc_spawn_exec_begin(&a, ret, err);
+}
+
+int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+
+	*ret_pid = -1;
+	*ret_pidfd = -1;
+	int r = lc_instance_exec_begin(c, o, &op, err);
+	if (r >= 0)
+		r = lc_op_run(op, err);
+	if (!op)
+		return r;
+	/* Failed or not, the process is the caller's child to collect. */
+	lc_op_take_child(op, ret_pid, ret_pidfd);
 	return r;
 }
 
@@ -194,6 +260,8 @@ int lc_instance_kill_all(lc_instance *c, int sig, kc_error *err) {
 }
 
 int lc_instance_pause(lc_instance *c, bool pause, kc_error *err) {
+	if (c->creating)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s` is still being created", c->id);
 	if (!c->cgroup)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ENOENT, "container `%s` has no cgroup", c->id);
 	return lc_cgroup_freeze(c->cgroup, pause, LC_INSTANCE_FREEZE_MS, err);

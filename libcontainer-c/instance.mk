@@ -7,3 +7,9 @@ AGENT_LC_LIBS    := $(LC_SECURITY_LIBS) $(LC_CGROUP_LIBS)
 
 $(BUILD)/kata-agent: $(call guest_objs,$(LC_INSTANCE_SRCS))
 $(BUILD)/host/kata-agent: $(call host_objs,$(LC_INSTANCE_SRCS))
+
+# The operations as an event loop drives them, on real containers (root).
+UNIT_TESTS += lc-op
+test-lc-op_SRCS := tests/unit/test-lc-op.c $(sort $(LC_INSTANCE_SRCS) $(LC_HOST_SRCS) $(COMMON_SRCS))
+test-lc-op_OBJS := $(PROTO_HOST_OBJS)
+test-lc-op_LIBS := $(LC_HOST_LIBS) $(LC_SECURITY_LIBS) $(LC_CGROUP_LIBS)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -15,8 +16,32 @@
 
 #include "common/util.h"
 #include "libcontainer-c/exec-internal.h"
+#include "libcontainer-c/instance.h"
 #include "libcontainer-c/linux-syscalls.h"
 #include "common/path.h"
+
+/* Whether path resolution inside the rootfs may use openat2(RESOLVE_IN_ROOT). Off forces the component walk, the
+ * path taken on kernels before 5.6 and under seccomp filters that refuse openat2, so that tests can run every
+ * rootfs case through it on a kernel that has openat2 (crun's CI does the same with a preloaded ENOSYS).
+ * Read once: the child of a spawn reads the value its parent had. */
+static int openat2_state = -1; /* -1: not decided yet, 0: off, 1: on */
+
+void lc_openat2_set_enabled(bool enabled) {
+	openat2_state = enabled;
+}
+
+bool lc_openat2_enabled(void) {
+	if (openat2_state < 0) {
+		const char *v = getenv(LC_NO_OPENAT2_ENV);
+		openat2_state = !(v && *v && strcmp(v, "0") != 0);
+	}
+	return openat2_state;
+}
+
+/* The flags every resolution inside the rootfs adds to its own. */
+static unsigned resolve_flags(void) {
+	return lc_openat2_enabled() ? 0 : PATH_RESOLVE_FORCE_FALLBACK;
+}
 
 /* MS_* flags that mount_setattr expresses; the rest of a mount's flags (MS_BIND, MS_REC, MS_REMOUNT, ...)
  * describe the operation. */
@@ -148,15 +173,15 @@ static int open_destination(int rootfd, const lc_mount_config *m, size_t i, int 
 	if (file) {
 		_cleanup_close_ int dirfd = -1;
 		const char *name;
-		r = path_open_parent_in_root(rootfd, m->destination, PATH_RESOLVE_MKDIR, 0755, &dirfd, &name);
+		r = path_open_parent_in_root(rootfd, m->destination, PATH_RESOLVE_MKDIR | resolve_flags(), 0755, &dirfd, &name);
 		if (r < 0)
 			return kc_error_set(err, -r, "mounts[%zu].destination: `%s`: %s", i, m->destination, strerror(-r));
 		if (mknodat(dirfd, name, S_IFREG | 0644, 0) < 0 && errno != EEXIST)
 			return kc_error_set(err, errno, "mounts[%zu].destination: create `%s`: %s", i, m->destination,
 					    strerror(errno));
-		r = path_open_in_root(rootfd, m->destination, O_PATH, 0, 0, ret, NULL);
+		r = path_open_in_root(rootfd, m->destination, O_PATH, resolve_flags(), 0, ret, NULL);
 	} else
-		r = path_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, ret, NULL);
+		r = path_open_in_root(rootfd, m->destination, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR | resolve_flags(), 0755, ret, NULL);
 	if (r < 0)
 		return kc_error_set(err, -r, "mounts[%zu].destination: `%s`: %s", i, m->destination, strerror(-r));
 	return 0;
@@ -204,12 +229,17 @@ static int make_device(int rootfd, const char *path, mode_t type, dev_t rdev, mo
 		       const char *field, kc_error *err) {
 	_cleanup_close_ int dirfd = -1;
 	const char *name;
-	int r = path_open_parent_in_root(rootfd, path, PATH_RESOLVE_MKDIR, 0755, &dirfd, &name);
+	int r = path_open_parent_in_root(rootfd, path, PATH_RESOLVE_MKDIR | resolve_flags(), 0755, &dirfd, &name);
 	if (r < 0)
 		return kc_error_set(err, -r, "%s: `%s`: %s", field, path, strerror(-r));
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
-		return kc_error_set(err, errno, "%s: remove the image's `%s`: %s", field, path, strerror(errno));
-	if (mknodat(dirfd, name, type | (mode & 07777), rdev) < 0) {
+	/* mknodat never follows a symlink (EEXIST): what the image has there is removed and the node made again. */
+	int made = mknodat(dirfd, name, type | (mode & 07777), rdev);
+	if (made < 0 && errno == EEXIST) {
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR)
+			return kc_error_set(err, errno, "%s: remove the image's `%s`: %s", field, path, strerror(errno));
+		made = mknodat(dirfd, name, type | (mode & 07777), rdev);
+	}
+	if (made < 0) {
 		if (errno != EPERM || type == S_IFIFO)
 			return kc_error_set(err, errno, "%s: mknod `%s`: %s", field, path, strerror(errno));
 		/* No mknod here (a user namespace): bind the host's node onto an empty file instead. */
@@ -251,7 +281,7 @@ static int setup_dev(int rootfd, const lc_config *cfg, kc_error *err) {
 			return r;
 	}
 	_cleanup_close_ int devfd = -1;
-	r = path_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, 0755, &devfd, NULL);
+	r = path_open_in_root(rootfd, "/dev", O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR | resolve_flags(), 0755, &devfd, NULL);
 	if (r < 0)
 		return kc_error_set(err, -r, "open /dev in the rootfs: %s", strerror(-r));
 	for (size_t i = 0; i < ELEMENTSOF(dev_symlinks); i++)
@@ -289,7 +319,7 @@ static int enter_root(int rootfd, bool no_pivot, kc_error *err) {
 static int mask_path(int rootfd, const char *path, size_t i, kc_error *err) {
 	_cleanup_close_ int target = -1, tree = -1;
 	struct stat st;
-	int r = path_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
+	int r = path_open_in_root(rootfd, path, O_PATH, resolve_flags(), 0, &target, NULL);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -317,7 +347,7 @@ static int mask_path(int rootfd, const char *path, size_t i, kc_error *err) {
 
 static int readonly_path(int rootfd, const char *path, size_t i, kc_error *err) {
 	_cleanup_close_ int target = -1, tree = -1;
-	int r = path_open_in_root(rootfd, path, O_PATH, 0, 0, &target, NULL);
+	int r = path_open_in_root(rootfd, path, O_PATH, resolve_flags(), 0, &target, NULL);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)

@@ -9,10 +9,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -231,6 +233,120 @@ static _noreturn_ void exec_process(int syncfd, const char *path, const lc_secur
 	lc_child_fail(syncfd, &err);
 }
 
+/* ---- SCMP_ACT_NOTIFY: the listener fd to linux.seccomp.listenerPath ---------------------------------------
+ * As runc and crun do: once the filter is installed, one message goes to the socket at listenerPath, the
+ * container process state as JSON with the listener attached (SCM_RIGHTS):
+ *   {"ociVersion": ..., "fds": ["seccompFd"], "pid": <host pid>, "metadata": <listenerMetadata>,
+ *    "state": <the container's state JSON>}
+ * The runtime connects before the clone (the path is the host's, out of the child's reach after pivot_root)
+ * and, knowing the host pid only after the clone, writes the message into a pipe the child reads before its
+ * security steps. After the install, the child's only syscall before the hand-off is sendmsg, which specconv
+ * keeps out of SCMP_ACT_NOTIFY rules (a notified sendmsg would wait for a listener nobody holds yet). */
+
+/* The pipe holds the whole message (it is written before the child reads it, by a parent that must not
+ * block): its capacity. */
+#define LC_NOTIFY_MSG_MAX LC_HOOK_STATE_MAX
+
+typedef struct notify_handoff {
+	int sock;     /* connected to listenerPath */
+	int msg_fd;   /* read end of the message pipe */
+	char *msg;
+	size_t len;
+} notify_handoff;
+
+/* Appends s as a JSON string. */
+static int json_string(char *buf, size_t size, size_t *off, const char *s) {
+	static const char hex[] = "0123456789abcdef";
+	for (size_t i = 0; i == 0 || s[i - 1]; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		char esc[8];
+		size_t n = 0;
+		if (i == 0)
+			esc[n++] = '"';
+		if (!ch) {
+			esc[n++] = '"';
+		} else if (ch == '"' || ch == '\\') {
+			esc[n++] = '\\';
+			esc[n++] = (char)ch;
+		} else if (ch < 0x20) {
+			memcpy(esc + n, "\\u00", 4);
+			n += 4;
+			esc[n++] = hex[ch >> 4];
+			esc[n++] = hex[ch & 15];
+		} else {
+			esc[n++] = (char)ch;
+		}
+		if (*off + n >= size)
+			return -E2BIG;
+		memcpy(buf + *off, esc, n);
+		*off += n;
+		if (!ch)
+			break;
+	}
+	buf[*off] = '\0';
+	return 0;
+}
+
+/* In the runtime, after the clone: the whole message into the pipe, which then closes. */
+static int notify_write_msg(int fd, pid_t pid, const char *metadata, const char *state, kc_error *err) {
+	_cleanup_free_ char *buf = malloc(LC_NOTIFY_MSG_MAX);
+	size_t off = 0;
+	if (!buf)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	int r = format_checked(buf, LC_NOTIFY_MSG_MAX, "{\"ociVersion\":\"1.0.2\",\"fds\":[\"seccompFd\"],\"pid\":%d,\"metadata\":",
+				 (int)pid);
+	if (r >= 0) {
+		off = strlen(buf);
+		r = json_string(buf, LC_NOTIFY_MSG_MAX, &off, metadata ? metadata : "");
+	}
+	if (r >= 0) {
+		r = format_checked(buf + off, LC_NOTIFY_MSG_MAX - off, ",\"state\":%s}", state);
+		off += r >= 0 ? strlen(buf + off) : 0;
+	}
+	if (r < 0)
+		return kc_error_set(err, E2BIG, "linux.seccomp: the container process state is larger than %d bytes",
+				    LC_NOTIFY_MSG_MAX);
+	r = write_all(fd, buf, off);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp: pass the listener message to the child: %s", strerror(-r));
+	return 0;
+}
+
+/* In the child, before the security steps: the message, whole (the runtime wrote it and closed its end). */
+static int notify_prepare(notify_handoff *h, kc_error *err) {
+	if (h->msg_fd < 0)
+		return 0;
+	h->msg = malloc(LC_NOTIFY_MSG_MAX);
+	if (!h->msg)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	for (h->len = 0; h->len < LC_NOTIFY_MSG_MAX;) {
+		ssize_t n = read(h->msg_fd, h->msg + h->len, LC_NOTIFY_MSG_MAX - h->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kc_error_set(err, errno, "linux.seccomp: read the listener message: %s", strerror(errno));
+		if (n == 0)
+			break;
+		h->len += (size_t)n;
+	}
+	h->msg_fd = safe_close(h->msg_fd);
+	if (h->len == 0)
+		return kc_error_set(err, EIO, "linux.seccomp: the runtime sent no listener message");
+	return 0;
+}
+
+/* listener_cb: right after the install. */
+static int notify_send(int listener_fd, void *userdata, kc_error *err) {
+	notify_handoff *h = userdata;
+	if (h->sock < 0 || !h->msg)
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: no listener to send the notify fd to");
+	int r = lc_send_fd(h->sock, listener_fd, h->msg, h->len);
+	if (r < 0)
+		return kc_error_set(err, -r, "linux.seccomp.listenerPath: send the notify fd: %s", strerror(-r));
+	h->sock = safe_close(h->sock);
+	return 0;
+}
+
 /* ---- init ---------------------------------------------------------------------------------------------------- */
 
 static int join_namespaces(const lc_config *cfg, kc_error *err) {
@@ -351,7 +467,7 @@ static int init_before_pivot(void *userdata, kc_error *err) {
 	return lc_hooks_run(h->cfg, LC_HOOK_CREATE_CONTAINER, h->state, err);
 }
 
-static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd) {
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd) {
 	const lc_config *cfg = a->cfg;
 	const lc_process_config *p = cfg->process;
 	kc_error err = {0};
@@ -361,6 +477,9 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	int r;
 
 	lc_security_params_init(&sp, p, a->seccomp, cfg->has_personality, cfg->personality);
+	notify_handoff nh = {.sock = -1, .msg_fd = -1};
+	sp.listener_cb = notify_send;
+	sp.userdata = &nh;
 	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
 	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -369,12 +488,18 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	}
 	int fifo = move_above(a->exec_fifo_fd, a->preserve_fds);
 	int console = move_above(a->console_sock_fd, a->preserve_fds);
+	int start_err = move_above(a->start_err_fd, a->preserve_fds);
+	nh.sock = move_above(a->seccomp_listener_fd, a->preserve_fds);
+	nh.msg_fd = move_above(notify_fd, a->preserve_fds);
+	int state_in = state_fd;
+	state_fd = move_above(state_fd, a->preserve_fds);
 	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0))
+	if (syncfd < 0 || fifo < 0 || (a->console_sock_fd >= 0 && console < 0) || (a->start_err_fd >= 0 && start_err < 0) ||
+	    (a->seccomp_listener_fd >= 0 && nh.sock < 0) || (notify_fd >= 0 && nh.msg_fd < 0) || (state_in >= 0 && state_fd < 0))
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
-	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd }, 4);
+	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd, start_err, nh.sock, nh.msg_fd }, 7);
 
 	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
@@ -392,7 +517,7 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 		kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 		lc_child_fail(syncfd, &err);
 	}
-	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = move_above(state_fd, a->preserve_fds)};
+	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = state_fd};
 	r = join_namespaces(cfg, &err);
 	if (r >= 0)
 		r = set_names(cfg, &err);
@@ -411,6 +536,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 		r = lc_chdir_verified(p->cwd, &err);
 	(void)umask(0022); /* the security module sets the spec's umask, or this same default */
 	if (r >= 0)
+		r = notify_prepare(&nh, &err);
+	if (r >= 0)
 		r = lc_process_apply_security(&sp, &err);
 	/* The executable is checked now, so that a typo fails `create` rather than a later `start` whose caller
 	 * has no way to hear about it. */
@@ -427,8 +554,13 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	 * (nobody is left on the sync socket, so lc_child_fail says it on stderr). */
 	if (r >= 0 && cfg->n_hooks[LC_HOOK_START_CONTAINER])
 		r = lc_hooks_run(cfg, LC_HOOK_START_CONTAINER, hooks.state ? hooks.state : "{}", &err);
-	if (r < 0)
+	if (r < 0) {
+		/* Written before we exit, so a `start` that sees the exec fifo's reader go finds it there. */
+		if (start_err >= 0)
+			(void)write_all(start_err, err.msg, strnlen(err.msg, sizeof err.msg));
 		lc_child_fail(syncfd, &err);
+	}
+	start_err = safe_close(start_err);
 	host_procfd = safe_close(host_procfd);
 	/* The fifo stays open until execve closes it (close-on-exec): `start` waits for that, its last reader
 	 * gone, before it runs poststart. */
@@ -450,217 +582,548 @@ static int write_id_map(pid_t pid, const char *file, const lc_id_mapping *m, siz
 	}
 	(void)snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
 	int r = write_string_file(path, buf);
+	/* Without CAP_SETGID over our own user namespace (rootless) the kernel takes a gid map only once
+	 * setgroups(2) is denied in the new one: the process then keeps the groups it has. */
+	if (r == -EPERM && strcmp(file, "gid_map") == 0) {
+		char sg[64];
+		(void)snprintf(sg, sizeof sg, "/proc/%d/setgroups", (int)pid);
+		if (write_string_file(sg, "deny") >= 0)
+			r = write_string_file(path, buf);
+	}
 	if (r < 0)
 		return kc_error_set(err, -r, "linux.%s: write %s: %s", file, path, strerror(-r));
 	return 0;
 }
 
-/* Collects a child that the caller never learned about. It is ours by pidfd only, so a caller's waitpid(-1)
- * elsewhere cannot be confused by it beyond seeing an unknown pid; ECHILD means it got there first. */
-static void kill_and_collect(int pidfd) {
-	siginfo_t si;
-	(void)lc_pidfd_send_signal(pidfd, SIGKILL);
-	while (waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
+/* ---- operations as steps (op.h) --------------------------------------------------------------------------- */
+
+typedef enum op_phase {
+	OP_WAIT_INIT,   /* init: waiting for HOOKS, READY or ERROR */
+	OP_HOOKS,       /* init: running prestart, then createRuntime, one hook at a time */
+	OP_WAIT_READY,  /* init: hooks done and GO sent; waiting for READY or ERROR */
+	OP_WAIT_EXEC,   /* exec: waiting for EOF (the process exec'd) or ERROR */
+	OP_DONE,
+	OP_FAILED,
+} op_phase;
+
+struct lc_op {
+	op_phase phase;
+	int syncfd;
+	pid_t pid;
+	int pidfd;
+	uint64_t deadline_ns;
+	/* init with hooks */
+	const lc_config *cfg;
+	int state_wr;
+	char *state;
+	int (*runtime_state)(void *userdata, pid_t pid, const char *status, char **ret_state, kc_error *err);
+	void *state_userdata;
+	lc_hook_kind hook_kind;
+	size_t hook_i;
+	lc_hook_run hook; /* hook.pidfd >= 0 while one runs */
+	/* the layer above (container.c, instance.c) */
+	lc_op_layer layer;
+};
+
+static uint64_t deadline_in(uint64_t ms) {
+	return now_ns() + ms * 1000000u;
 }
 
-/* clone3 for the init, joining the pid namespace at pidns_path when there is one. setns(CLONE_NEWPID) only
- * moves the caller's future children and cannot be undone, so a short-lived helper joins and clones the init
- * as a child of ours (CLONE_PARENT): to the caller this is clone3 (0 in the init; the pid, with the pidfd at
- * ca->pidfd, here), and the helper is collected before it returns. */
-static pid_t clone_init(lc_clone_args *ca, const char *pidns_path) {
-	int pp[2], hfd = -1;
-	pid_t pid = -EIO;
-	siginfo_t si;
+int lc_op_fd(const lc_op *op) {
+	if (op->phase == OP_HOOKS && op->hook.pidfd >= 0)
+		return op->hook.pidfd;
+	return op->phase == OP_DONE || op->phase == OP_FAILED ? -1 : op->syncfd;
+}
 
-	if (!pidns_path)
-		return lc_clone3(ca);
-	if (pipe2(pp, O_CLOEXEC) < 0)
-		return -errno;
-	lc_clone_args ha = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&hfd, .exit_signal = SIGCHLD};
-	pid_t helper = lc_clone3(&ha);
-	if (helper < 0) {
-		(void)close(pp[0]);
-		(void)close(pp[1]);
-		return helper;
-	}
-	if (helper == 0) {
-		(void)close(pp[0]);
-		int fd = open(pidns_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWPID) < 0)
-			pid = -errno;
-		else {
-			lc_clone_args c2 = *ca;
-			c2.flags = (ca->flags & ~(uint64_t)CLONE_PIDFD) | CLONE_PARENT;
-			c2.pidfd = 0;
-			c2.exit_signal = 0; /* CLONE_PARENT: the exit signal is ours, SIGCHLD */
-			pid = lc_clone3(&c2);
-			if (pid == 0) {
-				(void)close(pp[1]);
-				return 0;
-			}
+uint64_t lc_op_deadline(const lc_op *op) {
+	if (op->phase == OP_HOOKS && op->hook.pidfd >= 0)
+		return op->hook.deadline_ns;
+	return op->deadline_ns;
+}
+
+void lc_op_child(const lc_op *op, pid_t *ret_pid, int *ret_pidfd) {
+	*ret_pid = op->pid;
+	*ret_pidfd = op->pidfd;
+}
+
+void lc_op_take_child(lc_op *op, pid_t *ret_pid, int *ret_pidfd) {
+	*ret_pid = op->pid;
+	*ret_pidfd = TAKE_FD(op->pidfd);
+}
+
+void lc_op_set_layer(lc_op *op, const lc_op_layer *layer) {
+	op->layer = *layer;
+}
+
+/* A hook still running when the operation ends is killed and collected: it is ours alone (no exit signal). */
+static void op_stop_hook(lc_op *op) {
+	if (op->hook.pidfd < 0)
+		return;
+	op->hook.deadline_ns = 0;
+	(void)lc_hook_finish(&op->hook, false, NULL);
+	op->hook.pidfd = safe_close(op->hook.pidfd);
+}
+
+/* The end of a failed operation: the child is SIGKILLed (an exec'd process that reported its own failure
+ * exits by itself) but not collected, it is the caller's. */
+static int op_fail(lc_op *op, bool kill_child, int r) {
+	op_stop_hook(op);
+	if (kill_child && op->pidfd >= 0)
+		(void)lc_pidfd_send_signal(op->pidfd, SIGKILL);
+	op->syncfd = safe_close(op->syncfd);
+	op->state_wr = safe_close(op->state_wr);
+	op->phase = OP_FAILED;
+	return r;
+}
+
+lc_op *lc_op_free(lc_op *op) {
+	if (!op)
+		return NULL;
+	bool done = op->phase == OP_DONE;
+	if (op->phase != OP_DONE && op->phase != OP_FAILED)
+		(void)op_fail(op, true, -ECANCELED);
+	if (op->layer.cleanup)
+		op->layer.cleanup(op->layer.userdata, op, done);
+	(void)safe_close(op->syncfd);
+	(void)safe_close(op->state_wr);
+	(void)safe_close(op->pidfd);
+	free(op->state);
+	free(op);
+	return NULL;
+}
+
+static lc_op *op_new(void) {
+	lc_op *op = calloc(1, sizeof *op);
+	if (!op)
+		return NULL;
+	op->syncfd = op->pidfd = op->state_wr = op->hook.pidfd = -1;
+	op->pid = -1;
+	return op;
+}
+
+/* One datagram if there is one: 1 with a message, 0 on EOF, -EAGAIN when nothing is there yet. */
+static int sync_recv_now(int fd, lc_sync_msg *ret) {
+	memset(ret, 0, sizeof *ret);
+	ssize_t n = recv(fd, ret, sizeof *ret, MSG_TRUNC | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return errno == ECONNRESET ? 0 : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	if (n == 0)
+		return 0;
+	if ((size_t)n > sizeof *ret || (size_t)n < offsetof(lc_sync_msg, text))
+		return -EBADMSG;
+	ret->text[sizeof ret->text - 1] = '\0';
+	return 1;
+}
+
+/* Starts the next prestart or createRuntime hook; when there is none left, hands the state to the init and
+ * lets it go on to its createContainer hooks and the rest of its setup. */
+static int op_next_hook(lc_op *op, kc_error *err) {
+	while (op->hook_kind == LC_HOOK_PRESTART || op->hook_kind == LC_HOOK_CREATE_RUNTIME) {
+		if (op->hook_i < op->cfg->n_hooks[op->hook_kind]) {
+			int r = lc_hook_spawn(&op->cfg->hooks[op->hook_kind][op->hook_i], op->state, &op->hook, err);
+			if (r < 0)
+				return kc_error_prefix(err, "hooks.%s[%zu]", lc_hook_kind_name(op->hook_kind), op->hook_i);
+			return -EAGAIN;
 		}
-		(void)!write(pp[1], &pid, sizeof pid);
-		_exit(0);
+		op->hook_i = 0;
+		op->hook_kind = op->hook_kind == LC_HOOK_PRESTART ? LC_HOOK_CREATE_RUNTIME : _LC_HOOK_MAX;
 	}
-	(void)close(pp[1]);
-	struct pollfd p = {.fd = pp[0], .events = POLLIN};
-	if (poll(&p, 1, LC_SYNC_TIMEOUT_MS) != 1 || read(pp[0], &pid, sizeof pid) != (ssize_t)sizeof pid)
-		pid = -EIO;
-	(void)close(pp[0]);
-	(void)lc_pidfd_send_signal(hfd, SIGKILL); /* done already, unless it hung */
-	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	(void)close(hfd);
-	if (pid <= 0)
-		return pid < 0 ? pid : -EIO;
-	int pfd = lc_pidfd_open(pid);
-	if (pfd < 0) {
-		(void)kill(pid, SIGKILL);
-		return pfd;
+	/* The state fits the pipe (LC_HOOK_STATE_MAX, set at begin): this write does not block. */
+	int r = write_all(op->state_wr, op->state, MIN(strlen(op->state), (size_t)LC_HOOK_STATE_MAX));
+	op->state_wr = safe_close(op->state_wr);
+	if (r >= 0)
+		r = lc_sync_send(op->syncfd, LC_SYNC_GO, 0, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+	op->phase = OP_WAIT_READY;
+	op->deadline_ns = deadline_in((uint64_t)hooks_timeout_ms(op->cfg, LC_HOOK_CREATE_CONTAINER, LC_HOOK_CREATE_CONTAINER));
+	return -EAGAIN;
+}
+
+static int op_step_hooks(lc_op *op, kc_error *err) {
+	int r = lc_hook_finish(&op->hook, false, err);
+	if (r == -EAGAIN)
+		return -EAGAIN;
+	if (r < 0)
+		return kc_error_prefix(err, "hooks.%s[%zu]", lc_hook_kind_name(op->hook_kind), op->hook_i);
+	op->hook_i++;
+	return op_next_hook(op, err);
+}
+
+/* The init's messages: HOOKS (once, when the config has hooks), then READY; ERROR or EOF at any point. */
+static int op_step_init(lc_op *op, kc_error *err) {
+	lc_sync_msg m;
+	int r = sync_recv_now(op->syncfd, &m);
+	if (r == -EAGAIN) {
+		if (now_ns() < op->deadline_ns)
+			return -EAGAIN;
+		return kc_error_set(err, ETIMEDOUT, "waiting for container init: %s", strerror(ETIMEDOUT));
 	}
-	*(int *)(uintptr_t)ca->pidfd = pfd;
+	if (r < 0)
+		return kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
+	if (r == 0)
+		return kc_error_set(err, EIO, "container init exited during setup");
+	if (m.type == LC_SYNC_ERROR)
+		return error_from_msg(&m, "container init", err);
+	if (m.type == LC_SYNC_HOOKS && op->phase == OP_WAIT_INIT && op->state_wr >= 0) {
+		r = op->runtime_state(op->state_userdata, op->pid, "created", &op->state, err);
+		if (r < 0)
+			return r;
+		op->phase = OP_HOOKS;
+		op->hook_kind = LC_HOOK_PRESTART;
+		op->hook_i = 0;
+		return op_next_hook(op, err);
+	}
+	if (m.type != LC_SYNC_READY)
+		return kc_error_set(err, EBADMSG, "container init: unexpected sync message %u", m.type);
+	return 0;
+}
+
+/* An exec'd process: EOF on the sync socket means it exec'd (its end was close-on-exec). */
+static int op_step_exec(lc_op *op, kc_error *err) {
+	lc_sync_msg m;
+	int r = sync_recv_now(op->syncfd, &m);
+	if (r == -EAGAIN) {
+		if (now_ns() < op->deadline_ns)
+			return -EAGAIN;
+		return kc_error_set(err, ETIMEDOUT, "exec: waiting for the process to exec: %s", strerror(ETIMEDOUT));
+	}
+	if (r > 0 && m.type == LC_SYNC_ERROR)
+		return error_from_msg(&m, "exec", err);
+	if (r != 0)
+		return kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
+	return 0;
+}
+
+int lc_op_step(lc_op *op, kc_error *err) {
+	int r;
+	switch (op->phase) {
+	case OP_DONE:
+		return 0;
+	case OP_FAILED:
+		return kc_error_set(err, ECANCELED, "the operation has already failed");
+	case OP_HOOKS:
+		r = op_step_hooks(op, err);
+		break;
+	case OP_WAIT_INIT:
+	case OP_WAIT_READY:
+		r = op_step_init(op, err);
+		break;
+	case OP_WAIT_EXEC:
+		r = op_step_exec(op, err);
+		if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
+			return op_fail(op, false, r); /* it exits 126/127/1 by itself */
+		break;
+	default:
+		r = -EINVAL;
+	}
+	if (r == -EAGAIN)
+		return r;
+	if (r < 0)
+		return op_fail(op, true, r);
+	if (op->layer.done) {
+		r = op->layer.done(op->layer.userdata, op, err);
+		if (r < 0)
+			return op_fail(op, true, r);
+	}
+	op->syncfd = safe_close(op->syncfd);
+	op->phase = OP_DONE;
+	return 0;
+}
+
+int lc_op_run(lc_op *op, kc_error *err) {
+	for (;;) {
+		int r = lc_op_step(op, err);
+		if (r != -EAGAIN)
+			return r;
+		struct pollfd p = {.fd = lc_op_fd(op), .events = POLLIN};
+		uint64_t now = now_ns(), deadline = lc_op_deadline(op);
+		int ms = deadline <= now ? 0 : (int)MIN((deadline - now + 999999u) / 1000000u, (uint64_t)INT32_MAX);
+		if (poll(&p, 1, ms) < 0 && errno != EINTR)
+			return op_fail(op, true, kc_error_set(err, errno, "poll: %s", strerror(errno)));
+	}
+}
+
+/* Runs clone3 with our children's pid namespace (and time namespace) switched to those of nsfd for the
+ * duration: setns(CLONE_NEWPID) changes only pid_for_children, so the caller itself stays where it is, and is
+ * switched back to its own right after. This replaces a helper process that would join and clone on our
+ * behalf: one process fewer, and no short-lived child that a waitpid(-1) elsewhere could collect. */
+/* Set when the kernel refused to let us back into our own pid namespace (it never should): from then on every
+ * child of ours would be born in a container's, so nothing more is cloned. The caller (PID 1 in the guest)
+ * lives on and answers each request with the error. */
+static int pidns_stuck;
+
+static int check_pidns(kc_error *err) {
+	if (pidns_stuck)
+		return kc_error_set(err, pidns_stuck, "cannot return to our own pid namespace (%s): refusing to clone",
+				    strerror(pidns_stuck));
+	return 0;
+}
+
+static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
+	if (nsfd < 0)
+		return lc_clone3(ca);
+	_cleanup_close_ int own_pid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int own_time = (nstype & CLONE_NEWTIME) ? open("/proc/self/ns/time", O_RDONLY | O_CLOEXEC) : -1;
+	if (own_pid < 0 || ((nstype & CLONE_NEWTIME) && own_time < 0))
+		return -errno;
+	if (setns(nsfd, nstype) < 0)
+		return -errno;
+	pid_t pid = lc_clone3(ca);
+	if (pid == 0)
+		return 0;
+	/* Our own namespaces are always ones we may return to. */
+	if (setns(own_pid, CLONE_NEWPID) < 0 || (own_time >= 0 && setns(own_time, CLONE_NEWTIME) < 0)) {
+		pidns_stuck = errno;
+		if (pid > 0)
+			(void)kill(pid, SIGKILL); /* our child, not yet collected: the pid is still its */
+		return -pidns_stuck;
+	}
 	return pid;
 }
 
-int lc_spawn_init(const lc_spawn_args *a, lc_spawned *ret, kc_error *err) {
-	const lc_config *cfg = a->cfg;
-	int sv[2], pidfd = -1;
-	lc_sync_msg m;
-	int r;
-
-	if (!cfg->process || !cfg->process->args)
-		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
-	const char *pidns = cfg->ns[LC_NS_PID].enabled ? cfg->ns[LC_NS_PID].path : NULL;
-	bool hooks = lc_spawn_needs_hooks(cfg);
-	if (hooks && !a->runtime_hooks)
-		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
-	int hp[2] = {-1, -1};
-	if (hooks && pipe2(hp, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
-	_cleanup_close_ int state_rd = hp[0], state_wr = hp[1];
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
-	_cleanup_close_ int parent = sv[0];
-
+/* clone3 of the init into its namespaces, into the pid namespace pidns when it joins one. Pure v2: born in the
+ * cgroup, so no cgroup.procs write and no moment outside it (*ret_entered); on hybrid the v1 hierarchies need
+ * the write anyway, so the parent enters it into all of them after the clone. */
+static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret_entered, int64_t *ret_go) {
 	lc_clone_args ca = {
-		.flags = cfg->clone_flags | CLONE_PIDFD,
-		.pidfd = (uint64_t)(uintptr_t)&pidfd,
+		.flags = a->cfg->clone_flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	/* Pure v2: born in the cgroup, so no cgroup.procs write and no moment outside it. On hybrid the v1
-	 * hierarchies need the write anyway, so the parent enters it into all of them below. */
-	bool entered = false;
 	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
-	pid_t pid = -EINVAL;
 	if (cgfd >= 0) {
 		lc_clone_args cca = ca;
 		cca.flags |= CLONE_INTO_CGROUP;
 		cca.cgroup = (uint64_t)cgfd;
-		pid = clone_init(&cca, pidns);
+		pid_t pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
 		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
-		 * write below says which. */
-		entered = pid >= 0;
+		 * cgroup.procs write after a plain clone says which. */
+		if (pid >= 0) {
+			*ret_entered = true;
+			return pid;
+		}
 	}
 	/* Without CLONE_INTO_CGROUP the init reaches its cgroup only after the clone, so a new cgroup namespace
 	 * made at the clone would be rooted at ours: the child unshares it after GO instead. */
-	int64_t go = 0;
-	if (!entered && a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
+	if (a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
 		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
-		go |= LC_GO_UNSHARE_CGROUPNS;
+		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
 	}
-	if (!entered)
-		pid = clone_init(&ca, pidns);
+	return clone_in_pidns(&ca, pidns, CLONE_NEWPID);
+}
+
+/* In the runtime right after the clone: id maps, the listener message, the cgroup, then GO. A half-way cgroup
+ * entry (some hierarchies done) is undone by the caller: it kills the init and destroys the cgroup. */
+static int init_go(lc_op *op, const lc_spawn_args *a, int notify_wr, bool entered, int64_t go, kc_error *err) {
+	const lc_config *cfg = a->cfg;
+	int r;
+
+	if (cfg->clone_flags & CLONE_NEWUSER) {
+		r = write_id_map(op->pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
+		if (r >= 0)
+			r = write_id_map(op->pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
+		if (r < 0)
+			return r;
+	}
+	if (notify_wr >= 0) {
+		_cleanup_free_ char *state = NULL;
+		r = a->runtime_state(a->hooks_userdata, op->pid, "creating", &state, err);
+		if (r >= 0)
+			r = notify_write_msg(notify_wr, op->pid, cfg->seccomp->listener_metadata, state, err);
+		if (r < 0)
+			return r;
+	}
+	if (a->cgroup && !entered) {
+		r = lc_cgroup_enter(a->cgroup, op->pid, err);
+		if (r < 0)
+			return kc_error_prefix(err, "put the container init into its cgroup");
+	}
+	r = lc_sync_send(op->syncfd, LC_SYNC_GO, go, NULL);
+	if (r < 0)
+		return kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
+	return 0;
+}
+
+int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
+	const lc_config *cfg = a->cfg;
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int sv[2], pidfd = -1;
+	int r;
+
+	if (!cfg->process || !cfg->process->args)
+		return kc_error_set(err, EINVAL, "process.args: the container needs a process to run");
+	r = check_pidns(err);
+	if (r < 0)
+		return r;
+	bool hooks = lc_spawn_needs_hooks(cfg);
+	if (hooks && !a->runtime_state)
+		return kc_error_set(err, EINVAL, "hooks: the caller gave no way to run them");
+	_cleanup_close_ int pidns = -1;
+	if (cfg->ns[LC_NS_PID].enabled && cfg->ns[LC_NS_PID].path) {
+		pidns = open(cfg->ns[LC_NS_PID].path, O_RDONLY | O_CLOEXEC);
+		if (pidns < 0)
+			return kc_error_set(err, errno, "linux.namespaces: open pid namespace `%s`: %s", cfg->ns[LC_NS_PID].path,
+					    strerror(errno));
+	}
+	op = op_new();
+	if (!op)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	op->cfg = cfg;
+	op->runtime_state = a->runtime_state;
+	op->state_userdata = a->hooks_userdata;
+	int hp[2] = {-1, -1};
+	if (hooks && pipe2(hp, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int state_rd = hp[0];
+	op->state_wr = hp[1];
+	/* The whole state goes into the pipe at once, so that writing it never waits for the init. */
+	if (hooks)
+		(void)fcntl(op->state_wr, F_SETPIPE_SZ, LC_HOOK_STATE_MAX);
+	bool notify = a->seccomp && a->seccomp->notify;
+	if (notify && (a->seccomp_listener_fd < 0 || !a->runtime_state))
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
+	int np[2] = {-1, -1};
+	if (notify && pipe2(np, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
+	if (notify)
+		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
+	op->syncfd = sv[0];
+
+	bool entered = false;
+	int64_t go = 0;
+	pid_t pid = clone_init(a, pidns, &pidfd, &entered, &go);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
 	}
 	if (pid == 0) {
 		(void)close(sv[0]);
-		state_wr = safe_close(state_wr);
-		init_child(a, sv[1], state_rd);
+		if (op->state_wr >= 0)
+			(void)close(op->state_wr);
+		if (notify_wr >= 0)
+			(void)close(notify_wr);
+		init_child(a, sv[1], state_rd, notify_rd);
 	}
 	(void)close(sv[1]);
-	state_rd = safe_close(state_rd);
-	_cleanup_close_ int pfd = pidfd;
+	notify_rd = safe_close(notify_rd);
+	op->pid = pid;
+	op->pidfd = pidfd;
+	op->phase = OP_WAIT_INIT;
+	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 
-	if (cfg->clone_flags & CLONE_NEWUSER) {
-		r = write_id_map(pid, "uid_map", cfg->uid_mappings, cfg->n_uid_mappings, err);
-		if (r >= 0)
-			r = write_id_map(pid, "gid_map", cfg->gid_mappings, cfg->n_gid_mappings, err);
-		if (r < 0)
-			goto fail;
-	}
-	/* Half-way entry (some hierarchies done) is undone by the caller: it kills the init and destroys the
-	 * cgroup. */
-	if (a->cgroup && !entered) {
-		r = lc_cgroup_enter(a->cgroup, pid, err);
-		if (r < 0) {
-			kc_error_prefix(err, "put the container init into its cgroup");
-			goto fail;
-		}
-	}
-	r = lc_sync_send(parent, LC_SYNC_GO, go, NULL);
-	if (r < 0) {
-		kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
-		goto fail;
-	}
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	if (r > 0 && m.type == LC_SYNC_HOOKS && hooks) {
-		_cleanup_free_ char *state = NULL;
-		r = a->runtime_hooks(a->hooks_userdata, pid, &state, err);
-		if (r < 0)
-			goto fail;
-		r = write_all(state_wr, state, MIN(strlen(state), (size_t)LC_HOOK_STATE_MAX));
-		state_wr = safe_close(state_wr);
-		if (r >= 0)
-			r = lc_sync_send(parent, LC_SYNC_GO, 0, NULL);
-		if (r < 0) {
-			kc_error_set(err, -r, "sync with container init: %s", strerror(-r));
-			goto fail;
-		}
-		r = lc_sync_recv(parent, hooks_timeout_ms(cfg, LC_HOOK_CREATE_CONTAINER, LC_HOOK_CREATE_CONTAINER), &m);
-	}
-	if (r < 0) {
-		kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
-		goto fail;
-	}
-	if (r == 0) {
-		r = kc_error_set(err, EIO, "container init exited during setup");
-		goto fail;
-	}
-	if (m.type == LC_SYNC_ERROR) {
-		r = error_from_msg(&m, "container init", err);
-		goto fail;
-	}
-	if (m.type != LC_SYNC_READY) {
-		r = kc_error_set(err, EBADMSG, "container init: unexpected sync message %u", m.type);
-		goto fail;
-	}
-	ret->pid = pid;
-	ret->pidfd = TAKE_FD(pfd);
-	return 0;
-fail:
-	kill_and_collect(pfd);
+	r = init_go(op, a, notify_wr, entered, go, err);
+	notify_wr = safe_close(notify_wr);
+	/* On failure the caller gets the op back even so, for the child it must collect. */
+	if (r < 0)
+		(void)op_fail(op, true, r);
+	*ret = TAKE_PTR(op);
 	return r;
 }
 
 /* ---- exec into a running container ---------------------------------------------------------------------- */
 
-static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
+/* The process, a direct child of the caller already in the container's pid namespace: joins the cgroup and the
+ * other namespaces itself, then becomes the container's process. */
+/* Rootless exec: an unprivileged runtime cannot enter the container's pid namespace for its children, but the
+ * child, once in the container's user namespace, can. It does, and forks the process there; it then stays
+ * behind as a relay (the runtime's child, so the runtime still collects the exit status): it forwards every
+ * signal it gets to the process and exits with the process's status (128+signal for a signal death). Returns
+ * in the process only. */
+static void relay_into_pidns(const lc_exec_args *a, int syncfd) {
+	kc_error err = {0};
+	sigset_t all;
+
+	if (setns(a->target_pidfd, (int)(a->ns_flags & (CLONE_NEWPID | CLONE_NEWTIME))) < 0) {
+		kc_error_set(&err, errno, "join the container's pid namespace: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	/* Blocked before the fork so that no signal meant for the process is lost in between; the process
+	 * unblocks everything before its execve. */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, NULL);
+	int sfd = signalfd(-1, &all, SFD_CLOEXEC);
+	if (sfd < 0) {
+		kc_error_set(&err, errno, "signalfd: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		kc_error_set(&err, errno, "fork into the container's pid namespace: %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	if (pid == 0) {
+		(void)close(sfd);
+		return;
+	}
+	/* The runtime's EOF is the process's execve: the relay must not hold the sync socket. */
+	(void)close(syncfd);
+	for (;;) {
+		struct signalfd_siginfo si;
+		int status;
+		ssize_t n = read(sfd, &si, sizeof si);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof si)
+			_exit(1);
+		if (si.ssi_signo != SIGCHLD) {
+			(void)kill(pid, (int)si.ssi_signo);
+			continue;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgroup, int notify_fd, bool relay) {
 	const lc_process_config *p = a->process;
 	kc_error err = {0};
 	char exe[PATH_MAX];
 	lc_security_params sp;
+	notify_handoff nh = {.sock = a->seccomp_listener_fd, .msg_fd = notify_fd};
 	int r = 0;
 
+	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	syncfd = move_above(syncfd, a->preserve_fds);
+	nh.sock = move_above(nh.sock, a->preserve_fds);
+	nh.msg_fd = move_above(nh.msg_fd, a->preserve_fds);
+	if (syncfd < 0 || (a->seccomp_listener_fd >= 0 && nh.sock < 0) || (notify_fd >= 0 && nh.msg_fd < 0))
+		_exit(1);
+	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
+		lc_child_fail(syncfd, &err);
+	/* The container's cgroup before its namespaces, while the host's cgroupfs is still in reach; "0" is the
+	 * writer itself. */
+	if (a->cgroup && !in_cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
+		kc_error_prefix(&err, "join the container's cgroup");
+		lc_child_fail(syncfd, &err);
+	}
+	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. The
+	 * pid and time namespaces were ours at birth. */
+	unsigned flags = a->ns_flags & ~(unsigned)(CLONE_NEWPID | CLONE_NEWTIME);
+	if (flags && setns(a->target_pidfd, (int)flags) < 0) {
+		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", flags, strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+	if (relay)
+		relay_into_pidns(a, syncfd);
 	lc_security_params_init(&sp, p, a->seccomp, a->has_personality, a->personality);
+	sp.listener_cb = notify_send;
+	sp.userdata = &nh;
 	if (p->terminal && setsid() < 0)
 		r = kc_error_set(&err, errno, "setsid: %s", strerror(errno));
 	if (r >= 0 && p->terminal)
 		r = lc_console_setup_child(a->console_sock_fd, p, &err);
 	if (r >= 0)
 		r = lc_chdir_verified(p->cwd, &err);
+	if (r >= 0)
+		r = notify_prepare(&nh, &err);
 	if (r >= 0)
 		r = lc_process_apply_security(&sp, &err);
 	if (r >= 0)
@@ -670,102 +1133,86 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd) {
 	exec_process(syncfd, exe, &sp, a->preserve_fds);
 }
 
-/* The helper: joins, then clones the process as a sibling (CLONE_PARENT), i.e. a child of the caller. setns with
- * CLONE_NEWPID only moves the helper's future children, which is why the process cannot be the helper itself. */
-static _noreturn_ void exec_helper(const lc_exec_args *a, int syncfd) {
-	kc_error err = {0};
-
-	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
-	syncfd = move_above(syncfd, a->preserve_fds);
-	if (syncfd < 0)
-		_exit(1);
-	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
-		lc_child_fail(syncfd, &err);
-	/* The container's cgroup before its namespaces: the process cloned below inherits it, and its limits
-	 * count from its first instruction. "0" is the writer itself. */
-	if (a->cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
-		kc_error_prefix(&err, "join the container's cgroup");
-		lc_child_fail(syncfd, &err);
-	}
-	/* One setns on the pidfd joins every namespace at once (Linux 5.8), so there is no half-joined state. */
-	if (a->ns_flags && setns(a->target_pidfd, (int)a->ns_flags) < 0) {
-		kc_error_set(&err, errno, "join the container's namespaces (0x%x): %s", a->ns_flags, strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
-	lc_clone_args ca = {.flags = CLONE_PARENT, .exit_signal = 0};
-	pid_t pid = lc_clone3(&ca);
-	if (pid < 0) {
-		kc_error_set(&err, -pid, "clone3 into the container: %s", strerror(-pid));
-		lc_child_fail(syncfd, &err);
-	}
-	if (pid == 0)
-		exec_child(a, syncfd);
-	(void)lc_sync_send(syncfd, LC_SYNC_PID, pid, NULL);
-	_exit(0);
-}
-
-int lc_spawn_exec(const lc_exec_args *a, lc_spawned *ret, kc_error *err) {
-	int sv[2], helper_pidfd = -1;
-	lc_sync_msg m;
-	siginfo_t si;
-	pid_t pid = 0;
-	int r;
+int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	int sv[2], pidfd = -1;
 
 	if (!a->process || !a->process->args)
 		return kc_error_set(err, EINVAL, "process.args: nothing to run");
+	int r = check_pidns(err);
+	if (r < 0)
+		return r;
+	op = op_new();
+	if (!op)
+		return kc_error_set(err, ENOMEM, "out of memory");
+	bool notify = a->seccomp && a->seccomp->notify;
+	if (notify && (a->seccomp_listener_fd < 0 || !a->seccomp_state))
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
+	int np[2] = {-1, -1};
+	if (notify && pipe2(np, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
+	if (notify)
+		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
-	_cleanup_close_ int parent = sv[0];
+	op->syncfd = sv[0];
 
-	/* The helper exits with SIGCHLD like any child (CLONE_PARENT hands its exit_signal to the process, which
-	 * the caller's reaper must see); it is collected right here by its pidfd. */
-	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&helper_pidfd, .exit_signal = SIGCHLD};
-	pid_t helper = lc_clone3(&ca);
-	if (helper < 0) {
-		(void)close(sv[1]);
-		return kc_error_set(err, -helper, "clone3: %s", strerror(-helper));
+	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
+	int pidns = (a->ns_flags & CLONE_NEWPID) ? a->target_pidfd : -1;
+	int nstype = CLONE_NEWPID | (int)(a->ns_flags & CLONE_NEWTIME);
+	/* Pure v2: born in the container's cgroup. */
+	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	pid_t pid = -EINVAL;
+	if (cgfd >= 0) {
+		lc_clone_args cca = ca;
+		cca.flags |= CLONE_INTO_CGROUP;
+		cca.cgroup = (uint64_t)cgfd;
+		pid = clone_in_pidns(&cca, pidns, nstype);
 	}
-	if (helper == 0) {
+	bool in_cgroup = pid >= 0;
+	if (!in_cgroup) {
+		/* No pidns to enter and no time namespace: still go through setns when the target has its own time
+		 * namespace, which only children can join. */
+		if (pidns < 0 && (a->ns_flags & CLONE_NEWTIME)) {
+			pidns = a->target_pidfd;
+			nstype = CLONE_NEWTIME;
+		}
+		pid = clone_in_pidns(&ca, pidns, nstype);
+	}
+	/* Entering a pid namespace for our children takes CAP_SYS_ADMIN over our own user namespace, which an
+	 * unprivileged (rootless) runtime lacks: the child enters it from inside the container's user namespace
+	 * and relays (relay_into_pidns). */
+	bool relay = false;
+	if (pid == -EPERM && pidns >= 0 && (a->ns_flags & CLONE_NEWUSER)) {
+		relay = true;
+		pid = lc_clone3(&ca);
+	}
+	if (pid < 0) {
+		(void)close(sv[1]);
+		return kc_error_set(err, -pid, "clone3 into the container: %s", strerror(-pid));
+	}
+	if (pid == 0) {
 		(void)close(sv[0]);
-		exec_helper(a, sv[1]);
+		if (notify_wr >= 0)
+			(void)close(notify_wr);
+		exec_child(a, sv[1], in_cgroup, notify_rd, relay);
 	}
 	(void)close(sv[1]);
-	_cleanup_close_ int hfd = helper_pidfd;
-
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	while (waitid((idtype_t)P_PIDFD, (id_t)hfd, &si, WEXITED) < 0 && errno == EINTR)
-		;
-	if (r < 0)
-		return kc_error_set(err, -r, "waiting for the exec helper: %s", strerror(-r));
-	if (r == 0)
-		return kc_error_set(err, EIO, "the exec helper exited without a word");
-	if (m.type == LC_SYNC_ERROR)
-		return error_from_msg(&m, "exec", err);
-	if (m.type != LC_SYNC_PID || m.value <= 0)
-		return kc_error_set(err, EBADMSG, "exec: unexpected sync message %u", m.type);
-	pid = (pid_t)m.value;
-	/* Our child and not yet reaped, so the pid cannot have been reused. */
-	_cleanup_close_ int pfd = lc_pidfd_open(pid);
-	if (pfd < 0)
-		return kc_error_set(err, -pfd, "pidfd_open %d: %s", (int)pid, strerror(-pfd));
-
-	r = lc_sync_recv(parent, LC_SYNC_TIMEOUT_MS, &m);
-	if (r != 0) {
-		if (r > 0 && m.type == LC_SYNC_ERROR)
-			r = error_from_msg(&m, "exec", err);
-		else
-			r = kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
-		/* The failed process has exited or will; its status is the caller's to collect, so hand it out. */
-		ret->pid = pid;
-		ret->pidfd = TAKE_FD(pfd);
-		return r;
+	op->pid = pid;
+	op->pidfd = pidfd;
+	op->phase = OP_WAIT_EXEC;
+	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
+	if (notify) {
+		r = notify_write_msg(notify_wr, pid, a->seccomp_metadata, a->seccomp_state, err);
+		if (r < 0) {
+			/* The op goes back all the same: the killed process is the caller's to collect. */
+			(void)op_fail(op, true, r);
+			*ret = TAKE_PTR(op);
+			return r;
+		}
 	}
-	ret->pid = pid;
-	ret->pidfd = TAKE_FD(pfd);
+	*ret = TAKE_PTR(op);
 	return 0;
 }
 

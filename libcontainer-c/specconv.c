@@ -884,12 +884,14 @@ static int conv_syscall(conv *v, size_t i, const lc_spec_syscall *src, lc_syscal
 	if ((r = seccomp_errno(v, dst->action, src->has_errno_ret, src->errno_ret, field, src->action)) < 0)
 		return r;
 	dst->errno_ret = r;
-	/* The container's init writes to its sync socket after seccomp is loaded: a notify on write would
-	 * wait for a listener that is only told about the container once that write went through. */
+	/* The listener fd leaves the child by sendmsg right after the filter is loaded: a notify on sendmsg would
+	 * wait for a listener that nobody holds yet. write is refused as runc refuses it, so that profiles
+	 * written for runc and for us agree. */
 	if (dst->action == LC_SCMP_ACT_NOTIFY)
 		for (size_t j = 0; j < src->names.n; j++)
-			if (strcmp(src->names.v[j], "write") == 0)
-				return FAIL(v, "linux.seccomp.syscalls[%zu]: SCMP_ACT_NOTIFY cannot apply to \"write\"", i);
+			if (strcmp(src->names.v[j], "write") == 0 || strcmp(src->names.v[j], "sendmsg") == 0)
+				return FAIL(v, "linux.seccomp.syscalls[%zu]: SCMP_ACT_NOTIFY cannot apply to \"%s\"", i,
+					    src->names.v[j]);
 	/* libseccomp compares at most the six syscall arguments. */
 	if (src->n_args > 6)
 		return FAIL(v, "linux.seccomp.syscalls[%zu].args: %zu comparisons, at most 6", i, src->n_args);

@@ -60,7 +60,7 @@ int lc_state_dir_create(const char *root, const char *id, int *ret_dirfd, kc_err
 	return 0;
 }
 
-static const char *const state_files[] = {"state.json", "state.json.tmp", "config.json", "exec.fifo"};
+static const char *const state_files[] = {"state.json", "state.json.tmp", "config.json", "exec.fifo", "start.err"};
 
 int lc_state_dir_remove(const char *root, const char *id) {
 	_cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -1,6 +1,6 @@
-/* lcrun: a runc-compatible CLI over libcontainer-c. A thin blocking driver: it parses arguments, calls one
- * lifecycle function, and for `run` and `exec` waits on the pidfd of its own child and reaps it; the library
- * never reaps. */
+/* lcrun: a runc-compatible CLI over libcontainer-c. A thin blocking driver: it parses arguments, steps the
+ * library's create and exec operations from a small poll loop (the same steps the agent drives from its event
+ * loop), and for `run` and `exec` waits on the pidfd of its own child and reaps it; the library never reaps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -56,8 +56,7 @@ static int block_forwarded(sigset_t *set) {
 }
 
 /* Waits for our child behind pidfd, forwarding signals; returns its exit code as a shell reports it. */
-static int wait_child(int pidfd, const sigset_t *set) {
-	_cleanup_close_ int sfd = signalfd(-1, set, SFD_CLOEXEC);
+static int wait_child(int pidfd, int sfd) {
 	struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
 	siginfo_t si = {0};
 
@@ -77,6 +76,31 @@ static int wait_child(int pidfd, const sigset_t *set) {
 		if (errno != EINTR)
 			return 1;
 	return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+}
+
+/* Steps op to its end (op.h): the same steps the agent drives from its loop, here from a poll over the op's fd
+ * until its deadline, plus the forwarded signals (sfd, or -1), which go to the op's child as soon as it
+ * exists. Returns what the last step returned. */
+static int drive(lc_op *op, int sfd, kc_error *e) {
+	for (;;) {
+		int r = lc_op_step(op, e);
+		if (r != -EAGAIN)
+			return r;
+		struct pollfd p[2] = {{.fd = lc_op_fd(op), .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
+		uint64_t now = now_ns(), deadline = lc_op_deadline(op);
+		int ms = deadline <= now ? 0 : (int)MIN((deadline - now + 999999u) / 1000000u, (uint64_t)INT32_MAX);
+		r = poll(p, sfd >= 0 ? 2 : 1, ms);
+		if (r < 0 && errno != EINTR)
+			return kc_error_set(e, errno, "poll: %s", strerror(errno));
+		struct signalfd_siginfo ssi;
+		if (r > 0 && p[1].revents && read(sfd, &ssi, sizeof ssi) == sizeof ssi) {
+			pid_t pid;
+			int pidfd;
+			lc_op_child(op, &pid, &pidfd);
+			if (pidfd >= 0)
+				(void)lc_pidfd_send_signal(pidfd, (int)ssi.ssi_signo);
+		}
+	}
 }
 
 /* ---- create / run ---------------------------------------------------------------------------------------- */
@@ -128,7 +152,7 @@ static int parse_create(int argc, char **argv, bool run, create_args *c, const c
 	return 0;
 }
 
-static int do_create(create_args *c, const char *id, pid_t *ret_pid, int *ret_pidfd) {
+static int do_create(create_args *c, const char *id, int sfd, pid_t *ret_pid, int *ret_pidfd) {
 	_cleanup_close_ int console = -1;
 	kc_error e = {0};
 	int r;
@@ -149,10 +173,16 @@ static int do_create(create_args *c, const char *id, pid_t *ret_pid, int *ret_pi
 		.pid_file = c->pid_file,
 		.preserve_fds = c->preserve_fds,
 		.no_pivot = c->no_pivot,
+		/* Rootless: an unprivileged user has no cgroup of its own to create containers in. */
+		.no_cgroup = geteuid() != 0,
 	};
-	r = lc_container_create(opt_root, id, &o, ret_pid, ret_pidfd, &e);
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	r = lc_container_create_begin(opt_root, id, &o, &op, &e);
+	if (r >= 0)
+		r = drive(op, sfd, &e);
 	if (r < 0)
 		return fail(&e);
+	lc_op_take_child(op, ret_pid, ret_pidfd);
 	log_debug("container %s created, init pid %d", id, (int)*ret_pid);
 	return 0;
 }
@@ -166,7 +196,7 @@ static int cmd_create(int argc, char **argv) {
 	int r = parse_create(argc, argv, false, &c, &id);
 	if (r != 0)
 		return r;
-	r = do_create(&c, id, &pid, &pidfd);
+	r = do_create(&c, id, -1, &pid, &pidfd);
 	/* The init outlives us and is reparented to our parent's reaper, as with runc. */
 	if (r == 0)
 		(void)close(pidfd);
@@ -187,7 +217,8 @@ static int cmd_run(int argc, char **argv) {
 	/* Blocked before the clone, so a signal never kills us between create and wait; the child unblocks. */
 	if (!c.detach && block_forwarded(&set) < 0)
 		return 1;
-	r = do_create(&c, id, &pid, &pidfd);
+	_cleanup_close_ int sfd = c.detach ? -1 : signalfd(-1, &set, SFD_CLOEXEC);
+	r = do_create(&c, id, sfd, &pid, &pidfd);
 	if (r != 0)
 		return r;
 	_cleanup_close_ int pfd = pidfd;
@@ -201,7 +232,7 @@ static int cmd_run(int argc, char **argv) {
 	}
 	if (c.detach)
 		return 0;
-	int code = wait_child(pfd, &set);
+	int code = wait_child(pfd, sfd);
 	if (!c.keep && lc_container_delete(opt_root, id, true, &e) < 0)
 		(void)fail(&e);
 	return code;
@@ -378,9 +409,15 @@ static int cmd_exec(int argc, char **argv) {
 	sigset_t set;
 	if (!detach && block_forwarded(&set) < 0)
 		return 1;
-	pid_t pid;
-	int pidfd;
-	int r = lc_container_exec(opt_root, id, &x, &pid, &pidfd, &e);
+	_cleanup_close_ int sfd = detach ? -1 : signalfd(-1, &set, SFD_CLOEXEC);
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	pid_t pid = -1;
+	int pidfd = -1;
+	int r = lc_container_exec_begin(opt_root, id, &x, &op, &e);
+	if (r >= 0) {
+		r = drive(op, sfd, &e);
+		lc_op_take_child(op, &pid, &pidfd);
+	}
 	_cleanup_close_ int pfd = pidfd;
 	if (r < 0) {
 		if (pfd >= 0)
@@ -396,7 +433,7 @@ static int cmd_exec(int argc, char **argv) {
 	}
 	if (detach)
 		return 0;
-	return wait_child(pfd, &set);
+	return wait_child(pfd, sfd);
 }
 
 
@@ -426,14 +463,14 @@ int main(int argc, char **argv) {
 		{},
 	};
 	kc_error e = {0};
-	bool debug = false, logging = false;
+	bool debug = false, logging = false, root_given = false;
 	int o;
 
 	log_set_fd(-1);
 	lc_set_warn_handler(print_warning, NULL);
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'r': opt_root = optarg; break;
+		case 'r': opt_root = optarg; root_given = true; break;
 		case 'l': {
 			int fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 			if (fd < 0) {
@@ -459,6 +496,16 @@ int main(int argc, char **argv) {
 	if (optind >= argc) {
 		usage(stderr);
 		return 1;
+	}
+	/* Rootless, as runc and crun: without --root the state lives in the user's runtime directory. */
+	_cleanup_free_ char *user_root = NULL;
+	if (!root_given && geteuid() != 0) {
+		const char *xdg = getenv("XDG_RUNTIME_DIR");
+		if (!xdg || xdg[0] != '/' || asprintf(&user_root, "%s/lcrun", xdg) < 0) {
+			fprintf(stderr, "lcrun: running unprivileged: give --root, or set XDG_RUNTIME_DIR\n");
+			return 1;
+		}
+		opt_root = user_root;
 	}
 	/* --debug without --log: to stderr, as runc does. */
 	if (debug && !logging)
