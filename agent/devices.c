@@ -251,7 +251,6 @@ static int on_uevent(ev_io *io, int fd, uint32_t revents, void *userdata) {
 
 int devices_start(agent *a, kc_error *err) {
 	agent_devices *d = calloc(1, sizeof *d);
-	char devices_dir[PATH_MAX];
 
 	if (!d)
 		return kc_error_set(err, ENOMEM, "devices: out of memory");
@@ -265,11 +264,17 @@ int devices_start(agent *a, kc_error *err) {
 	r = ev_io_add(a->loop, d->fd, EPOLLIN, on_uevent, d, "uevents", &d->io);
 	if (r < 0)
 		return kc_error_set(err, -r, "watch the uevent socket: %s", strerror(-r));
-	if (!a->pid1)
+	return 0;
+}
+
+int devices_coldplug(agent *a, kc_error *err) {
+	char devices_dir[PATH_MAX];
+
+	if (!a->pid1 || !a->devices)
 		return 0;
 	(void)format_checked(devices_dir, sizeof devices_dir, "%s/devices", a->sysfs);
 	uint64_t start = now_ns();
-	r = uevent_coldplug(devices_dir, err);
+	int r = uevent_coldplug(devices_dir, err);
 	if (r < 0)
 		return r;
 	log_info("coldplug: %d devices announced in %" PRIu64 " ms", r, (now_ns() - start) / 1000000);

@@ -14,11 +14,13 @@
 
 typedef struct agent_devices agent_devices;
 
-/* Opens the uevent socket and watches it. As PID 1 also triggers coldplug and loads driver modules for
- * devices without a driver; until devices_boot_modules_done() the module requests are only queued (the boot
- * loads the whole initrd set anyway). A socket that cannot be opened is logged: waits then rely on sysfs
- * lookups at registration. */
+/* Creates the device table and opens and watches the uevent socket: before the agent serves, so that no
+ * request finds the table missing. The agent loads driver modules for devices without a driver; until
+ * devices_boot_modules_done() the module requests are only queued (the boot loads the whole initrd set
+ * anyway). A socket that cannot be opened is logged: waits then rely on sysfs lookups at registration. */
 int devices_start(agent *a, kc_error *err);
+/* As PID 1: announces the devices that appeared before the socket existed (`add` to every uevent file). */
+int devices_coldplug(agent *a, kc_error *err);
 void devices_boot_modules_done(agent *a);
 void devices_free(agent *a);
 

@@ -246,6 +246,13 @@ int main(int argc, char **argv) {
 		r = ttrpc_server_new(a.loop, agent_services, agent_n_services, &a, NULL, &a.server);
 	if (r >= 0)
 		r = setup_signals(&a, &sig_fd, &sig_io, &err);
+	/* The device table exists before the first request can arrive (a serial port's may already wait); the
+	 * uevent socket before the modules that create most devices load. A failure only loses the events
+	 * (waits still look at sysfs). */
+	if (r >= 0 && devices_start(&a, &err) < 0) {
+		log_warn("devices: %s", err.msg);
+		kc_error_clear(&err);
+	}
 	if (r >= 0)
 		r = start_transport(&a, &sw, &err);
 	if (r < 0) {
@@ -256,10 +263,9 @@ int main(int argc, char **argv) {
 		init_poweroff();
 	}
 
-	/* The uevent socket exists before the modules that create most devices load, and coldplug announces
-	 * the rest; a failure only loses the events (waits still look at sysfs). */
-	if (devices_start(&a, &err) < 0) {
-		log_warn("devices: %s", err.msg);
+	/* Coldplug announces what appeared before the socket; after the transport, so it does not delay ready. */
+	if (devices_coldplug(&a, &err) < 0) {
+		log_warn("coldplug: %s", err.msg);
 		kc_error_clear(&err);
 	}
 	if (a.pid1 && a.moddir[0])
