@@ -18,6 +18,9 @@
 #define NEWROOT_NAME ".newroot"
 /* The initrd is a flat, shallow tree; anything deeper than this is not ours. */
 #define COPY_DEPTH_MAX 32
+/* The bulk of the initrd: bind-mounted into the new root instead of copied (a copy costs ~0.4 s of boot under
+ * TCG), and left in place when the old root is emptied. */
+#define KEPT_DIR "lib/modules"
 
 /* Mounts init_mount_base makes at the top level; devpts, /dev/shm and cgroups ride along as submounts. They
  * are moved into the new root rather than re-made after exec: moving keeps whatever is already in them (files
@@ -62,6 +65,15 @@ static int on_initramfs(kc_error *err) {
 	return strcmp(fstype, "rootfs") == 0;
 }
 
+/* keep is a relative path ("lib/modules") or NULL. Returns the rest of it below name when name is on it ("" when
+ * name is the kept directory itself), NULL when name is off it. */
+static const char *keep_below(const char *keep, const char *name) {
+	size_t n = strlen(name);
+	if (!keep || strncmp(keep, name, n) != 0 || (keep[n] != '/' && keep[n] != '\0'))
+		return NULL;
+	return keep[n] == '/' ? keep + n + 1 : keep + n;
+}
+
 static int copy_data(int src, int dst) {
 	char buf[64 * 1024];
 	for (;;) {
@@ -78,9 +90,10 @@ static int copy_data(int src, int dst) {
 	}
 }
 
-static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, kc_error *err);
+static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, const char *keep, kc_error *err);
 
-static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev, unsigned depth, kc_error *err) {
+static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev, unsigned depth, const char *keep,
+		      kc_error *err) {
 	struct stat st;
 	int r;
 
@@ -90,14 +103,16 @@ static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdirat(dst_dir, name, st.st_mode & 07777) < 0 && errno != EEXIST)
 			return kc_error_set(err, errno, "mkdir %s", name);
-		/* A mount point (/proc, /sys, /dev, /run, ...): keep the directory, not what is mounted there. */
-		if (st.st_dev != root_dev)
+		/* A mount point (/proc, /sys, /dev, /run, ...): keep the directory, not what is mounted there. The
+		 * kept directory is bind-mounted here later. */
+		const char *below = keep_below(keep, name);
+		if (st.st_dev != root_dev || (below && !*below))
 			return 0;
 		_cleanup_close_ int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		_cleanup_close_ int d = openat(dst_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (s < 0 || d < 0)
 			return kc_error_set(err, errno, "open directory %s", name);
-		r = copy_tree(s, d, root_dev, depth + 1, err);
+		r = copy_tree(s, d, root_dev, depth + 1, below, err);
 		if (r < 0)
 			return kc_error_prefix(err, "%s", name);
 		(void)fchmod(d, st.st_mode & 07777);
@@ -133,7 +148,7 @@ static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev
 	return 0;
 }
 
-static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, kc_error *err) {
+static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, const char *keep, kc_error *err) {
 	if (depth > COPY_DEPTH_MAX)
 		return kc_error_set(err, ELOOP, "tree deeper than %d", COPY_DEPTH_MAX);
 	int fd = fcntl(src_dir, F_DUPFD_CLOEXEC, 3);
@@ -151,14 +166,14 @@ static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, k
 			continue;
 		if (depth == 0 && !strcmp(de->d_name, NEWROOT_NAME))
 			continue;
-		r = copy_entry(src_dir, dst_dir, de->d_name, root_dev, depth, err);
+		r = copy_entry(src_dir, dst_dir, de->d_name, root_dev, depth, keep, err);
 	}
 	closedir(d);
 	return r;
 }
 
 /* Best effort: whatever cannot be removed just stays in memory. Stays on the old root's device. */
-static unsigned remove_tree(int dir, dev_t root_dev, unsigned depth) {
+static unsigned remove_tree(int dir, dev_t root_dev, unsigned depth, const char *keep) {
 	unsigned failed = 0;
 	int fd = fcntl(dir, F_DUPFD_CLOEXEC, 3);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -175,10 +190,15 @@ static unsigned remove_tree(int dir, dev_t root_dev, unsigned depth) {
 			failed++;
 			continue;
 		}
+		const char *below = S_ISDIR(st.st_mode) ? keep_below(keep, de->d_name) : NULL;
+		if (below && !*below)
+			continue; /* the new root's bind mount shows it */
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = openat(dir, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0 && depth < COPY_DEPTH_MAX)
-				failed += remove_tree(sub, root_dev, depth + 1);
+				failed += remove_tree(sub, root_dev, depth + 1, below);
+			if (below)
+				continue; /* holds the kept directory: not empty */
 		}
 		if (unlinkat(dir, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 			failed++;
@@ -202,9 +222,15 @@ static int copy_root(kc_error *err) {
 	_cleanup_close_ int dst = open(NEWROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (src < 0 || dst < 0)
 		return kc_error_set(err, errno, "open / and " NEWROOT);
-	r = copy_tree(src, dst, root_st.st_dev, 0, err);
+	/* Only a real directory is kept by a bind mount; a symlink or nothing there is copied as it is. */
+	struct stat kept_st;
+	bool kept = fstatat(src, KEPT_DIR, &kept_st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(kept_st.st_mode) &&
+		    kept_st.st_dev == root_st.st_dev;
+	r = copy_tree(src, dst, root_st.st_dev, 0, kept ? KEPT_DIR : NULL, err);
 	if (r < 0)
 		return kc_error_prefix(err, "copy / into " NEWROOT);
+	if (kept && mount("/" KEPT_DIR, NEWROOT "/" KEPT_DIR, NULL, MS_BIND, NULL) < 0)
+		return kc_error_set(err, errno, "bind /" KEPT_DIR " into " NEWROOT);
 	return 0;
 }
 
@@ -276,7 +302,7 @@ int init_leave_initramfs(char *const argv[], kc_error *err) {
 	if (chroot(".") < 0 || chdir("/") < 0)
 		return kc_error_set(err, errno, "chroot into the new root");
 
-	unsigned left = remove_tree(old_root, old_st.st_dev, 0);
+	unsigned left = remove_tree(old_root, old_st.st_dev, 0, KEPT_DIR);
 	if (left)
 		log_warn("left %u entries of the old initramfs in memory", left);
 	old_root = safe_close(old_root);
