@@ -5,9 +5,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -121,29 +120,38 @@ static void helper_timeout(ev_timer *t, void *userdata) {
 	(void)kill(h->pid, SIGKILL);
 }
 
-/* A helper is a fork of PID 1 and holds every socket the agent had: the listeners and the host's
- * connections. One stuck on a hung share would keep a connection the agent has closed half-open, so the
- * host never sees the EOF. Work functions open their own sockets (netlink, ...) after this runs; the other
- * fds they are handed (memfds, pipes) are not sockets and stay. */
-static void close_inherited_sockets(int keep_fd) {
-	DIR *d = opendir("/proc/self/fd");
-	if (!d)
+/* A helper is a fork of PID 1 and holds a copy of every fd the agent had: the listeners, the host's
+ * connections, container stdin pipes, pidfds. One stuck on a hung share would keep a connection the agent
+ * closed half-open, or a stdin the host closed open, so the process never sees EOF; and epoll keeps
+ * reporting a file the agent closed while a copy lives. So everything above stderr goes, but the report pipe
+ * and the one fd the caller handed over. */
+static void close_fds(unsigned from, unsigned to) {
+	/* musl has no close_range(); the guest kernel (6.1) has the syscall. Older kernels: one by one. */
+	if (syscall(SYS_close_range, from, to, 0) == 0 || errno != ENOSYS)
 		return;
-	int self = dirfd(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *end;
-		long fd = strtol(de->d_name, &end, 10);
-		struct stat st;
-		if (*end || end == de->d_name || fd <= STDERR_FILENO || fd == self || fd == keep_fd)
-			continue;
-		if (fstat((int)fd, &st) == 0 && S_ISSOCK(st.st_mode))
-			(void)close((int)fd);
-	}
-	closedir(d);
+	long max = sysconf(_SC_OPEN_MAX);
+	for (unsigned fd = from; fd <= to && (max < 0 || fd < (unsigned long)max); fd++)
+		(void)close((int)fd);
 }
 
-_noreturn_ static void helper_child(ev_loop *loop, int report_fd, helper_work_fn work, void *userdata) {
+static void close_inherited_fds(int report_fd, int keep_fd) {
+	int keep[2] = { report_fd, keep_fd };
+	unsigned from = STDERR_FILENO + 1;
+	if (keep[0] > keep[1] && keep[1] >= 0) {
+		keep[0] = keep_fd;
+		keep[1] = report_fd;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_fds(from, (unsigned)keep[i] - 1);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_fds(from, ~0U);
+}
+
+_noreturn_ static void helper_child(int report_fd, int keep_fd, helper_work_fn work, void *userdata) {
 	helper_report rep = { 0 };
 	kc_error err = { 0 };
 	sigset_t none;
@@ -151,8 +159,7 @@ _noreturn_ static void helper_child(ev_loop *loop, int report_fd, helper_work_fn
 	/* The agent blocks the signals it reads through signalfd; the helper should die of them normally. */
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	ev_loop_close_in_child(loop, report_fd);
-	close_inherited_sockets(report_fd);
+	close_inherited_fds(report_fd, keep_fd);
 	rep.result = work(userdata, &err);
 	if (rep.result < 0) {
 		rep.code = err.code;
@@ -165,6 +172,11 @@ _noreturn_ static void helper_child(ev_loop *loop, int report_fd, helper_work_fn
 
 int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userdata, uint32_t timeout_ms,
 	       helper_done_fn done, void *done_userdata) {
+	return helper_run_keep_fd(a, what, work, work_userdata, timeout_ms, done, done_userdata, -EBADF);
+}
+
+int helper_run_keep_fd(agent *a, const char *what, helper_work_fn work, void *work_userdata, uint32_t timeout_ms,
+		       helper_done_fn done, void *done_userdata, int keep_fd) {
 	int fds[2];
 	/* Each helper is a copy of PID 1; pipelined calls on a hung share must not fork without bound. */
 	if (a->n_helpers >= HELPERS_MAX)
@@ -196,7 +208,7 @@ int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userd
 	}
 	if (pid == 0) {
 		safe_close(fds[0]);
-		helper_child(a->loop, fds[1], work, work_userdata);
+		helper_child(fds[1], keep_fd, work, work_userdata);
 	}
 	safe_close(fds[1]);
 	h->pid = pid;

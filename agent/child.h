@@ -23,11 +23,15 @@ void child_registry_free(agent *a);
 
 /* Runs work(userdata, err) in a forked helper. done() gets the result: >= 0, or -errno with err carrying the
  * helper's message; a helper killed by a signal or that timed out is reported as such. timeout_ms 0 = none,
- * otherwise the helper is SIGKILLed when it runs longer. Returns the helper's pid or -errno. */
+ * otherwise the helper is SIGKILLed when it runs longer. Returns the helper's pid or -errno.
+ * The helper closes every fd above stderr it inherited (the host's connections, container pipes, ...) before
+ * work runs, so work opens what it needs itself; helper_run_keep_fd keeps one fd the caller hands over. */
 typedef int (*helper_work_fn)(void *userdata, kc_error *err);
 typedef void (*helper_done_fn)(int result, const kc_error *err, void *userdata);
 int helper_run(agent *a, const char *what, helper_work_fn work, void *work_userdata, uint32_t timeout_ms,
 	       helper_done_fn done, void *done_userdata);
+int helper_run_keep_fd(agent *a, const char *what, helper_work_fn work, void *work_userdata, uint32_t timeout_ms,
+		       helper_done_fn done, void *done_userdata, int keep_fd);
 /* The caller no longer wants the result (its call was cancelled): the helper is killed and done() is not
  * called. */
 void helper_abandon(agent *a, pid_t pid);

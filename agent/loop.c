@@ -20,7 +20,6 @@ struct ev_io {
 	const char *name;
 	bool dead;
 	ev_io *next_dead;
-	ev_io *prev, *next; /* the live watches, for ev_loop_close_in_child */
 };
 
 struct ev_loop {
@@ -30,7 +29,6 @@ struct ev_loop {
 	size_t n_timers, heap_size;
 	uint64_t armed_for; /* deadline the timerfd is set to, 0 = disarmed */
 	ev_io *dead;        /* freed at the end of the iteration, so stale epoll events never touch freed memory */
-	ev_io *live;
 	bool exit;
 	int exit_code;
 };
@@ -86,10 +84,6 @@ int ev_io_add(ev_loop *l, int fd, uint32_t events, ev_io_fn fn, void *userdata, 
 		free(io);
 		return r;
 	}
-	io->next = l->live;
-	if (l->live)
-		l->live->prev = io;
-	l->live = io;
 	*ret = io;
 	return 0;
 }
@@ -112,25 +106,10 @@ ev_io *ev_io_free(ev_io *io) {
 	if (epoll_ctl(io->loop->epfd, EPOLL_CTL_DEL, io->fd, NULL) < 0 && errno == EBADF)
 		log_error("event source %s: fd %d was closed before its watch was removed", io->name ? io->name : "?",
 			  io->fd);
-	if (io->prev)
-		io->prev->next = io->next;
-	else
-		io->loop->live = io->next;
-	if (io->next)
-		io->next->prev = io->prev;
-	io->prev = io->next = NULL;
 	io->dead = true;
 	io->next_dead = io->loop->dead;
 	io->loop->dead = io;
 	return NULL;
-}
-
-void ev_loop_close_in_child(ev_loop *l, int keep_fd) {
-	for (ev_io *io = l->live; io; io = io->next)
-		if (io->fd > STDERR_FILENO && io->fd != keep_fd)
-			(void)close(io->fd);
-	(void)close(l->epfd);
-	(void)close(l->timerfd);
 }
 
 /* Timer heap: a binary min-heap on deadline_ns; each timer knows its slot for O(log n) removal. */

@@ -23,9 +23,6 @@ int ev_io_add(ev_loop *l, int fd, uint32_t events, ev_io_fn fn, void *userdata, 
 int ev_io_set_events(ev_io *io, uint32_t events);
 /* Stops watching and frees; safe inside the io's own callback. Returns NULL. */
 ev_io *ev_io_free(ev_io *io);
-/* In a forked child that will not run the loop: closes every watched fd (except keep_fd), the epoll fd and
- * the timerfd, so the child holds none of the parent's event sources. Frees nothing. */
-void ev_loop_close_in_child(ev_loop *l, int keep_fd);
 
 /* A timer is embedded in its owner and armed/disarmed without allocation. */
 struct ev_timer {

@@ -966,7 +966,7 @@ static int ipt_start(agent *a, ttrpc_call *call, bool ipv6, bool restore, const 
 		ipt_job_free(j);
 		return kc_error_set(err, e, "memfd for the output: %s", strerror(e));
 	}
-	int r = helper_run(a, name, ipt_work, j, IPT_TIMEOUT_MS + 2000, ipt_done, j);
+	int r = helper_run_keep_fd(a, name, ipt_work, j, IPT_TIMEOUT_MS + 2000, ipt_done, j, j->out_fd);
 	if (r < 0) {
 		ipt_job_free(j);
 		return kc_error_set(err, -r, "%s: cannot start a helper: %s", name, strerror(-r));

@@ -89,32 +89,37 @@ static int on_nothing(ev_io *io, int fd, uint32_t revents, void *ud) {
 	return 0;
 }
 
-static int pipe_fds[2];
+static int pipe_fds[2], kept_fd;
 
-/* In the helper: the agent's watched fds (here a pipe's read end) are closed, other fds (the write end)
- * stay for the work to use. */
+/* In the helper: every fd the agent had is closed (a watched pipe end and an unwatched one alike), except
+ * the one handed over. */
 static int work_check_fds(void *ud, kc_error *err) {
 	if (fcntl(pipe_fds[0], F_GETFD) >= 0)
 		return kc_error_set(err, EEXIST, "the watched fd %d is still open in the helper", pipe_fds[0]);
-	if (fcntl(pipe_fds[1], F_GETFD) < 0)
-		return kc_error_set(err, EBADF, "the unwatched fd %d was closed", pipe_fds[1]);
+	if (fcntl(pipe_fds[1], F_GETFD) >= 0)
+		return kc_error_set(err, EEXIST, "the unwatched fd %d is still open in the helper", pipe_fds[1]);
+	if (fcntl(kept_fd, F_GETFD) < 0)
+		return kc_error_set(err, EBADF, "the handed-over fd %d was closed", kept_fd);
 	return 7;
 }
 
-static void test_helper_drops_watched_fds(void **state) {
+static void test_helper_drops_inherited_fds(void **state) {
 	ev_io *io;
 	assert_int_equal(pipe2(pipe_fds, O_CLOEXEC), 0);
+	kept_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	assert_true(kept_fd >= 0);
 	assert_int_equal(ev_io_add(A.loop, pipe_fds[0], EPOLLIN, on_nothing, NULL, "pipe", &io), 0);
-	assert_true(helper_run(&A, "fds", work_check_fds, NULL, 0, done, NULL) > 0);
+	assert_true(helper_run_keep_fd(&A, "fds", work_check_fds, NULL, 0, done, NULL, kept_fd) > 0);
 	run_until(1);
 	assert_int_equal(n_done, 1);
 	if (last_result < 0)
 		fail_msg("%s", last_err.msg);
 	assert_int_equal(last_result, 7);
-	assert_true(fcntl(pipe_fds[0], F_GETFD) >= 0); /* the agent's own copy is untouched */
+	assert_true(fcntl(pipe_fds[0], F_GETFD) >= 0); /* the agent's own copies are untouched */
 	ev_io_free(io);
 	close(pipe_fds[0]);
 	close(pipe_fds[1]);
+	close(kept_fd);
 }
 
 static void test_result(void **state) {
@@ -188,7 +193,7 @@ int main(void) {
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_helper_drops_watched_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_drops_inherited_fds, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
