@@ -387,6 +387,21 @@ static int write_sysctls(const lc_config *cfg, int host_procfd, kc_error *err) {
 	return 0;
 }
 
+/* In a user namespace we are still the runtime's uid and gid, which it need not map: the kernel then refuses
+ * every inode we would create (mkdir /dev/pts on the container's tmpfs is EOVERFLOW) and the ownership checks of
+ * mount options (devpts gid=5). So, as runc and crun do once the maps are written, become root of the namespace
+ * before any mount; the process's own user comes last, with its security. A namespace that maps no 0 (EINVAL)
+ * leaves us as we are, as before. */
+static int become_userns_root(const lc_config *cfg, kc_error *err) {
+	if (!(cfg->clone_flags & CLONE_NEWUSER) && !(cfg->ns[LC_NS_USER].enabled && cfg->ns[LC_NS_USER].path))
+		return 0;
+	if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+		return kc_error_set(err, errno, "user namespace: setresgid(0): %s", strerror(errno));
+	if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+		return kc_error_set(err, errno, "user namespace: setresuid(0): %s", strerror(errno));
+	return 0;
+}
+
 static int set_names(const lc_config *cfg, kc_error *err) {
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		return kc_error_set(err, errno, "hostname: `%s`: %s", cfg->hostname, strerror(errno));
@@ -519,6 +534,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	}
 	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = state_fd};
 	r = join_namespaces(cfg, &err);
+	if (r >= 0)
+		r = become_userns_root(cfg, &err);
 	if (r >= 0)
 		r = set_names(cfg, &err);
 	int host_procfd = r < 0 ? -1 : open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
