@@ -272,10 +272,9 @@ lc delete c-dup && pass "delete of a created container" || fail "delete of a cre
 assert_clean "duplicate id"
 for cmd in state start kill delete pause resume; do expect_fail "$cmd: unknown id" "does not exist" lc $cmd no-such-id; done
 assert_clean "unknown id"
-# BUG(libcontainer-c), reported: a memory limit the init cannot live under kills it during setup, and lcrun
-# says only "container init exited during setup"; runc names the OOM kill. The case stays red until fixed.
+# A memory limit the init cannot live under kills it during setup: the error names the OOM kill, as runc's does.
 mk '["/cthelper","pid"]' '' '"resources": {"memory": {"limit": 1}}'
-expect_fail "BUG(lc): init OOM-killed during setup is named" "memory|OOM|oom|killed" lc run --bundle "$bundle" c-mem1
+expect_fail "init OOM-killed during setup is named" "OOM-killed during setup" lc run --bundle "$bundle" c-mem1
 assert_clean "memory limit 1"
 
 # Hooks: the VM has busybox's false and sleep.
