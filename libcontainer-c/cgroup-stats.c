@@ -443,13 +443,24 @@ int lc_cgroup_oom_fd(const lc_cgroup_oom *w) {
 
 /* The kill counter: memory.events "oom_kill" on v2, memory.oom_control "oom_kill" on v1 (4.13+). -ENOENT
  * once the cgroup is gone, -ENODATA where v1 has no such line. */
-static int oom_counter(lc_cgroup_oom *w, uint64_t *ret) {
+static int read_oom_kills(int dirfd, bool v2, uint64_t *ret) {
 	_cleanup_free_ char *text = NULL;
-	int r = read_file_capped(w->dirfd, w->v2 ? "memory.events" : "memory.oom_control", 4096, &text, NULL);
+	int r = read_file_capped(dirfd, v2 ? "memory.events" : "memory.oom_control", 4096, &text, NULL);
 	if (r < 0)
 		return r == -ENODEV ? -ENOENT : r;
 	r = lc_cg_keyed_u64(text, "oom_kill", ret);
 	return r == -ENOENT ? -ENODATA : r;
+}
+
+static int oom_counter(lc_cgroup_oom *w, uint64_t *ret) {
+	return read_oom_kills(w->dirfd, w->v2, ret);
+}
+
+int lc_cgroup_oom_kills(lc_cgroup *cg, uint64_t *ret) {
+	int h = lc_cg_where(cg, LC_CG_MEMORY);
+	if (h < 0)
+		return -EOPNOTSUPP;
+	return read_oom_kills(cg->dirfd[h], lc_cg_is_v2(cg, h), ret);
 }
 
 int lc_cgroup_oom_watch(lc_cgroup *cg, lc_cgroup_oom **ret, kc_error *err) {

@@ -245,6 +245,9 @@ int lc_cgroup_oom_fd(const lc_cgroup_oom *w);
  * (v1 signals the eventfd on removal; v2 reports IN_IGNORED): stop watching. */
 int lc_cgroup_oom_read(lc_cgroup_oom *w, uint64_t *ret_count, uint64_t *ret_new, kc_error *err);
 lc_cgroup_oom *lc_cgroup_oom_free(lc_cgroup_oom *w);
+/* The OOM kill counter read once, without a watch (v2 memory.events, v1 memory.oom_control "oom_kill").
+ * -EOPNOTSUPP without a memory controller, -ENODATA where v1 has no such line. */
+int lc_cgroup_oom_kills(lc_cgroup *cg, uint64_t *ret);
 static inline void lc_cgroup_oom_freep(lc_cgroup_oom **w) {
 	if (*w)
 		(void)lc_cgroup_oom_free(*w);

@@ -670,6 +670,8 @@ int lc_container_delete(const char *root, const char *id, bool force, kc_error *
 /* ---- exec ---------------------------------------------------------------------------------------------------- */
 
 #define LC_EXEC_ENV_MAX 4096
+/* NGROUPS_MAX of the kernel, as specconv caps the config's list: setgroups(2) refuses more. */
+#define LC_EXEC_GROUPS_MAX 65536
 
 int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts *o, lc_op **ret, kc_error *err) {
 	_cleanup_(lc_state_freep) lc_state *s = NULL;
@@ -742,8 +744,11 @@ int lc_container_exec_begin(const char *root, const char *id, const lc_exec_opts
 	if (o->has_user) {
 		p.uid = o->uid;
 		p.gid = o->gid;
-		p.additional_gids = NULL;
-		p.n_additional_gids = 0;
+		if (o->n_additional_gids > LC_EXEC_GROUPS_MAX)
+			return kc_error_set(err, E2BIG, "exec: process.user.additionalGids: %zu groups, at most %d allowed",
+					    o->n_additional_gids, LC_EXEC_GROUPS_MAX);
+		p.additional_gids = o->additional_gids;
+		p.n_additional_gids = o->n_additional_gids;
 	}
 	p.terminal = o->tty;
 	if (p.terminal && o->console_sock_fd < 0)

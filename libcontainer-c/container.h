@@ -73,6 +73,8 @@ typedef struct lc_exec_opts {
 	bool has_user;
 	uid_t uid;
 	gid_t gid;
+	const gid_t *additional_gids; /* with has_user: the supplementary groups (none when n is 0) */
+	size_t n_additional_gids;
 	bool tty;
 	int console_sock_fd;
 	unsigned preserve_fds;

@@ -22,6 +22,11 @@ static _noreturn_ void hook_child(const lc_hook_config *h, int in) {
 
 	if (dup2(in, STDIN_FILENO) < 0)
 		_exit(126);
+	/* A session (and process group) of its own, whose id is the hook's pid: at the timeout the whole group is
+	 * killed, so what the hook started (a sleep under sh) cannot outlive it holding its stdout and stderr. Not
+	 * on our terminal either: no SIGTTOU, and no signal from the caller's job control. */
+	if (setsid() < 0)
+		_exit(126);
 	(void)lc_close_range(3, ~0U, 0);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -62,6 +67,14 @@ int lc_hook_spawn(const lc_hook_config *h, const char *state_json, lc_hook_run *
 	return 0;
 }
 
+/* The hook is not reaped yet, so its pid, the id of its process group, cannot have been reused: the group
+ * kill reaches the hook and every descendant that did not leave the group (one that made a session of its own
+ * escapes; only a cgroup would hold it). The pidfd kill covers the hook itself in any case. */
+static void hook_kill(const lc_hook_run *run) {
+	(void)kill(-run->pid, SIGKILL);
+	(void)lc_pidfd_send_signal(run->pidfd, SIGKILL);
+}
+
 int lc_hook_finish(lc_hook_run *run, bool block, kc_error *err) {
 	struct pollfd p = {.fd = run->pidfd, .events = POLLIN};
 	const lc_hook_config *h = run->hook;
@@ -83,7 +96,7 @@ int lc_hook_finish(lc_hook_run *run, bool block, kc_error *err) {
 			continue;
 		}
 		timed_out = true;
-		(void)lc_pidfd_send_signal(run->pidfd, SIGKILL);
+		hook_kill(run);
 		break;
 	}
 	while (waitid((idtype_t)P_PIDFD, (id_t)run->pidfd, &si, WEXITED | __WALL) < 0)

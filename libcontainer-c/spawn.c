@@ -387,6 +387,21 @@ static int write_sysctls(const lc_config *cfg, int host_procfd, kc_error *err) {
 	return 0;
 }
 
+/* In a user namespace we are still the runtime's uid and gid, which it need not map: the kernel then refuses
+ * every inode we would create (mkdir /dev/pts on the container's tmpfs is EOVERFLOW) and the ownership checks of
+ * mount options (devpts gid=5). So, as runc and crun do once the maps are written, become root of the namespace
+ * before any mount; the process's own user comes last, with its security. A namespace that maps no 0 (EINVAL)
+ * leaves us as we are, as before. */
+static int become_userns_root(const lc_config *cfg, kc_error *err) {
+	if (!(cfg->clone_flags & CLONE_NEWUSER) && !(cfg->ns[LC_NS_USER].enabled && cfg->ns[LC_NS_USER].path))
+		return 0;
+	if (setresgid(0, 0, 0) < 0 && errno != EINVAL)
+		return kc_error_set(err, errno, "user namespace: setresgid(0): %s", strerror(errno));
+	if (setresuid(0, 0, 0) < 0 && errno != EINVAL)
+		return kc_error_set(err, errno, "user namespace: setresuid(0): %s", strerror(errno));
+	return 0;
+}
+
 static int set_names(const lc_config *cfg, kc_error *err) {
 	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
 		return kc_error_set(err, errno, "hostname: `%s`: %s", cfg->hostname, strerror(errno));
@@ -520,6 +535,8 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	init_hooks hooks = {.cfg = cfg, .syncfd = syncfd, .state_fd = state_fd};
 	r = join_namespaces(cfg, &err);
 	if (r >= 0)
+		r = become_userns_root(cfg, &err);
+	if (r >= 0)
 		r = set_names(cfg, &err);
 	int host_procfd = r < 0 ? -1 : open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r >= 0 && host_procfd < 0)
@@ -621,6 +638,11 @@ struct lc_op {
 	lc_hook_kind hook_kind;
 	size_t hook_i;
 	lc_hook_run hook; /* hook.pidfd >= 0 while one runs */
+	/* init: the container's cgroup and its OOM kill count before the clone, to name an init the OOM killer
+	 * took during setup (cgroup NULL or has_oom_base false: not known) */
+	lc_cgroup *cgroup;
+	bool has_oom_base;
+	uint64_t oom_base;
 	/* the layer above (container.c, instance.c) */
 	lc_op_layer layer;
 };
@@ -750,6 +772,17 @@ static int op_step_hooks(lc_op *op, kc_error *err) {
 	return op_next_hook(op, err);
 }
 
+/* EOF from the init before READY: it died without a word. The one death worth naming is the OOM killer's
+ * (a memory limit the init cannot even set up under), as runc does: the cgroup counted it before the kill, so
+ * the counter is up to date by the time the socket closes. */
+static int init_exited_error(lc_op *op, kc_error *err) {
+	uint64_t kills;
+	if (op->cgroup && op->has_oom_base && lc_cgroup_oom_kills(op->cgroup, &kills) >= 0 && kills > op->oom_base)
+		return kc_error_set(err, ENOMEM, "container init was OOM-killed during setup: "
+				    "linux.resources.memory.limit is too low for it");
+	return kc_error_set(err, EIO, "container init exited during setup");
+}
+
 /* The init's messages: HOOKS (once, when the config has hooks), then READY; ERROR or EOF at any point. */
 static int op_step_init(lc_op *op, kc_error *err) {
 	lc_sync_msg m;
@@ -762,7 +795,7 @@ static int op_step_init(lc_op *op, kc_error *err) {
 	if (r < 0)
 		return kc_error_set(err, -r, "waiting for container init: %s", strerror(-r));
 	if (r == 0)
-		return kc_error_set(err, EIO, "container init exited during setup");
+		return init_exited_error(op, err);
 	if (m.type == LC_SYNC_ERROR)
 		return error_from_msg(&m, "container init", err);
 	if (m.type == LC_SYNC_HOOKS && op->phase == OP_WAIT_INIT && op->state_wr >= 0) {
@@ -972,6 +1005,8 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	op->cfg = cfg;
 	op->runtime_state = a->runtime_state;
 	op->state_userdata = a->hooks_userdata;
+	op->cgroup = a->cgroup;
+	op->has_oom_base = a->cgroup && lc_cgroup_oom_kills(a->cgroup, &op->oom_base) >= 0;
 	int hp[2] = {-1, -1};
 	if (hooks && pipe2(hp, O_CLOEXEC) < 0)
 		return kc_error_set(err, errno, "pipe: %s", strerror(errno));

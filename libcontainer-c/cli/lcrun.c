@@ -332,6 +332,9 @@ static int read_process_file(const char *path, lc_spec **ret, lc_exec_opts *x, k
 	x->has_user = true;
 	x->uid = p->user.uid;
 	x->gid = p->user.gid;
+	/* As runc: the file's supplementary groups replace the container's, an absent list meaning none. */
+	x->additional_gids = (const gid_t *)p->user.additional_gids;
+	x->n_additional_gids = p->user.n_additional_gids;
 	x->tty = p->terminal;
 	return 0;
 }

@@ -121,6 +121,12 @@ expect_fail "failed create (missing executable)" "nonexistent" lc run --bundle "
 if [ -z "$(cgroup_dirs "$c")" ]; then pass "failed creates leave no cgroup"; else fail "failed creates leave no cgroup" "$(cgroup_dirs "$c")"; fi
 assert_clean "failed create"
 
+# ---- an init OOM-killed during setup: the error says so (memory.oom_control or memory.events oom_kill) ----
+c=${cgprefix}mem1
+cfg '.process.args = ["/cthelper","pid"] | .linux.resources = {"memory": {"limit": 1}}'
+expect_fail "init OOM-killed during setup is named" "OOM-killed during setup" lc run --bundle "$bundle" "$c"
+assert_clean "init OOM-killed during setup"
+
 # ---- linux.cgroupsPath given by the config ----
 c=${cgprefix}path
 cfg ".process.args = [\"/cthelper\",\"read\",\"/proc/self/cgroup\"] | .linux.cgroupsPath = \"/lcrun/${cgprefix}custom/inner\""

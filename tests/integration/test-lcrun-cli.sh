@@ -40,9 +40,7 @@ JSON
 out=$(lc exec --process "$scratch/process.json" "$c1")
 has "exec --process FILE: args, env, cwd, user, noNewPrivileges" "$out" env.GREETING=from-process-json \
 	env.PATH=/bin cwd=/tmp uid=1000,1000,1000 gid=1000,1000,1000 no_new_privs=1
-# BUG(libcontainer-c), reported: read_process_file takes uid and gid from the process file but drops
-# user.additionalGids (runc applies them), so the process runs with no supplementary groups. Red until fixed.
-has "BUG(lc): exec --process applies user.additionalGids" "$out" groups=5
+has "exec --process applies user.additionalGids" "$out" groups=5
 grep -q '^env.TERM=' <<<"$out" && fail "exec --process: the container's env does not leak in" "$out" ||
 	pass "exec --process: the container's env does not leak in"
 echo '{"args": 5}' >"$scratch/bad-process.json"

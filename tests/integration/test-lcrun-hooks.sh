@@ -143,9 +143,9 @@ expect_fail "negative hook timeout refused" "hooks\.prestart\[0\]\.timeout" lc r
 assert_clean "negative hook timeout"
 
 # ---- a hanging hook whose child outlives it ----
-# BUG(libcontainer-c), reported: at the timeout lcrun kills the hook's process only; a child it started (here
-# sleep under sh) lives on, holding the hook's stdout and stderr. The hook runs with its output in a file, so the
-# leftover cannot hold up this script. Red until hooks are killed as a whole (process group or cgroup).
+# At the timeout the hook's whole process group goes, so a child it started (here sleep under sh) does not live
+# on holding the hook's stdout and stderr. The hook runs with its output in a file, so a leftover could not hold
+# up this script.
 c=${cgprefix}hangchild
 cat >"$scratch/hang-child.sh" <<SH
 #!/bin/sh
@@ -159,9 +159,9 @@ lc run --bundle "$bundle" "$c" >"$scratch/hang-child.out" 2>&1; rc=$?
 	pass "hanging hook with a child: create fails at the timeout" || fail "hanging hook with a child" "rc=$rc $(cat "$scratch/hang-child.out")"
 sleep 0.2
 left=$(pgrep -f "sleep 1000 0\\.$$\$"; pgrep -f "hang-child.sh $token")
-if [ -z "$left" ]; then pass "BUG(lc): a timed-out hook's children are killed too"
+if [ -z "$left" ]; then pass "a timed-out hook's children are killed too"
 else
-	fail "BUG(lc): a timed-out hook's children are killed too" "left: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ',')")"
+	fail "a timed-out hook's children are killed too" "left: $(ps -o pid=,args= -p "$(echo $left | tr ' ' ',')")"
 	for p in $left; do kill -KILL "$p" 2>/dev/null; done
 fi
 assert_clean "hanging hook with a child"

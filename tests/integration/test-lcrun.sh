@@ -115,25 +115,28 @@ if has "namespaces: hostname, pid 1" "$o" hostname=lcrun-test pid=1 ppid=0 && [ 
 else fail "namespaces: the host's hostname kept" "$(hostname)"; fi
 assert_clean "namespaces"
 
-# A user namespace with mappings: root inside is 100000 outside. With only /proc mounted it runs.
+# A user namespace with mappings: root inside is 100000 outside. With only /proc mounted it runs. The init sets
+# up the rootfs as root of the namespace (as runc and crun), so the image's /dev, where it makes the device
+# nodes, belongs to that root as a rootfs for this namespace would; the host's root owns the rest.
 userns='.linux.namespaces += [{"type": "user"}] | .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}] |
         .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]'
 cfg "$userns | .process.args = [\"/cthelper\",\"ids\",\"read\",\"/proc/self/uid_map\",\"ns\"] |
      .mounts = [{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}] | .linux.maskedPaths = [] | .linux.readonlyPaths = []"
 chmod 755 "$scratch"
+chown 100000:100000 "$bundle/rootfs/dev"
 out=$(lc run --bundle "$bundle" "${c}userns" 2>&1)
+chown 0:0 "$bundle/rootfs/dev"
 if grep -qx uid=0,0,0 <<<"$out" && grep -qx gid=0,0,0 <<<"$out" && grep -qE '^read= *0 +100000 +65536$' <<<"$out" &&
    grep -q '^ns.user=' <<<"$out" && ! grep -qxF "ns.user=$(readlink /proc/self/ns/user)" <<<"$out"; then
 	pass "user namespace: a new one, uid 0 inside mapped to 100000"
 else fail "user namespace" "$(tr '\n' ' ' <<<"$out")"; fi
 assert_clean "user namespace"
-# BUG(libcontainer-c), reported: with the usual mounts (a tmpfs on /dev with devpts, shm and mqueue below it, as
-# runc spec --rootless writes them) a user-namespaced container fails: creating /dev/pts in the new tmpfs
-# gives EOVERFLOW ("mounts[2].destination: `/dev/pts`: Value too large for defined data type"), as if the init
-# still ran as a uid the namespace does not map. Red until fixed.
+# With the usual mounts (a tmpfs on /dev with devpts, shm and mqueue below it, as runc spec --rootless writes
+# them) too: the init becomes root of the namespace before it mounts, so it may create /dev/pts in the new tmpfs
+# (EOVERFLOW as an unmapped uid) and mount devpts with gid=5.
 cfg "$userns | .process.args = [\"/cthelper\",\"ids\"] | .mounts |= map(select(.type != \"cgroup\"))"
 out=$(lc run --bundle "$bundle" "${c}userns2" 2>&1)
-has "BUG(lc): a user namespace with a tmpfs /dev and devpts below it runs" "$out" uid=0,0,0
+has "a user namespace with a tmpfs /dev and devpts below it runs" "$out" uid=0,0,0
 assert_clean "user namespace with /dev"
 
 # sysctl written in the container's network namespace only

@@ -55,7 +55,8 @@ else
 	fail "lcrun-vm: case lines" "done line \`$done_line\`, counted $n_ok passed, $n_failed failed"
 fi
 status=$(sed -n 's/^lcrun-vm: suite exited with status \([0-9]*\)$/\1/p' "$tmp/console.txt")
-if [ "$n_failed" = 0 ] && [ "$status" = 0 ] || [ "$n_failed" != 0 ] && [ "$status" = 1 ]; then
+# Grouped: bash's && and || bind equally, left to right, so unbraced this wanted status 1 even with 0 failed.
+if { [ "$n_failed" = 0 ] && [ "$status" = 0 ]; } || { [ "$n_failed" != 0 ] && [ "$status" = 1 ]; }; then
 	pass "lcrun-vm: the suite's exit status matches its cases"
 else fail "lcrun-vm: suite status" "status \`$status\` with $n_failed failed"; fi
 if grep -qE 'Kernel panic|BUG:|Oops|segfault' "$tmp/console.txt"; then
