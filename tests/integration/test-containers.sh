@@ -164,6 +164,9 @@ suite() {
 	expect "unknown exec id" NOT_FOUND 'process `nope` not found' WaitProcess '{"container_id":"c2","exec_id":"nope"}'
 	expect "unknown container" NOT_FOUND 'container `zz` not found' SignalProcess '{"container_id":"zz","signal":9}'
 	expect "read from unknown container" NOT_FOUND 'not found' ReadStdout '{"container_id":"zz","exec_id":"zz","len":10}'
+	expect "exec of a missing executable" NOT_FOUND 'no-such-binary' ExecProcess \
+		'{"container_id":"c2","exec_id":"e9","process":{"Args":["no-such-binary"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	expect "a failed exec leaves no process" NOT_FOUND 'process `e9` not found' WaitProcess '{"container_id":"c2","exec_id":"e9"}'
 	ok "exec sleeper" ExecProcess '{"container_id":"c2","exec_id":"e2","process":{"Args":["sleep","100"],"Env":["PATH=/bin"],"Cwd":"/"}}'
 	ok "signal exec" SignalProcess '{"container_id":"c2","exec_id":"e2","signal":9}'
 	v=$(wait_status c2 e2)
