@@ -46,8 +46,10 @@ static int on_signal(ev_io *io, int fd, uint32_t revents, void *userdata) {
 		if (si.ssi_signo == SIGCHLD) {
 			int status;
 			pid_t pid;
-			/* A child nobody watches is an orphan to reap (PID 1 or subreaper). */
-			while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
+			/* A child nobody watches is an orphan to reap (PID 1 or subreaper). No __WALL: libcontainer-c's
+			 * hooks are cloned with no exit signal so that this loop never takes them from the pidfd wait of
+			 * a create or exec the loop is still stepping. */
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 				if (!child_reaped(a, pid, status))
 					log_debug("reaped orphan %d", (int)pid);
 			}
