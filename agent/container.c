@@ -1,11 +1,12 @@
 /* Containers and their processes (container.h).
  *
  * CreateContainer: the spec is read and validated, the init is cloned into its namespaces and cgroup and
- * reports ready from behind the start gate, all bounded by the spawn sync timeout. With storages or devices
- * the call stays pending first: devices are awaited in the loop and storages mounted by a helper (see "with
- * storages and devices" below), since both may wait on the outside world. Everything that waits on a process
- * (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending call completed from the SIGCHLD
- * reaper or the stream's fd.
+ * reports ready from behind the start gate. The call is pending from there on: libcontainer-c's create and exec
+ * are steps (op.h) that the loop drives from the op's fd and deadline, so a slow hook never stops the agent.
+ * With storages or devices the call is pending before that too: devices are awaited in the loop and storages
+ * mounted by a helper (see "with storages and devices" below), since both may wait on the outside world.
+ * Everything that waits on a process (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending
+ * call completed from the SIGCHLD reaper or the stream's fd; a cgroup's removal is retried from a timer.
  *
  * The guest rewrite of the spec, as the Kata agent does it: the network namespace is the guest's (the entry
  * is dropped), IPC and UTS are the sandbox's (joined through CreateSandbox's binds, or the agent's own before
