@@ -19,6 +19,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -429,6 +430,7 @@ struct exec_job {
 	proc *p;
 	ttrpc_call *call; /* NULL once cancelled */
 	op_run run;
+	stdio_setup st; /* attached once the process has exec'd: a terminal's master comes before the exec */
 	exec_job *next;
 };
 
@@ -445,6 +447,7 @@ static void exec_job_unlink(exec_job *j) {
 static void exec_job_abort(exec_job *j, const char *why) {
 	exec_job_unlink(j);
 	op_run_abort(&j->run);
+	stdio_setup_done(&j->st);
 	proc_free(j->p);
 	if (j->call)
 		ttrpc_call_fail(j->call, KC_UNAVAILABLE, "exec in container `%s`: %s", j->c->id, why);
@@ -673,8 +676,6 @@ static int create_begin(agent *a, const create_args *args, lc_spec *spec_in, cre
 		}
 	}
 	if (r >= 0)
-		r = proc_attach_stdio(a, p, &cr->st, err);
-	if (r >= 0)
 		r = op_run_start(&cr->run, a, op, done, userdata, err);
 	if (r < 0) {
 		(void)lc_op_free(op);
@@ -684,12 +685,16 @@ static int create_begin(agent *a, const create_args *args, lc_spec *spec_in, cre
 	return 0;
 }
 
-/* The create operation ended well: the container joins the table. */
-static ctr *create_link(create_run *cr) {
+/* The create operation ended well: the init's stdio goes into the loop (a terminal's master has been sent by
+ * now) and the container joins the table. On failure the container is buried. */
+static int create_link(create_run *cr, ctr **ret, kc_error *err) {
 	ctr *c = cr->c;
 	container_registry *reg = c->agent->containers;
 	proc *p = c->procs;
-	create_run_end(cr, false);
+	int r = proc_attach_stdio(c->agent, p, &cr->st, err);
+	create_run_end(cr, r < 0);
+	if (r < 0)
+		return r;
 	/* The first container defines the sandbox's pid namespace (upstream: the pause container's). */
 	if (reg->pidns_fd < 0 && cr->own_pidns) {
 		char path[64];
@@ -705,7 +710,8 @@ static ctr *create_link(create_run *cr) {
 	reg->head = c;
 	reg->n++;
 	log_info("container %s created (init pid %d)", c->id, (int)p->pid);
-	return c;
+	*ret = c;
+	return 0;
 }
 
 /* ---- CreateContainer with storages and devices: a pending call ----
@@ -826,8 +832,11 @@ static int job_create(create_job *j, kc_error *err) {
 }
 
 /* The container exists: it joins the table and takes its storages' references. */
-static void job_created(create_job *j) {
-	ctr *c = create_link(&j->cr);
+static int job_created(create_job *j, kc_error *err) {
+	ctr *c;
+	int r = create_link(&j->cr, &c, err);
+	if (r < 0)
+		return r;
 	c->mem = TAKE_PTR(j->mem);
 	if (j->storages && j->storages->n) {
 		stor_registry *reg = sandbox_storages(j->agent, NULL);
@@ -839,17 +848,19 @@ static void job_created(create_job *j) {
 		if (!c->storage_keys)
 			log_error("container %s: out of memory for its storage references", c->id);
 	}
+	return 0;
 }
 
 static void create_op_done(void *userdata, int r, kc_error *err) {
 	create_job *j = userdata;
+	if (r >= 0)
+		r = job_created(j, err);
 	if (r < 0) {
 		create_run_end(&j->cr, true);
 		(void)kc_error_prefix(err, "create container `%s`", j->id);
 		job_fail(j, err);
 		return;
 	}
-	job_created(j);
 	reply_empty(j->call);
 	j->call = NULL;
 	create_job_free(j);
@@ -1067,9 +1078,13 @@ static void exec_op_done(void *userdata, int r, kc_error *err) {
 	exec_job_unlink(j);
 	lc_op_take_child(j->run.op, &p->pid, &p->pidfd);
 	j->run.op = lc_op_free(j->run.op);
+	if (r >= 0)
+		r = proc_attach_stdio(c->agent, p, &j->st, err);
+	stdio_setup_done(&j->st);
 	ttrpc_call *call = j->call;
 	free(j);
 	if (r < 0) {
+		(void)lc_pidfd_send_signal(p->pidfd, SIGKILL); /* reaped as an orphan */
 		proc_free(p);
 		(void)kc_error_prefix(err, "exec in container `%s`", c->id);
 		ttrpc_call_fail_error(call, err);
@@ -1144,20 +1159,18 @@ static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 	/* The process is the reaper's from the clone on; the op keeps its pidfd until it ends. */
 	lc_op_child(op, &p->pid, &(int){ -1 });
 	r = child_watch(a, p->pid, proc_exited, p);
-	if (r >= 0)
-		r = proc_attach_stdio(a, p, &st, err);
-	else
+	if (r < 0)
 		kc_error_set(err, -r, "watch the process: %s", strerror(-r));
-	stdio_setup_done(&st); /* the child has its copies since the clone */
 	exec_job *j = r >= 0 ? calloc(1, sizeof *j) : NULL;
 	if (r >= 0 && !j)
 		r = kc_error_set(err, ENOMEM, "out of memory");
 	if (r >= 0) {
-		*j = (exec_job){ .c = c, .p = p, .call = call };
+		*j = (exec_job){ .c = c, .p = p, .call = call, .st = st };
 		r = op_run_start(&j->run, a, op, exec_op_done, j, err);
 	}
 	if (r < 0) {
 		free(j);
+		stdio_setup_done(&st);
 		proc_free(p); /* freeing the op kills the process; the reaper collects it as an orphan */
 		return kc_error_prefix(err, "exec in container `%s`", c->id);
 	}
@@ -1469,6 +1482,19 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 }
 
 static void create_job_abort(create_job *j, int code, const char *why);
+
+int containers_step_ready(agent *a) {
+	container_registry *reg = a->containers;
+	for (create_job *j = reg ? reg->creating : NULL; j; j = j->next) {
+		int fd = j->cr.c && j->cr.run.op ? lc_op_fd(j->cr.run.op) : -1;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (fd < 0 || poll(&pfd, 1, 0) <= 0)
+			continue;
+		op_run_step(&j->cr.run); /* may free j and change the list: one at a time */
+		return 1;
+	}
+	return 0;
+}
 
 /* DestroySandbox, and the agent's exit: every container is killed. At DestroySandbox the cgroups go from the
  * loop like RemoveContainer's; at exit (the server is gone) nothing runs the loop again, so the records are
