@@ -380,6 +380,13 @@ suite() {
 		fail "$P: create with a 3 s hook" "rc=$rc $(((t3 - t0) / 1000000)) ms: $(cat "$dir/h1.out")"
 	ok "start h1" StartContainer '{"container_id":"h1"}'
 	ok "remove h1" RemoveContainer '{"container_id":"h1"}'
+	# An exec'd hook exits with SIGCHLD (execve resets the exit signal): each of these 20 races the agent's
+	# reaper against its create operation's pidfd wait, which must win every time.
+	rootfs h3
+	hooks=$(for _ in $(seq 20); do printf '{"Path":"/bin/true","Args":["true"]},'; done)
+	ok "create with 20 quick hooks" CreateContainer '{"container_id":"h3","OCI":'"$(spec h3 '["true"]' |
+		jq -c '.Hooks={"CreateRuntime":['"${hooks%,}"'],"Prestart":['"${hooks%,}"']}')"'}'
+	ok "remove h3" RemoveContainer '{"container_id":"h3"}'
 	rootfs h2
 	"$KL" ctl "unix://$sock" CreateContainer '{"container_id":"h2","OCI":'"$(hookspec h2 47)"'}' >/dev/null 2>&1 &
 	cpid=$!
