@@ -11,6 +11,7 @@
 typedef struct ctr ctr;
 typedef struct proc proc;
 typedef struct create_job create_job;
+typedef struct exec_job exec_job;
 struct ctr_mem;
 
 typedef struct waiter {
@@ -47,6 +48,12 @@ struct ctr {
 	ev_timer oom_retry; /* v1 signals the eventfd before the kill is counted: look again shortly */
 	unsigned oom_retries;
 	ev_timer remove_timer;
+	bool finishing;       /* every process is gone: the cgroup is being removed (retried from cg_timer) */
+	bool buried;          /* out of the table (a failed create, DestroySandbox): freed once its cgroup is gone */
+	ev_timer cg_timer;
+	uint64_t cg_deadline;
+	exec_job *execs; /* ExecProcess calls whose process has not exec'd yet */
+	unsigned n_execs;
 	char **storage_keys; /* the mount points of its storages: references given back by RemoveContainer */
 	size_t n_storage_keys;
 	struct ctr_mem *mem; /* what the guest rewrite added to its spec, alive as long as the instance */
@@ -58,6 +65,7 @@ struct container_registry {
 	unsigned n;
 	create_job *creating; /* CreateContainer calls waiting for devices or mounts */
 	unsigned n_creating;
+	ctr *dying; /* buried containers whose processes or cgroup are not gone yet */
 	char *oom_queue[OOM_QUEUE_MAX]; /* container ids, oldest first */
 	unsigned n_oom;
 	/* The sandbox's pid namespace: the first container's, while that container exists (upstream's rule);

@@ -1,11 +1,12 @@
 /* Containers and their processes (container.h).
  *
  * CreateContainer: the spec is read and validated, the init is cloned into its namespaces and cgroup and
- * reports ready from behind the start gate, all bounded by the spawn sync timeout. With storages or devices
- * the call stays pending first: devices are awaited in the loop and storages mounted by a helper (see "with
- * storages and devices" below), since both may wait on the outside world. Everything that waits on a process
- * (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending call completed from the SIGCHLD
- * reaper or the stream's fd.
+ * reports ready from behind the start gate. The call is pending from there on: libcontainer-c's create and exec
+ * are steps (op.h) that the loop drives from the op's fd and deadline, so a slow hook never stops the agent.
+ * With storages or devices the call is pending before that too: devices are awaited in the loop and storages
+ * mounted by a helper (see "with storages and devices" below), since both may wait on the outside world.
+ * Everything that waits on a process (WaitProcess, RemoveContainer, the stdio reads and writes) is a pending
+ * call completed from the SIGCHLD reaper or the stream's fd; a cgroup's removal is retried from a timer.
  *
  * The guest rewrite of the spec, as the Kata agent does it: the network namespace is the guest's (the entry
  * is dropped), IPC and UTS are the sandbox's (joined through CreateSandbox's binds, or the agent's own before
@@ -18,6 +19,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,9 +47,10 @@
 #include "common/path.h"
 #include "storage/storage.h"
 
-/* How long RemoveContainer and DestroySandbox wait for killed processes to leave the cgroup before rmdir
- * gives up (inline, so short: cgroup.kill is synchronous enough that this is rarely used). */
-#define CGROUP_DESTROY_MS 2000
+/* How long RemoveContainer and DestroySandbox keep retrying the cgroup's rmdir while killed processes leave
+ * it (v1 counts a task until it is reaped), and how often: one attempt per timer tick, never a wait. */
+#define CGROUP_DESTROY_MS 5000
+#define CGROUP_RETRY_MS 20
 #define CONTAINER_STORAGES_MAX 64
 #define CREATE_MOUNT_TIMEOUT_MS 120000 /* a share that does not answer: the helper is killed, the call fails */
 #define CREATE_UNDO_TIMEOUT_MS 30000
@@ -66,6 +69,85 @@ static void *mfree(void *p) {
 
 static inline bool streq(const char *a, const char *b) {
 	return strcmp(a, b) == 0;
+}
+
+/* ---- libcontainer-c operations in the loop ----
+ * An lc_op (create or exec) is stepped when its fd is readable or its deadline passes. The fd changes from
+ * step to step and the step may close the old one, so the watch goes before each step and is made anew after:
+ * epoll watches the open file, and a watch left on a closed fd would outlive it. */
+
+typedef void (*op_done_fn)(void *userdata, int r, kc_error *err);
+
+typedef struct op_run {
+	agent *agent;
+	lc_op *op;
+	ev_io *io;
+	ev_timer timer;
+	op_done_fn done;
+	void *userdata;
+} op_run;
+
+static void op_run_stop(op_run *o) {
+	o->io = ev_io_free(o->io);
+	if (o->timer.loop)
+		ev_timer_disarm(&o->timer);
+}
+
+/* Stops watching and frees the op: an unfinished one is aborted (its child SIGKILLed, a hook killed). */
+static void op_run_abort(op_run *o) {
+	op_run_stop(o);
+	o->op = lc_op_free(o->op);
+}
+
+static void op_run_step(op_run *o);
+
+static int op_run_io(ev_io *io, int fd, uint32_t revents, void *userdata) {
+	op_run_step(userdata);
+	return 0;
+}
+
+static void op_run_timer(ev_timer *t, void *userdata) {
+	op_run_step(userdata);
+}
+
+static int op_run_arm(op_run *o, kc_error *err) {
+	int fd = lc_op_fd(o->op);
+	if (fd >= 0) {
+		int r = ev_io_add(o->agent->loop, fd, EPOLLIN, op_run_io, o, "container operation", &o->io);
+		if (r < 0)
+			return kc_error_set(err, -r, "watch the container operation: %s", strerror(-r));
+	}
+	int r = ev_timer_arm(&o->timer, lc_op_deadline(o->op));
+	if (r < 0)
+		return kc_error_set(err, -r, "arm the container operation's deadline: %s", strerror(-r));
+	return 0;
+}
+
+/* Starts driving op; done(userdata, r, err) follows from the loop (never from here). On failure the op is
+ * still the caller's. */
+static int op_run_start(op_run *o, agent *a, lc_op *op, op_done_fn done, void *userdata, kc_error *err) {
+	*o = (op_run){ .agent = a, .op = op, .done = done, .userdata = userdata };
+	ev_timer_init(&o->timer, a->loop, op_run_timer, o);
+	int r = op_run_arm(o, err);
+	if (r < 0) {
+		op_run_stop(o);
+		o->op = NULL;
+	}
+	return r;
+}
+
+/* done() may free o. */
+static void op_run_step(op_run *o) {
+	kc_error err = { 0 };
+	op_run_stop(o);
+	int r = lc_op_step(o->op, &err);
+	if (r == -EAGAIN) {
+		r = op_run_arm(o, &err);
+		if (r >= 0)
+			return;
+		op_run_stop(o);
+	}
+	o->done(o->userdata, r, &err);
 }
 
 container_registry *ctr_registry(agent *a) {
@@ -101,7 +183,7 @@ static ctr *ctr_find(agent *a, const char *id) {
 /* A container that RemoveContainer is taking down is already gone for every other call. */
 int ctr_get(agent *a, const char *id, ctr **ret, kc_error *err) {
 	ctr *c = ctr_find(a, id ? id : "");
-	if (!c || c->removing)
+	if (!c || c->removing || c->finishing)
 		return kc_error_set(err, ENOENT, "container `%s` not found", id ? id : "");
 	*ret = c;
 	return 0;
@@ -191,8 +273,17 @@ static void reply_status(ttrpc_call *call, int status) {
 	ttrpc_call_reply(call, &resp.base);
 }
 
-static void ctr_remove_finish(ctr *c);
+static void ctr_finish_start(ctr *c);
+static void ctr_bury(ctr *c);
 static void remove_timeout(ev_timer *t, void *userdata);
+static void cg_retry(ev_timer *t, void *userdata);
+
+static bool ctr_all_exited(const ctr *c) {
+	for (const proc *p = c->procs; p; p = p->next)
+		if (!p->exited)
+			return false;
+	return true;
+}
 
 static void proc_exited(pid_t pid, int status, void *userdata) {
 	proc *p = userdata;
@@ -213,12 +304,9 @@ static void proc_exited(pid_t pid, int status, void *userdata) {
 	ctr *c = p->c;
 	if (p->init)
 		ctr_oom_poll(c);
-	if (c->removing) {
-		bool all = true;
-		for (proc *q = c->procs; q; q = q->next)
-			all &= q->exited;
-		if (all)
-			ctr_remove_finish(c);
+	if (c->removing || c->buried) {
+		if (!c->finishing && ctr_all_exited(c))
+			ctr_finish_start(c);
 		return;
 	}
 	proc_gc_soon(p);
@@ -335,11 +423,49 @@ static proc *proc_new(ctr *c, const char *exec_id, bool tty) {
 	return p;
 }
 
+/* An ExecProcess whose process is cloned but has not exec'd yet: its record joins the container's processes
+ * once the exec operation ends well. */
+struct exec_job {
+	ctr *c;
+	proc *p;
+	ttrpc_call *call; /* NULL once cancelled */
+	op_run run;
+	stdio_setup st; /* attached once the process has exec'd: a terminal's master comes before the exec */
+	exec_job *next;
+};
+
+static void exec_job_unlink(exec_job *j) {
+	for (exec_job **pp = &j->c->execs; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			j->c->n_execs--;
+			return;
+		}
+}
+
+/* The process is SIGKILLed by the op and reaped as an orphan; the call (if any) fails with why. */
+static void exec_job_abort(exec_job *j, const char *why) {
+	exec_job_unlink(j);
+	op_run_abort(&j->run);
+	stdio_setup_done(&j->st);
+	proc_free(j->p);
+	if (j->call)
+		ttrpc_call_fail(j->call, KC_UNAVAILABLE, "exec in container `%s`: %s", j->c->id, why);
+	free(j);
+}
+
+static void ctr_execs_abort(ctr *c, const char *why) {
+	while (c->execs)
+		exec_job_abort(c->execs, why);
+}
+
 /* ---- containers ---- */
 
 static void ctr_free(ctr *c) {
 	if (!c)
 		return;
+	ctr_execs_abort(c, "the container is gone");
+	ev_timer_disarm(&c->cg_timer);
 	for (proc *p; (p = c->procs);) {
 		c->procs = p->next;
 		proc_free(p);
@@ -448,12 +574,40 @@ typedef struct create_args {
 	bool sandbox_pidns;
 } create_args;
 
-/* Builds and starts the container from the rewritten spec (it takes the spec's reference). */
-static int create_finish(agent *a, const create_args *args, lc_spec *spec_in, ctr **ret, kc_error *err) {
+/* What a create in progress holds until its operation ends: lc_instance_create_begin wants the root path and
+ * the init's stdio kept until then. */
+typedef struct create_run {
+	ctr *c;
+	op_run run;
+	stdio_setup st;
+	char rootfs[PATH_MAX];
+	bool own_pidns; /* the first container: it defines the sandbox's pid namespace */
+} create_run;
+
+/* The op is over or abandoned: a container whose create failed is killed and buried (its init is collected
+ * by the reaper, then its cgroup goes). */
+static void create_run_end(create_run *cr, bool failed) {
+	if (!cr->c)
+		return; /* nothing begun, or over already */
+	op_run_abort(&cr->run);
+	stdio_setup_done(&cr->st);
+	if (failed && cr->c) {
+		if (cr->c->inst)
+			ctr_bury(cr->c);
+		else
+			ctr_free(cr->c);
+	}
+	cr->c = NULL;
+}
+
+/* Builds the container from the rewritten spec (it takes the spec's reference) and begins its create; the
+ * loop drives the rest (create_op_done). On failure nothing is left but a buried init. */
+static int create_begin(agent *a, const create_args *args, lc_spec *spec_in, create_run *cr, op_done_fn done,
+			void *userdata, kc_error *err) {
 	_cleanup_(lc_spec_freep) lc_spec *spec = spec_in;
 	_cleanup_(lc_config_freep) lc_config *cfg = NULL;
-	char rootfs[PATH_MAX];
 	bool uts_joined;
+	lc_op *op = NULL;
 	int r;
 
 	container_registry *reg = ctr_registry(a);
@@ -465,7 +619,8 @@ static int create_finish(agent *a, const create_args *args, lc_spec *spec_in, ct
 	else if (args->sandbox_pidns && reg->n > 0)
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, ESRCH,
 					 "sandbox_pidns: the sandbox has no pid namespace (its first container is gone)");
-	r = resolve_rootfs(spec, rootfs, err);
+	cr->own_pidns = !pidns_path;
+	r = resolve_rootfs(spec, cr->rootfs, err);
 	if (r < 0)
 		return r;
 	rewrite_namespaces(spec, pidns_path, &uts_joined);
@@ -483,6 +638,7 @@ static int create_finish(agent *a, const create_args *args, lc_spec *spec_in, ct
 	}
 	c->agent = a;
 	ev_timer_init(&c->remove_timer, a->loop, remove_timeout, c);
+	ev_timer_init(&c->cg_timer, a->loop, cg_retry, c);
 	bool tty = cfg->process && cfg->process->terminal;
 	proc *p = proc_new(c, c->id, tty);
 	if (!p) {
@@ -492,43 +648,55 @@ static int create_finish(agent *a, const create_args *args, lc_spec *spec_in, ct
 	p->init = true;
 	c->procs = p;
 	c->n_procs = 1;
+	cr->c = c;
 
-	stdio_setup st;
-	r = stdio_prepare(a, tty, &st, err);
+	r = stdio_prepare(a, tty, &cr->st, err);
 	if (r < 0) {
-		ctr_free(c);
+		create_run_end(cr, true);
 		return r;
 	}
 	lc_instance_opts o = {
 		.id = c->id,
-		.rootfs = rootfs,
+		.rootfs = cr->rootfs,
 		.cgroup_parent = CONTAINER_CGROUP_PARENT,
-		.stdio = st.fds,
-		.console_sock_fd = st.console[1],
+		.stdio = cr->st.fds,
+		.console_sock_fd = cr->st.console[1],
 	};
-	r = lc_instance_create(cfg, &o, &c->inst, err);
+	r = lc_instance_create_begin(cfg, &o, &c->inst, &op, err);
+	if (r >= 0)
+		TAKE_PTR(cfg); /* the instance's now */
+	if (c->inst) {
+		/* Cloned: the init is the reaper's from now on, whatever follows. */
+		p->pid = lc_instance_pid(c->inst);
+		int r2 = child_watch(a, p->pid, proc_exited, p);
+		if (r2 < 0) {
+			p->exited = true; /* reaped as an orphan: nothing to wait for */
+			if (r >= 0)
+				r = kc_error_set(err, -r2, "watch the init: %s", strerror(-r2));
+		}
+	}
+	if (r >= 0)
+		r = op_run_start(&cr->run, a, op, done, userdata, err);
 	if (r < 0) {
-		stdio_setup_done(&st);
-		ctr_free(c);
+		(void)lc_op_free(op);
+		create_run_end(cr, true);
 		return kc_error_prefix(err, "create container `%s`", args->id);
 	}
-	TAKE_PTR(cfg); /* the instance's now */
-	p->pid = lc_instance_pid(c->inst);
-	r = child_watch(a, p->pid, proc_exited, p);
-	if (r >= 0)
-		r = proc_attach_stdio(a, p, &st, err);
-	else
-		kc_error_set(err, -r, "watch the init: %s", strerror(-r));
-	stdio_setup_done(&st);
-	if (r < 0) {
-		kc_error_prefix(err, "create container `%s`", args->id);
-		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
-		(void)lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, NULL);
-		ctr_free(c);
+	return 0;
+}
+
+/* The create operation ended well: the init's stdio goes into the loop (a terminal's master has been sent by
+ * now) and the container joins the table. On failure the container is buried. */
+static int create_link(create_run *cr, ctr **ret, kc_error *err) {
+	ctr *c = cr->c;
+	container_registry *reg = c->agent->containers;
+	proc *p = c->procs;
+	int r = proc_attach_stdio(c->agent, p, &cr->st, err);
+	create_run_end(cr, r < 0);
+	if (r < 0)
 		return r;
-	}
 	/* The first container defines the sandbox's pid namespace (upstream: the pause container's). */
-	if (reg->pidns_fd < 0 && !pidns_path) {
+	if (reg->pidns_fd < 0 && cr->own_pidns) {
 		char path[64];
 		(void)snprintf(path, sizeof path, "/proc/%d/ns/pid", (int)p->pid);
 		reg->pidns_fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -563,6 +731,7 @@ struct create_job {
 	storage_batch *storages;
 	ctr_devices *devices;
 	devices_batch *wait;
+	create_run cr; /* the create operation, once devices and storages are there */
 	bool inflight;
 	kc_error failure; /* the answer, while the undo helper runs */
 	create_job *next;
@@ -578,6 +747,7 @@ static create_job *create_job_free(create_job *j) {
 			reg->n_creating--;
 			break;
 		}
+	create_run_end(&j->cr, true);
 	if (j->inflight)
 		sandbox_inflight_remove(j->agent, j->storages);
 	if (j->storages) {
@@ -654,10 +824,17 @@ static void job_fail(create_job *j, const kc_error *err) {
 	job_answer_failure(j);
 }
 
-/* Creates the container from the job's spec and makes its storages references. */
+static void create_op_done(void *userdata, int r, kc_error *err);
+
+/* Begins the container's create from the job's spec; create_op_done follows from the loop. */
 static int job_create(create_job *j, kc_error *err) {
-	ctr *c = NULL;
-	int r = create_finish(j->agent, &j->args, TAKE_PTR(j->spec), &c, err);
+	return create_begin(j->agent, &j->args, TAKE_PTR(j->spec), &j->cr, create_op_done, j, err);
+}
+
+/* The container exists: it joins the table and takes its storages' references. */
+static int job_created(create_job *j, kc_error *err) {
+	ctr *c;
+	int r = create_link(&j->cr, &c, err);
 	if (r < 0)
 		return r;
 	c->mem = TAKE_PTR(j->mem);
@@ -674,6 +851,21 @@ static int job_create(create_job *j, kc_error *err) {
 	return 0;
 }
 
+static void create_op_done(void *userdata, int r, kc_error *err) {
+	create_job *j = userdata;
+	if (r >= 0)
+		r = job_created(j, err);
+	if (r < 0) {
+		create_run_end(&j->cr, true);
+		(void)kc_error_prefix(err, "create container `%s`", j->id);
+		job_fail(j, err);
+		return;
+	}
+	reply_empty(j->call);
+	j->call = NULL;
+	create_job_free(j);
+}
+
 static void job_finish(create_job *j) {
 	kc_error err = { 0 };
 	if (!j->call) {
@@ -681,13 +873,8 @@ static void job_finish(create_job *j) {
 		job_fail(j, &err);
 		return;
 	}
-	if (job_create(j, &err) < 0) {
+	if (job_create(j, &err) < 0)
 		job_fail(j, &err);
-		return;
-	}
-	reply_empty(j->call);
-	j->call = NULL;
-	create_job_free(j);
 }
 
 static void mount_done(int result, const kc_error *err, void *userdata) {
@@ -739,18 +926,29 @@ static void job_devices_ready(int result, const kc_error *err, void *userdata) {
 		job_finish(j);
 }
 
+/* The job stops wherever it is: a device wait ends, a create operation is aborted (its init killed and
+ * buried), a mount helper's mounts are undone once it is done (job_finish sees no call). The call, if it is
+ * still there, fails with code and why. */
+static void create_job_abort(create_job *j, int code, const char *why) {
+	kc_error e = { 0 };
+	if (j->call)
+		ttrpc_call_fail(j->call, code, "container `%s`: %s", j->id, why);
+	j->call = NULL;
+	(void)kc_error_set(&e, ECANCELED, "%s", why);
+	if (j->wait) {
+		/* Nothing of ours is mounted yet, but held references go back. */
+		j->wait = devices_batch_free(j->wait);
+		job_fail(j, &e);
+	} else if (j->cr.c) {
+		create_run_end(&j->cr, true);
+		job_fail(j, &e);
+	}
+}
+
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
 	j->call = NULL;
-	if (j->wait) {
-		/* Still waiting for devices: nothing of ours is mounted, but held references go back. */
-		kc_error e = { 0 };
-		j->wait = devices_batch_free(j->wait);
-		(void)kc_error_set(&e, ECANCELED, "the call went away");
-		job_fail(j, &e);
-		return;
-	}
-	/* A helper runs: its mounts are undone when it is done (job_finish sees no call). */
+	create_job_abort(j, KC_CANCELLED, "the call went away");
 }
 
 static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
@@ -803,16 +1001,6 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		if (r < 0)
 			return r;
 	}
-	if (!j->storages && !j->devices) {
-		ctr *c;
-		r = create_finish(a, &j->args, TAKE_PTR(j->spec), &c, err);
-		if (r < 0)
-			return r;
-		c->mem = TAKE_PTR(j->mem);
-		reply_empty(call);
-		return 0;
-	}
-
 	device_want **dev_wants = NULL, *wants[CONTAINER_STORAGES_MAX + CTR_DEVICES_MAX * CTR_VFIO_FUNCTIONS_MAX];
 	size_t n_dev = 0, n = 0;
 	if (j->devices)
@@ -830,18 +1018,12 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		j->inflight = true;
 	}
 	ttrpc_call_on_cancel(call, create_cancel, j);
-	r = devices_wait(a, wants, n, job_devices_ready, j, &j->wait, err);
+	r = n ? devices_wait(a, wants, n, job_devices_ready, j, &j->wait, err) : 0;
 	if (r == 0) {
-		/* Every device is there already: what needs no helper is done before the answer. */
+		/* Every device is there already: unless a helper mounts, the create begins now. */
 		r = job_after_devices(j, err);
-		if (r == 0) {
+		if (r == 0)
 			r = job_create(j, err);
-			if (r >= 0) {
-				j->call = NULL;
-				reply_empty(call);
-				return 0;
-			}
-		}
 	}
 	if (r < 0) {
 		j->call = NULL;
@@ -887,6 +1069,40 @@ static int exec_process_config(const Grpc__Process *proto, lc_spec **ret_spec, l
 	return 0;
 }
 
+/* The process has exec'd (it joins the container's processes) or failed (it exits by itself, or was killed at
+ * the deadline, and is reaped as an orphan). */
+static void exec_op_done(void *userdata, int r, kc_error *err) {
+	exec_job *j = userdata;
+	ctr *c = j->c;
+	proc *p = j->p;
+	exec_job_unlink(j);
+	lc_op_take_child(j->run.op, &p->pid, &p->pidfd);
+	j->run.op = lc_op_free(j->run.op);
+	if (r >= 0)
+		r = proc_attach_stdio(c->agent, p, &j->st, err);
+	stdio_setup_done(&j->st);
+	ttrpc_call *call = j->call;
+	free(j);
+	if (r < 0) {
+		(void)lc_pidfd_send_signal(p->pidfd, SIGKILL); /* reaped as an orphan */
+		proc_free(p);
+		(void)kc_error_prefix(err, "exec in container `%s`", c->id);
+		ttrpc_call_fail_error(call, err);
+		return;
+	}
+	p->next = c->procs->next; /* the init stays first */
+	c->procs->next = p;
+	c->n_procs++;
+	proc_gc_soon(p);
+	reply_empty(call);
+}
+
+static void exec_cancel(ttrpc_call *call, void *userdata) {
+	exec_job *j = userdata;
+	j->call = NULL;
+	exec_job_abort(j, "the call went away");
+}
+
 static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
 	agent *a = ctx;
 	const Grpc__ExecProcessRequest *req = (const Grpc__ExecProcessRequest *)req_;
@@ -904,7 +1120,10 @@ static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 	for (proc *q = c->procs; q; q = q->next)
 		if (streq(q->exec_id, req->exec_id))
 			return kc_error_set(err, EEXIST, "process `%s` already exists in container `%s`", req->exec_id, c->id);
-	if (c->n_procs >= CONTAINER_PROCESSES_MAX)
+	for (exec_job *q = c->execs; q; q = q->next)
+		if (streq(q->p->exec_id, req->exec_id))
+			return kc_error_set(err, EEXIST, "process `%s` already exists in container `%s`", req->exec_id, c->id);
+	if (c->n_procs + c->n_execs >= CONTAINER_PROCESSES_MAX)
 		return kc_error_set(err, EAGAIN, "container `%s` has %d processes", c->id, CONTAINER_PROCESSES_MAX);
 	if (!req->process)
 		return kc_error_set(err, EINVAL, "process: missing");
@@ -928,35 +1147,39 @@ static int exec_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 		return r;
 	}
 	lc_instance_exec_opts o = { .process = cfg->process, .stdio = st.fds, .console_sock_fd = st.console[1] };
-	pid_t pid;
-	int pidfd;
-	r = lc_instance_exec(c->inst, &o, &pid, &pidfd, err);
+	_cleanup_(lc_op_freep) lc_op *op = NULL;
+	r = lc_instance_exec_begin(c->inst, &o, &op, err);
 	if (r < 0) {
 		/* A process that was cloned but failed to exec is reaped as an orphan. */
-		safe_close(pidfd);
 		stdio_setup_done(&st);
 		p->exited = true;
 		proc_free(p);
 		return kc_error_prefix(err, "exec in container `%s`", c->id);
 	}
-	p->pid = pid;
-	p->pidfd = pidfd;
-	r = child_watch(a, pid, proc_exited, p);
-	if (r >= 0)
-		r = proc_attach_stdio(a, p, &st, err);
-	else
+	/* The process is the reaper's from the clone on; the op keeps its pidfd until it ends. */
+	lc_op_child(op, &p->pid, &(int){ -1 });
+	r = child_watch(a, p->pid, proc_exited, p);
+	if (r < 0)
 		kc_error_set(err, -r, "watch the process: %s", strerror(-r));
-	stdio_setup_done(&st);
+	exec_job *j = r >= 0 ? calloc(1, sizeof *j) : NULL;
+	if (r >= 0 && !j)
+		r = kc_error_set(err, ENOMEM, "out of memory");
+	if (r >= 0) {
+		*j = (exec_job){ .c = c, .p = p, .call = call, .st = st };
+		r = op_run_start(&j->run, a, op, exec_op_done, j, err);
+	}
 	if (r < 0) {
-		(void)lc_pidfd_send_signal(pidfd, SIGKILL);
-		proc_free(p);
+		free(j);
+		stdio_setup_done(&st);
+		proc_free(p); /* freeing the op kills the process; the reaper collects it as an orphan */
 		return kc_error_prefix(err, "exec in container `%s`", c->id);
 	}
-	p->next = c->procs->next; /* the init stays first */
-	c->procs->next = p;
-	c->n_procs++;
-	reply_empty(call);
-	return 0;
+	TAKE_PTR(op);
+	j->next = c->execs;
+	c->execs = j;
+	c->n_execs++;
+	ttrpc_call_on_cancel(call, exec_cancel, j);
+	return TTRPC_PENDING;
 }
 
 /* ---- signals and waits ---- */
@@ -1150,10 +1373,43 @@ static int ctr_release_storages(ctr *c, ttrpc_call *call) {
 	return call ? 1 : 0;
 }
 
-static void ctr_remove_finish(ctr *c) {
+/* Every process of c is gone: the cgroup goes next, one rmdir attempt per tick of cg_timer (killed tasks may
+ * take a moment to leave it), then the record. */
+static void ctr_finish_start(ctr *c) {
+	c->finishing = true;
+	c->cg_deadline = now_ns() + CGROUP_DESTROY_MS * 1000000ULL;
+	ev_timer_disarm(&c->remove_timer);
+	if (ev_timer_arm(&c->cg_timer, now_ns()) < 0)
+		cg_retry(&c->cg_timer, c);
+}
+
+static void ctr_bury_done(ctr *c) {
+	container_registry *reg = c->agent->containers;
+	for (ctr **pp = &reg->dying; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	ctr_free(c);
+	if (reg->n == 0 && !reg->dying)
+		cgroup_parent_cleanup();
+}
+
+static void cg_retry(ev_timer *t, void *userdata) {
+	ctr *c = userdata;
 	kc_error err = { 0 };
+	int r = c->inst ? lc_instance_destroy_cgroup(c->inst, 0, &err) : 0;
+	if (r == -EBUSY && now_ns() < c->cg_deadline &&
+	    ev_timer_arm(&c->cg_timer, now_ns() + CGROUP_RETRY_MS * 1000000ULL) >= 0)
+		return;
+	if (c->buried) {
+		if (r < 0)
+			log_warn("container %s: %s", c->id, err.msg);
+		ctr_bury_done(c);
+		return;
+	}
 	ttrpc_call *call = c->removing;
-	int r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err);
+	c->removing = NULL;
 	ctr_unlink(c);
 	log_info("container %s removed", c->id);
 	ctr_hooks_run(c->agent, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
@@ -1175,10 +1431,37 @@ static void remove_timeout(ev_timer *t, void *userdata) {
 	ttrpc_call_fail(call, KC_DEADLINE_EXCEEDED, "container `%s`: its processes did not exit in time", c->id);
 }
 
+/* Once the cgroup is being removed the removal goes on without the call. */
 static void remove_cancel(ttrpc_call *call, void *userdata) {
 	ctr *c = userdata;
-	ev_timer_disarm(&c->remove_timer);
+	if (!c->finishing)
+		ev_timer_disarm(&c->remove_timer);
 	c->removing = NULL;
+}
+
+static void ctr_kill(ctr *c) {
+	kc_error err = { 0 };
+	ctr_execs_abort(c, "the container is being removed");
+	/* A v1 freezer keeps even SIGKILLed tasks from dying: thaw first. */
+	if (c->paused && c->inst && lc_instance_pause(c->inst, false, NULL) >= 0)
+		c->paused = false;
+	if (c->inst && lc_instance_kill_all(c->inst, SIGKILL, &err) < 0)
+		log_warn("container %s: %s", c->id, err.msg);
+	/* Without a cgroup (or a kill that failed) each process is killed by its own pidfd. */
+	for (proc *p = c->procs; p; p = p->next)
+		if (!p->exited)
+			(void)lc_pidfd_send_signal(p->init ? lc_instance_pidfd(c->inst) : p->pidfd, SIGKILL);
+}
+
+/* c, out of the table, is killed and freed once the reaper has its processes and its cgroup is gone. */
+static void ctr_bury(ctr *c) {
+	container_registry *reg = c->agent->containers;
+	c->buried = true;
+	ctr_kill(c);
+	c->next = reg->dying;
+	reg->dying = c;
+	if (ctr_all_exited(c))
+		ctr_finish_start(c);
 }
 
 static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage *req_, kc_error *err) {
@@ -1188,84 +1471,73 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	int r = ctr_get(a, req->container_id, &c, err);
 	if (r < 0)
 		return r;
-	/* A v1 freezer keeps even SIGKILLed tasks from dying: thaw first. */
-	if (c->paused && lc_instance_pause(c->inst, false, NULL) >= 0)
-		c->paused = false;
-	r = lc_instance_kill_all(c->inst, SIGKILL, err);
-	if (r < 0)
-		log_warn("container %s: %s", c->id, err->msg);
-	kc_error_clear(err);
-	/* Without a cgroup (or a kill that failed) each process is killed by its own pidfd. */
-	for (proc *p = c->procs; p; p = p->next)
-		if (!p->exited)
-			(void)lc_pidfd_send_signal(p->init ? lc_instance_pidfd(c->inst) : p->pidfd, SIGKILL);
-	bool all = true;
-	for (proc *p = c->procs; p; p = p->next)
-		all &= p->exited;
-	if (all) {
-		r = lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, err);
-		if (r < 0)
-			return kc_error_prefix(err, "container `%s`", c->id);
-		ctr_unlink(c);
-		log_info("container %s removed", c->id);
-		ctr_hooks_run(a, lc_instance_config(c->inst), LC_HOOK_POSTSTOP, c->id, 0, "stopped");
-		int later = ctr_release_storages(c, call);
-		ctr_free(c);
-		if (later)
-			return TTRPC_PENDING;
-		reply_empty(call);
-		return 0;
-	}
+	ctr_kill(c);
 	c->removing = call;
-	if (req->timeout)
-		(void)ev_timer_arm(&c->remove_timer, now_ns() + (uint64_t)req->timeout * 1000000000ULL);
 	ttrpc_call_on_cancel(call, remove_cancel, c);
+	if (ctr_all_exited(c))
+		ctr_finish_start(c);
+	else if (req->timeout)
+		(void)ev_timer_arm(&c->remove_timer, now_ns() + (uint64_t)req->timeout * 1000000000ULL);
 	return TTRPC_PENDING;
 }
 
-void containers_destroy_all(agent *a) {
-	if (!a->containers)
-		return;
-	/* Creations in progress fail; one whose helper mounts undoes its mounts when the helper is done. */
-	for (create_job *j; (j = a->containers->creating);) {
-		a->containers->creating = j->next;
-		a->containers->n_creating--;
-		j->next = NULL;
-		if (j->call)
-			ttrpc_call_fail(j->call, KC_UNAVAILABLE, "container `%s`: the sandbox is being destroyed", j->id);
-		j->call = NULL;
-		if (j->wait) {
-			kc_error e = { 0 };
-			j->wait = devices_batch_free(j->wait);
-			(void)kc_error_set(&e, ECANCELED, "the sandbox is being destroyed");
-			job_fail(j, &e);
-		}
+static void create_job_abort(create_job *j, int code, const char *why);
+
+int containers_step_ready(agent *a) {
+	container_registry *reg = a->containers;
+	for (create_job *j = reg ? reg->creating : NULL; j; j = j->next) {
+		int fd = j->cr.c && j->cr.run.op ? lc_op_fd(j->cr.run.op) : -1;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (fd < 0 || poll(&pfd, 1, 0) <= 0)
+			continue;
+		op_run_step(&j->cr.run); /* may free j and change the list: one at a time */
+		return 1;
 	}
-	for (ctr *c; (c = a->containers->head);) {
-		kc_error err = { 0 };
-		a->containers->head = c->next;
-		a->containers->n--;
-		if (c->paused)
-			(void)lc_instance_pause(c->inst, false, NULL);
-		(void)lc_instance_kill_all(c->inst, SIGKILL, NULL);
-		for (proc *p = c->procs; p; p = p->next)
-			if (!p->exited)
-				(void)lc_pidfd_send_signal(p->init ? lc_instance_pidfd(c->inst) : p->pidfd, SIGKILL);
-		if (lc_instance_destroy_cgroup(c->inst, CGROUP_DESTROY_MS, &err) < 0)
-			log_warn("container %s: %s", c->id, err.msg);
+	return 0;
+}
+
+/* DestroySandbox, and the agent's exit: every container is killed. At DestroySandbox the cgroups go from the
+ * loop like RemoveContainer's; at exit (the server is gone) nothing runs the loop again, so the records are
+ * freed at once and a cgroup still busy is left. */
+void containers_destroy_all(agent *a) {
+	container_registry *reg = a->containers;
+	if (!reg)
+		return;
+	for (create_job *j; (j = reg->creating);) {
+		/* Off the list at once: a job whose helper still mounts stays until the helper is done. */
+		reg->creating = j->next;
+		reg->n_creating--;
+		j->next = NULL;
+		create_job_abort(j, KC_UNAVAILABLE, "the sandbox is being destroyed");
+	}
+	for (ctr *c; (c = reg->head);) {
+		reg->head = c->next;
+		reg->n--;
 		if (c->removing) {
 			ttrpc_call *call = c->removing;
 			c->removing = NULL;
 			ev_timer_disarm(&c->remove_timer);
 			reply_empty(call);
 		}
-		ctr_free(c);
+		ctr_bury(c);
 	}
+	pidns_forget(reg);
+	for (unsigned i = 0; i < reg->n_oom; i++)
+		reg->oom_queue[i] = mfree(reg->oom_queue[i]);
+	reg->n_oom = 0;
+	if (!a->server) {
+		for (ctr *c; (c = reg->dying);) {
+			kc_error err = { 0 };
+			if (c->inst && lc_instance_destroy_cgroup(c->inst, 0, &err) < 0)
+				log_warn("container %s: %s", c->id, err.msg);
+			reg->dying = c->next;
+			ctr_free(c);
+		}
+	}
+	if (reg->dying)
+		return; /* the registry stays until they are gone */
 	cgroup_parent_cleanup();
-	pidns_forget(a->containers);
-	for (unsigned i = 0; i < a->containers->n_oom; i++)
-		free(a->containers->oom_queue[i]);
-	free(a->containers);
+	free(reg);
 	a->containers = NULL;
 }
 

@@ -17,6 +17,10 @@
  * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
 void containers_destroy_all(agent *a);
 unsigned containers_count(const agent *a);
+/* For the SIGCHLD reaper, before it takes a zombie: steps one create operation whose fd is readable and
+ * returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve
+ * resets that to SIGCHLD, so waitpid(-1) sees it once it exits; its op must collect it first, by pidfd. */
+int containers_step_ready(agent *a);
 /* Calls fn for every container (OnlineCPUMem refreshes their cpusets); fn must not add or remove containers. */
 typedef struct lc_instance lc_instance;
 void containers_foreach(agent *a, void (*fn)(const char *id, lc_instance *inst, void *userdata), void *userdata);

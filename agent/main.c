@@ -44,11 +44,18 @@ static int on_signal(ev_io *io, int fd, uint32_t revents, void *userdata) {
 
 	while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
 		if (si.ssi_signo == SIGCHLD) {
-			int status;
-			pid_t pid;
-			/* A child nobody watches is an orphan to reap (PID 1 or subreaper). */
-			while ((pid = waitpid(-1, &status, WNOHANG | __WALL)) > 0) {
-				if (!child_reaped(a, pid, status))
+			/* A child nobody watches is an orphan to reap (PID 1 or subreaper). A zombie is looked at before
+			 * it is taken: a container hook that exited belongs to its create operation, which collects it by
+			 * pidfd when stepped (its pidfd is readable from the moment it is a zombie). */
+			for (;;) {
+				siginfo_t ci = { 0 };
+				int status;
+				if (waitid(P_ALL, 0, &ci, WEXITED | WNOHANG | WNOWAIT) < 0 || ci.si_pid == 0)
+					break;
+				if (containers_step_ready(a) > 0)
+					continue;
+				pid_t pid = waitpid(ci.si_pid, &status, WNOHANG);
+				if (pid > 0 && !child_reaped(a, pid, status))
 					log_debug("reaped orphan %d", (int)pid);
 			}
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
