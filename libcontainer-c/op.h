@@ -15,9 +15,11 @@
  * from the moment it exists (lc_op_child() gives its pid and pidfd right after begin) and exits with SIGCHLD,
  * so the caller's own reaper collects it, whether the operation succeeded or failed (on failure it has been
  * SIGKILLed, or exits with 126/127/1 by itself). The library reaps nothing of the caller's. The only children it
- * collects are hooks, which are cloned with no exit signal, so that a waitpid(-1) or a SIGCHLD-driven loop
- * elsewhere never sees them (only __WALL/__WCLONE waits would): nobody but the library knows they exist, and it
- * reaps them by pidfd. No helper process is involved: to put a child into a pid namespace, the caller's thread
+ * collects are hooks, by pidfd. They are cloned with no exit signal, but execve() resets a process's exit
+ * signal to SIGCHLD, so once a hook has exec'd a waitpid(-1) elsewhere CAN take it, and the op then fails with
+ * ECHILD. A caller with such a reaper must leave an op's hooks alone: peek with waitid(WNOWAIT) and step the
+ * ops whose fd is readable before reaping (the agent does this), or wait for specific pids only (lcrun).
+ * No helper process is involved: to put a child into a pid namespace, the caller's thread
  * enters it for its children only (setns CLONE_NEWPID) around the clone and returns to its own.
  *
  * Lifetime: what a begin function was given (config, instance) must outlive the op. lc_op_free() on an
