@@ -175,6 +175,14 @@ int stream_reader_new(agent *a, int fd, bool tty, void (*on_eof)(void *userdata)
 		free(s);
 		return r;
 	}
+	/* The process writes on while a reply travels to the host and the next ReadStdout comes back; with the
+	 * kernel's 64 KiB it stalls on a full pipe for most of that time. A pipe as large as one reply
+	 * (STREAM_READ_MAX) lets it write the next reply's worth meanwhile. Its pages are allocated only as they
+	 * fill, so a process whose host keeps up costs no more than before; one whose host does not read holds
+	 * at most 1 MiB per stream of kernel memory, which the process's own writes pay for (memcg). The agent
+	 * has CAP_SYS_RESOURCE, so fs.pipe-max-size does not apply; a refusal leaves the kernel's size. */
+	if (!tty && !a->cfg.container_pipe_size && fcntl(fd, F_SETPIPE_SZ, (int)STREAM_PIPE_SIZE) < 0)
+		log_debug("F_SETPIPE_SZ %u on a container stream: %m", STREAM_PIPE_SIZE);
 	s->agent = a;
 	s->fd = fd;
 	s->tty = tty;
