@@ -21,11 +21,20 @@
 /* While the host side of a serial port is away, look again at this pace in case no wakeup comes. */
 #define SERIAL_RETRY_NS (500ULL * 1000 * 1000)
 
+/* A queued frame, owned: a partial write keeps its place in it instead of copying the rest out. */
 typedef struct outbuf {
 	struct outbuf *next;
-	size_t len, off;
-	uint8_t data[];
+	uint8_t *frame;
+	size_t cap, len, off;
 } outbuf;
+
+/* Replies from REPLY_KEEP_MIN up to REPLY_KEEP_SIZE (a full 1 MiB ReadStdout reply and its envelope) are built
+ * in a buffer of REPLY_KEEP_SIZE, and one such buffer is kept once written instead of freed. musl serves
+ * allocations this large with mmap, so a fresh one per reply is an mmap, a page fault per 4 KiB and a munmap,
+ * which under nested virtualisation cost the agent more than copying the data. One buffer bounds what is kept
+ * (its pages are touched only as far as replies reach), whatever the number of containers. */
+#define REPLY_KEEP_MIN (64u << 10)
+#define REPLY_KEEP_SIZE ((1u << 20) + 64u)
 
 typedef struct ttrpc_conn ttrpc_conn;
 
@@ -85,6 +94,7 @@ struct ttrpc_server {
 	ttrpc_conn *broken;
 	ev_timer reap_timer;
 	ev_timer listen_retry;
+	uint8_t *reply_kept; /* REPLY_KEEP_SIZE bytes, or NULL */
 };
 
 static void conn_read(ttrpc_conn *c);
@@ -167,12 +177,30 @@ static void conn_mark_broken(ttrpc_conn *c) {
 	(void)ev_timer_arm(&s->reap_timer, 1);
 }
 
+static uint8_t *reply_buf_get(ttrpc_server *s, size_t len, size_t *ret_cap) {
+	if (len < REPLY_KEEP_MIN || len > REPLY_KEEP_SIZE) {
+		*ret_cap = len;
+		return malloc(len);
+	}
+	*ret_cap = REPLY_KEEP_SIZE;
+	if (s->reply_kept)
+		return TAKE_PTR(s->reply_kept);
+	return malloc(REPLY_KEEP_SIZE);
+}
+
+static void reply_buf_put(ttrpc_server *s, uint8_t *frame, size_t cap) {
+	if (cap == REPLY_KEEP_SIZE && !s->reply_kept)
+		s->reply_kept = frame;
+	else
+		free(frame);
+}
+
 static int conn_flush(ttrpc_conn *c) {
 	while (c->out_head) {
 		struct iovec iov[16];
 		int n = 0;
 		for (outbuf *b = c->out_head; b && n < (int)ELEMENTSOF(iov); b = b->next, n++)
-			iov[n] = (struct iovec){ .iov_base = b->data + b->off, .iov_len = b->len - b->off };
+			iov[n] = (struct iovec){ .iov_base = b->frame + b->off, .iov_len = b->len - b->off };
 		ssize_t w = writev(c->fd, iov, n);
 		if (w < 0) {
 			if (errno == EINTR)
@@ -193,16 +221,18 @@ static int conn_flush(ttrpc_conn *c) {
 			c->out_head = b->next;
 			if (!c->out_head)
 				c->out_tail = NULL;
+			reply_buf_put(c->srv, b->frame, b->cap);
 			free(b);
 		}
 	}
 	return 0;
 }
 
-/* Queues one frame (owned buffer) and writes what the socket takes now. */
-static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t len) {
+/* Queues one frame (owned buffer of cap bytes) and writes what the socket takes now. */
+static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
+	size_t off = 0;
 	if (c->broken) {
-		free(frame);
+		reply_buf_put(c->srv, frame, cap);
 		return;
 	}
 	if (!c->out_head) {
@@ -211,43 +241,32 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t len) {
 			w = write(c->fd, frame, len);
 		while (w < 0 && errno == EINTR);
 		if (w == (ssize_t)len) {
-			free(frame);
+			reply_buf_put(c->srv, frame, cap);
 			return;
 		}
 		if (w < 0 && errno != EAGAIN) {
 			log_debug("write to connection fd %d: %m", c->fd);
-			free(frame);
+			reply_buf_put(c->srv, frame, cap);
 			conn_mark_broken(c);
 			return;
 		}
-		if (w < 0)
-			w = 0;
-		outbuf *b = malloc(sizeof *b + len - (size_t)w);
-		if (!b) {
-			free(frame);
-			conn_mark_broken(c);
-			return;
-		}
-		*b = (outbuf){ .len = len - (size_t)w };
-		memcpy(b->data, frame + w, len - (size_t)w);
-		free(frame);
-		c->out_head = c->out_tail = b;
-		c->out_bytes = b->len;
-		conn_set_events(c);
-		return;
+		off = w < 0 ? 0 : (size_t)w;
 	}
-	outbuf *b = malloc(sizeof *b + len);
+	outbuf *b = malloc(sizeof *b);
 	if (!b) {
-		free(frame);
+		reply_buf_put(c->srv, frame, cap);
 		conn_mark_broken(c);
 		return;
 	}
-	*b = (outbuf){ .len = len };
-	memcpy(b->data, frame, len);
-	free(frame);
-	c->out_tail->next = b;
-	c->out_tail = b;
-	c->out_bytes += len;
+	*b = (outbuf){ .frame = frame, .cap = cap, .len = len, .off = off };
+	c->out_bytes += len - off;
+	if (c->out_tail) {
+		c->out_tail->next = b;
+		c->out_tail = b;
+		return;
+	}
+	c->out_head = c->out_tail = b;
+	conn_set_events(c);
 }
 
 static void send_status(ttrpc_conn *c, uint32_t stream_id, int code, const char *msg) {
@@ -257,20 +276,24 @@ static void send_status(ttrpc_conn *c, uint32_t stream_id, int code, const char 
 		conn_mark_broken(c);
 		return;
 	}
-	conn_send(c, frame, len);
+	conn_send(c, frame, len, len);
 }
 
 /* ---- answering ---- */
 
 void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp) {
-	uint8_t *frame;
-	size_t len;
-	int r = ttrpc_response_build(call->stream_id, 0, NULL, resp, &frame, &len);
+	size_t len, cap;
+	uint8_t *frame = NULL;
+	int r = ttrpc_response_frame_size(resp, &len);
+	if (r >= 0 && !(frame = reply_buf_get(call->conn->srv, len, &cap)))
+		r = -ENOMEM;
 	if (r < 0)
 		send_status(call->conn, call->stream_id, KC_RESOURCE_EXHAUSTED,
 			    r == -EMSGSIZE ? "reply exceeds the 4 MiB frame limit" : "out of memory building reply");
-	else
-		conn_send(call->conn, frame, len);
+	else {
+		ttrpc_response_pack(call->stream_id, resp, frame);
+		conn_send(call->conn, frame, cap, len);
+	}
 	call_free(call);
 }
 
@@ -458,6 +481,7 @@ static void conn_drop_session(ttrpc_conn *c) {
 	while (c->out_head) {
 		outbuf *b = c->out_head;
 		c->out_head = b->next;
+		reply_buf_put(c->srv, b->frame, b->cap);
 		free(b);
 	}
 	c->out_tail = NULL;
@@ -731,6 +755,7 @@ ttrpc_server *ttrpc_server_free(ttrpc_server *s) {
 		safe_close(l->fd);
 		free(l);
 	}
+	free(s->reply_kept);
 	free(s);
 	return NULL;
 }

@@ -96,24 +96,38 @@ static void reader_answer_eof(stream_reader *s) {
 		s->on_eof(s->userdata);
 }
 
-/* One read for the oldest call. Returns 1 when that call was answered, 0 when the pipe is empty for now. */
+/* Reads for the oldest call until its len is filled or the pipe is empty. Returns 1 when that call was
+ * answered, 0 when the pipe is empty for now. */
 static int reader_step(stream_reader *s, pending *p) {
 	/* One buffer for every read, kept: the loop is single-threaded and the reply is encoded before this
 	 * returns. A fresh allocation of up to 1 MiB per call is an mmap and its page faults each time with musl,
 	 * which under nested virtualisation cost more than the copy itself. */
 	static uint8_t *buf;
-	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX);
+	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX), got = 0;
+	ssize_t n;
 	if (!buf && !(buf = malloc(STREAM_READ_MAX)))
 		return 0; /* tried again on the next readiness or read */
-	ssize_t n = read(s->fd, buf, want);
-	if (n > 0) {
+	/* One read returns at most what the pipe holds; the writer refills it while we copy, so reading on
+	 * until EAGAIN carries several pipes' worth per reply and saves the round trips in between. An error or
+	 * EOF after some data is left for the next call to see, once the data has gone out. */
+	for (;;) {
+		n = read(s->fd, buf + got, want - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == want)
+			break;
+	}
+	if (got > 0) {
 		queue_unlink(&s->q, p);
 		ttrpc_call *call = p->call;
 		free(p);
-		reply_data(call, buf, (size_t)n);
+		reply_data(call, buf, got);
 		return 1;
 	}
-	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+	if (n < 0 && errno == EAGAIN) {
 		if (s->exited && now_ns() >= s->drain_deadline) {
 			reader_answer_eof(s);
 			return 1;
@@ -161,6 +175,14 @@ int stream_reader_new(agent *a, int fd, bool tty, void (*on_eof)(void *userdata)
 		free(s);
 		return r;
 	}
+	/* The process writes on while a reply travels to the host and the next ReadStdout comes back; with the
+	 * kernel's 64 KiB it stalls on a full pipe for most of that time. A pipe as large as one reply
+	 * (STREAM_READ_MAX) lets it write the next reply's worth meanwhile. Its pages are allocated only as they
+	 * fill, so a process whose host keeps up costs no more than before; one whose host does not read holds
+	 * at most 1 MiB per stream of kernel memory, which the process's own writes pay for (memcg). The agent
+	 * has CAP_SYS_RESOURCE, so fs.pipe-max-size does not apply; a refusal leaves the kernel's size. */
+	if (!tty && !a->cfg.container_pipe_size && fcntl(fd, F_SETPIPE_SZ, (int)STREAM_PIPE_SIZE) < 0)
+		log_debug("F_SETPIPE_SZ %u on a container stream: %m", STREAM_PIPE_SIZE);
 	s->agent = a;
 	s->fd = fd;
 	s->tty = tty;

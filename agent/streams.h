@@ -17,6 +17,8 @@
 #define STREAM_READ_MAX (1u << 20) /* bytes per ReadStdout reply, whatever len asks for */
 #define STREAM_DRAIN_MS 500
 #define STREAM_PENDING_MAX 64     /* Read or Write calls queued on one stream */
+/* stdout/stderr pipe size unless agent.container_pipe_size sets one (streams.c says why this size). */
+#define STREAM_PIPE_SIZE (1u << 20)
 
 typedef struct stream_reader stream_reader;
 typedef struct stream_writer stream_writer;

@@ -5,8 +5,9 @@
  *   read SOCKET CID MIB ROUNDS BUSYBOX
  *                             ReadStdout throughput of `dd if=/dev/zero bs=1M count=MIB` exec'd in CID, one
  *                             1 MiB ReadStdout in flight (as the shim keeps one), against the same dd writing
- *                             into a pipe that this process reads directly with 1 MiB reads; ROUNDS of each,
- *                             interleaved, medians
+ *                             into a pipe (of the container pipe's size) that this process reads directly
+ *                             with 1 MiB reads, and through a relay process (the same three processes as the
+ *                             agent's path); ROUNDS of each, interleaved, medians
  * Prints `key value` lines. */
 #include <errno.h>
 #include <stdbool.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,12 +147,42 @@ static int bench_exec(ttrpc_client *c, const char *cid, unsigned n) {
 	return 0;
 }
 
-/* The same producer into a plain pipe, read here with the same read size: the machine's raw pipe copy. */
-static int raw_pipe(const char *busybox, unsigned mib, double *ret_mibps) {
+/* The container's stdout pipe is this large (agent/streams.h STREAM_PIPE_SIZE); the baselines use the same. */
+#define PIPE_SIZE (1 << 20)
+
+/* The relay baseline's middle process: READ_LEN reads from dd's pipe, each chunk written to the unix socket
+ * the bench reads. What any process between the two costs, without ttRPC and protobuf. */
+static void relay(int in, int out) {
+	static uint8_t buf[READ_LEN];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(n < 0);
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				_exit(1);
+			off += w;
+		}
+	}
+}
+
+/* The same producer into a plain pipe of the container pipe's size, read here with the same read size: the
+ * machine's raw pipe copy. With via_relay, a third process between them copies the pipe into a unix socket
+ * (dd -> pipe -> relay -> socket -> here), the same processes and hops as the agent's path, without ttRPC. */
+static int raw_pipe(const char *busybox, unsigned mib, bool via_relay, double *ret_mibps) {
 	char count[32];
-	int p[2];
+	int p[2], sk[2] = { -1, -1 };
+	pid_t relay_pid = -1;
 	(void)format_checked(count, sizeof count, "count=%u", mib);
 	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SIZE);
+	if (via_relay && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
 		return -errno;
 	pid_t pid = fork();
 	if (pid < 0)
@@ -163,10 +195,23 @@ static int raw_pipe(const char *busybox, unsigned mib, double *ret_mibps) {
 		_exit(127);
 	}
 	close(p[1]);
+	int in = p[0];
+	if (via_relay) {
+		relay_pid = fork();
+		if (relay_pid < 0)
+			return -errno;
+		if (relay_pid == 0) {
+			close(sk[0]);
+			relay(p[0], sk[1]);
+		}
+		close(sk[1]);
+		close(p[0]);
+		in = sk[0];
+	}
 	static uint8_t buf[READ_LEN];
 	uint64_t total = 0, t0 = now_ns();
 	for (;;) {
-		ssize_t n = read(p[0], buf, sizeof buf);
+		ssize_t n = read(in, buf, sizeof buf);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -174,9 +219,11 @@ static int raw_pipe(const char *busybox, unsigned mib, double *ret_mibps) {
 		total += (uint64_t)n;
 	}
 	uint64_t el = now_ns() - t0;
-	close(p[0]);
+	close(in);
 	int status;
 	(void)waitpid(pid, &status, 0);
+	if (relay_pid > 0)
+		(void)waitpid(relay_pid, &status, 0);
 	if (total != (uint64_t)mib << 20)
 		return -EIO;
 	*ret_mibps = (double)total / (1 << 20) / ((double)el / 1e9);
@@ -216,31 +263,41 @@ static int agent_read(ttrpc_client *c, const char *cid, unsigned mib, unsigned r
 
 #define READ_ROUNDS_MAX 32
 
-/* Rounds of the agent transfer and the raw pipe copy, interleaved so that both see the same load; the
- * medians and the median of the per-round ratios. */
+/* Rounds of the agent transfer, the raw pipe copy and the relay, interleaved so that all three see the same
+ * load; the medians and the medians of the per-round ratios. */
 static int bench_read(ttrpc_client *c, const char *cid, unsigned mib, unsigned rounds, const char *busybox) {
-	double agent[READ_ROUNDS_MAX], raw[READ_ROUNDS_MAX], ratio[READ_ROUNDS_MAX];
+	double agent[READ_ROUNDS_MAX], raw[READ_ROUNDS_MAX], rel[READ_ROUNDS_MAX];
+	double ratio[READ_ROUNDS_MAX], ratio_rel[READ_ROUNDS_MAX];
 	uint64_t calls = 0;
 
 	for (unsigned i = 0; i < rounds; i++) {
 		int r = agent_read(c, cid, mib, i, &agent[i], &calls);
 		if (r >= 0)
-			r = raw_pipe(busybox, mib, &raw[i]);
+			r = raw_pipe(busybox, mib, false, &raw[i]);
+		if (r >= 0)
+			r = raw_pipe(busybox, mib, true, &rel[i]);
 		if (r < 0) {
 			fprintf(stderr, "read round %u: %s\n", i, strerror(-r));
 			return 1;
 		}
 		ratio[i] = agent[i] / raw[i];
+		ratio_rel[i] = agent[i] / rel[i];
 	}
 	qsort(agent, rounds, sizeof *agent, cmp_double);
 	qsort(raw, rounds, sizeof *raw, cmp_double);
+	qsort(rel, rounds, sizeof *rel, cmp_double);
 	qsort(ratio, rounds, sizeof *ratio, cmp_double);
+	qsort(ratio_rel, rounds, sizeof *ratio_rel, cmp_double);
 	printf("read_stdout_mib %u x %u rounds\n", mib, rounds);
 	printf("read_stdout_mib_per_s %.0f (median; %llu ReadStdout calls per round, %.0f KiB each on average)\n",
 	       agent[rounds / 2], (unsigned long long)calls, (double)((uint64_t)mib << 10) / (double)calls);
 	printf("raw_pipe_mib_per_s %.0f (median)\n", raw[rounds / 2]);
+	printf("relay_mib_per_s %.0f (median; dd -> pipe -> relay process -> unix socket -> reader)\n",
+	       rel[rounds / 2]);
 	printf("read_stdout_ratio_to_raw_pipe %.2f (median of per-round ratios %.2f..%.2f; target >= 0.5)\n",
 	       ratio[rounds / 2], ratio[0], ratio[rounds - 1]);
+	printf("read_stdout_ratio_to_relay %.2f (median of per-round ratios %.2f..%.2f)\n", ratio_rel[rounds / 2],
+	       ratio_rel[0], ratio_rel[rounds - 1]);
 	return 0;
 }
 

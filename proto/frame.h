@@ -70,6 +70,10 @@ int ttrpc_frame_build(uint32_t stream_id, uint8_t type, const uint8_t *payload, 
  * sends Status{code, message} and no payload. */
 int ttrpc_response_build(uint32_t stream_id, int code, const char *message, const ProtobufCMessage *payload,
 			 uint8_t **ret, size_t *ret_len);
+/* The same successful Response in two steps, for a caller that brings its own buffer: the whole frame's
+ * size (-EMSGSIZE over the frame limit), then the frame packed into buf, which holds at least that. */
+int ttrpc_response_frame_size(const ProtobufCMessage *payload, size_t *ret_len);
+void ttrpc_response_pack(uint32_t stream_id, const ProtobufCMessage *payload, uint8_t *buf);
 /* Frames a ttrpc.Request for service/method with an encoded message; timeout_nano 0 leaves it out. */
 int ttrpc_request_build(uint32_t stream_id, const char *service, const char *method,
 			const ProtobufCMessage *payload, int64_t timeout_nano, uint8_t **ret, size_t *ret_len);

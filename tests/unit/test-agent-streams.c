@@ -1,7 +1,8 @@
 /* The stdio streams on real pipes, driven by the real event loop. The server is replaced by stubs that record
  * what each call was answered with, so the queue rules are checked directly: reads wait until data, the oldest
  * read is served first, len caps a reply, EOF after the writers close or after the drain period, writes stay
- * pending until every byte is in the pipe, an empty write closes stdin. */
+ * pending until every byte is in the pipe, an empty write closes stdin, replies keep a concurrent writer's bytes
+ * in order, the default pipe size gives way to agent.container_pipe_size. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
@@ -121,6 +123,87 @@ static void test_len_caps_and_data_before_eof(void **state) {
 	stream_reader_free(s);
 }
 
+/* Container stdout/stderr pipes get STREAM_PIPE_SIZE unless agent.container_pipe_size chose a size already. */
+static void test_pipe_size(void **state) {
+	int p[2];
+	stream_reader *s;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(stream_reader_new(&A, p[0], false, NULL, NULL, &s), 0);
+	assert_int_equal(fcntl(p[1], F_GETPIPE_SZ), STREAM_PIPE_SIZE);
+	close(p[1]);
+	stream_reader_free(s);
+
+	A.cfg.container_pipe_size = 8192;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[0], F_SETPIPE_SZ, 8192), 8192);
+	assert_int_equal(stream_reader_new(&A, p[0], false, NULL, NULL, &s), 0);
+	assert_int_equal(fcntl(p[1], F_GETPIPE_SZ), 8192);
+	close(p[1]);
+	stream_reader_free(s);
+	A.cfg.container_pipe_size = 0;
+}
+
+static uint8_t pattern(size_t i) {
+	return (uint8_t)(i * 7 % 251);
+}
+
+/* A writer that keeps refilling a small pipe while replies are read on until len or empty: every reply within
+ * len, the bytes in order and complete, then EOF. */
+static void test_reads_follow_a_writer(void **state) {
+	enum { TOTAL = 3 << 20, CHUNK = 100000, LEN = 1 << 17 };
+	int p[2];
+	stream_reader *s;
+	kc_error err = { 0 };
+	A.cfg.container_pipe_size = 4096;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	assert_int_equal(fcntl(p[0], F_SETPIPE_SZ, 4096), 4096);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static uint8_t buf[CHUNK];
+		close(p[0]);
+		for (size_t off = 0; off < TOTAL;) {
+			size_t n = TOTAL - off < CHUNK ? TOTAL - off : CHUNK;
+			for (size_t i = 0; i < n; i++)
+				buf[i] = pattern(off + i);
+			for (size_t w = 0; w < n;) {
+				ssize_t r = write(p[1], buf + w, n - w);
+				if (r < 0)
+					_exit(1);
+				w += (size_t)r;
+			}
+			off += n;
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	assert_int_equal(stream_reader_new(&A, p[0], false, NULL, NULL, &s), 0);
+	size_t got = 0;
+	uint64_t end = now_ns() + 60ULL * 1000000000ULL;
+	for (unsigned k = 0;; k++) {
+		ttrpc_call *c = &C[k % 4];
+		memset(c, 0, sizeof *c);
+		int r = stream_reader_read(s, c, LEN, &err);
+		assert_true(r == 0 || r == TTRPC_PENDING);
+		while (!c->answered && now_ns() < end)
+			(void)ev_loop_iterate(A.loop, 10);
+		assert_true(c->answered);
+		assert_true(c->len <= LEN);
+		if (c->len == 0)
+			break;
+		for (size_t i = 0; i < c->len; i++)
+			if (c->data[i] != pattern(got + i))
+				fail_msg("byte %zu is %u, want %u", got + i, c->data[i], pattern(got + i));
+		got += c->len;
+	}
+	assert_int_equal(got, TOTAL);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stream_reader_free(s);
+	A.cfg.container_pipe_size = 0;
+}
+
 static void test_drain_after_exit(void **state) {
 	int p[2];
 	stream_reader *s;
@@ -207,6 +290,8 @@ int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_waits_then_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_len_caps_and_data_before_eof, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pipe_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_follow_a_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_answers_pending_reads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_pending_until_all_written, setup, teardown),
