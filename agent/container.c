@@ -833,20 +833,23 @@ static int job_create(create_job *j, kc_error *err) {
 
 /* The container exists: it joins the table and takes its storages' references. */
 static int job_created(create_job *j, kc_error *err) {
+	size_t n = j->storages ? j->storages->n : 0;
+	_cleanup_free_ char **keys = NULL;
+	/* Before the container joins the table: a failure here still undoes the mounts. */
+	if (n && !(keys = calloc(n, sizeof *keys)))
+		return kc_error_set(err, ENOMEM, "out of memory for the storage references");
 	ctr *c;
 	int r = create_link(&j->cr, &c, err);
 	if (r < 0)
 		return r;
 	c->mem = TAKE_PTR(j->mem);
-	if (j->storages && j->storages->n) {
+	if (n) {
 		stor_registry *reg = sandbox_storages(j->agent, NULL);
-		c->storage_keys = calloc(j->storages->n, sizeof *c->storage_keys);
 		if (reg)
 			storage_batch_commit(j->agent, j->storages, reg);
-		for (size_t i = 0; c->storage_keys && i < j->storages->n; i++)
+		c->storage_keys = TAKE_PTR(keys);
+		for (size_t i = 0; i < n; i++)
 			c->storage_keys[c->n_storage_keys++] = TAKE_PTR(j->storages->keys[i]);
-		if (!c->storage_keys)
-			log_error("container %s: out of memory for its storage references", c->id);
 	}
 	return 0;
 }

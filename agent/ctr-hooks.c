@@ -88,8 +88,10 @@ static void run_next(hook_chain *h) {
 			r = ev_timer_arm(&h->timer, h->run.deadline_ns);
 		if (r >= 0)
 			return;
-		/* Cannot watch it: wait for it here, bounded by its deadline. */
+		/* Cannot watch it: kill it now rather than wait in the loop (a deadline already past makes
+		 * lc_hook_finish kill and reap it). */
 		h->io = ev_io_free(h->io);
+		h->run.deadline_ns = 0;
 		if (lc_hook_finish(&h->run, true, &err) < 0)
 			log_warn("%s hook %zu: %s", h->what, h->next, err.msg);
 	}
