@@ -26,6 +26,10 @@
  * (dst untouched) when src holds more than STOR_WATCH_ENTRIES_MAX entries or STOR_WATCH_BYTES_MAX bytes. */
 int stor_watch_sync(int srcfd, int dstfd, kc_error *err);
 
+/* Mirrors the regular file srcfd (open for reading) onto dstdir/name, in place, with mode, owner and mtime; a
+ * copy already current (size and mtime) is left alone. -EFBIG (dst untouched) past STOR_WATCH_BYTES_MAX. */
+int stor_watch_sync_file(int srcfd, int dstdir, const char *name, kc_error *err);
+
 /* One round over every record under root: mirrors each storage still polled, turns one that grew too big into a
  * bind mount, forgets records whose target is gone. Returns how many storages are still polled. */
 int stor_watch_poll(const stor_root *root, kc_error *err);

@@ -667,6 +667,34 @@ static void test_mounts(void **state) {
 	assert_int_equal(stor_watch_poll(&root, &err), 0);
 	put_file("wsrc/late", "z");
 	assert_true(exists("shared/containers/watchable/w1/late"));
+	/* A single file: mirrored onto a file mount point, updated in place, bound once too big, then forgotten. */
+	put_file("wsrc1", "f1");
+	stor_spec wf = { .driver = "watchable-bind", .source = "/k/wsrc1",
+			 .mount_point = "/k/shared/containers/watchable/f/hosts" };
+	if (stor_mount(&wf, &root, "storages[11]", &err) < 0)
+		fail_msg("%s", err.msg);
+	file_is("shared/containers/watchable/f/hosts", "f1");
+	ino_t fino = inode_of("shared/containers/watchable/f/hosts");
+	put_file("wsrc1", "f2 longer");
+	assert_int_equal(stor_watch_poll(&root, &err), 1); /* w1 and w2 are bound by now: only the file */
+	file_is("shared/containers/watchable/f/hosts", "f2 longer");
+	assert_int_equal(inode_of("shared/containers/watchable/f/hosts"), fino);
+	snprintf(p, sizeof p, "%s/wsrc1", top);
+	assert_int_equal(truncate(p, STOR_WATCH_BYTES_MAX + 1), 0);
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	put_file("wsrc1", "f3");
+	file_is("shared/containers/watchable/f/hosts", "f3"); /* the bound file itself */
+	assert_int_equal(stor_umount(wf.mount_point, STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_false(exists("shared/containers/watchable/f/hosts"));
+	file_is("wsrc1", "f3");
+	/* Neither a directory nor a regular file: refused, nothing made. */
+	snprintf(p, sizeof p, "%s/wfifo", top);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	wf.source = "/k/wfifo";
+	wf.mount_point = "/k/shared/containers/watchable/f/fifo";
+	assert_int_equal(stor_mount(&wf, &root, "storages[12]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[12].source: `/k/wfifo`: neither a directory nor a regular file"));
+	assert_false(exists("shared/containers/watchable/f/fifo"));
 	/* Refusals: a mount point outside the watchable tmpfs, the records' own directory, a missing source. */
 	w.mount_point = "/k/sb/w";
 	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
