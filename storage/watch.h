@@ -1,6 +1,6 @@
-/* The watchable-bind storage: a host-shared directory (a configmap, a secret) mirrored into a tmpfs of the guest
- * by polling, because inotify does not cross 9p or virtio-fs, so a container watching the tmpfs copy sees the
- * host's updates. As upstream (watcher.rs): the tmpfs is <root>/shared/containers/watchable/, a storage holds at
+/* The watchable-bind storage: a host-shared directory (a configmap, a secret), or a single file, mirrored into a
+ * tmpfs of the guest by polling, because inotify does not cross 9p or virtio-fs, so a container watching the
+ * tmpfs copy sees the host's updates. A file source is mirrored onto a file at the mount point. As upstream (watcher.rs): the tmpfs is <root>/shared/containers/watchable/, a storage holds at
  * most 16 entries (the directory itself included) and 1 MiB of files and link targets; one that grows past
  * either is bind-mounted from the share instead and no longer polled. Files are updated in place (same inode),
  * so a bind of one file into a container sees new contents too.
