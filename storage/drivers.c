@@ -458,7 +458,8 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	return 0;
 
 fail:
-	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive. */
+	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive; so
+	 * does the file its prepare step made as the mount point of a single-file source. */
 	if (file || (mounted && (d->flags & STOR_DRIVER_WATCH)))
 		(void)stor_watch_forget(root, s->mount_point);
 	else if (mounted)
