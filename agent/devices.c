@@ -351,6 +351,13 @@ static void batch_fail(devices_batch *b, int r, const kc_error *err) {
  * when it waits for something else now, -errno (err filled) when its step failed. */
 static int item_found(batch_item *it, const dev_entry *e, kc_error *err) {
 	device_want *dw = it->want;
+	if (dw->w.scsi_wait_host) {
+		/* A SCSI storage or device that came before the controller was bound: the host is there now, so the
+		 * targeted scan, and the wait goes on for the disk under the same deadline. */
+		log_info("%s: %s is %s", dw->field, dw->w.what, e->devpath);
+		int r = stor_device_scsi_scan(&dw->w, it->batch->agent->sysfs, dw->field, err);
+		return r < 0 ? r : 1;
+	}
 	/* DEVNAME was checked by the parser: relative, no "..". */
 	if (e->devname)
 		(void)format_checked(dw->node, sizeof dw->node, "/dev/%s", e->devname);

@@ -36,6 +36,8 @@ void storage_spec_from_proto(const Grpc__Storage *s, stor_spec *ret) {
 		.fs_gid = s->fs_group ? s->fs_group->group_id : 0,
 		.fs_policy = s->fs_group ? (stor_fsgroup_policy)s->fs_group->group_change_policy : STOR_FSGROUP_ALWAYS,
 		.shared = s->shared,
+		.driver_options = (const char *const *)s->driver_options,
+		.n_driver_options = s->n_driver_options,
 	};
 }
 

@@ -29,7 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 		p = nl + 1;
 	}
 	stor_spec spec = { .driver = lines[0], .fstype = lines[1], .mount_point = lines[2], .source = lines[3],
-			   .options = n > 4 ? lines + 4 : NULL, .n_options = n > 4 ? n - 4 : 0, .container_id = "c1" };
+			   .options = n > 4 ? lines + 4 : NULL, .n_options = n > 4 ? n - 4 : 0, .container_id = "c1",
+			   /* the same items as driver options: overlayfs's create_directory paths are host input too */
+			   .driver_options = n > 4 ? lines + 4 : NULL, .n_driver_options = n > 4 ? n - 4 : 0 };
 	if (stor_spec_check(&spec, &root, "storages[0]", &err) < 0 && !err.msg[0])
 		abort();
 	if (stor_options_parse(spec.options, spec.n_options, &o, "options", &err) == 0) {

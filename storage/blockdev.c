@@ -115,29 +115,48 @@ static int scsi_host(const char *sysfs, char *devpath, size_t size, unsigned *re
 	return r;
 }
 
-static int prepare_scsi(const stor_spec *s, const char *sysfs, const char *what, stor_device_wait *w,
-			kc_error *err) {
+int stor_device_scsi_scan(stor_device_wait *w, const char *sysfs, const char *what, kc_error *err) {
 	char host_path[UEVENT_DEVPATH_MAX], scan[PATH_MAX], cmd[64];
-	unsigned id = 0, lun = 0, host = 0;
+	unsigned host = 0;
 
-	(void)parse_scsi_addr(s->source, &id, &lun);
 	int r = scsi_host(sysfs, host_path, sizeof host_path, &host);
 	if (r < 0)
-		return kc_error_set(err, -r, "%s.source: no SCSI host in the guest for %s: %s", what, s->source,
-				    strerror(-r));
-	r = format_checked(w->prefix, sizeof w->prefix, "%s/target%u:0:%u/%u:0:%u:%u", host_path, host, id, host,
-			   id, lun);
+		return kc_error_set(err, -r, "%s.source: SCSI host for %s: %s", what, w->scsi_addr, strerror(-r));
+	r = format_checked(w->prefix, sizeof w->prefix, "%s/target%u:0:%u/%u:0:%u:%u", host_path, host, w->scsi_id,
+			   host, w->scsi_id, w->scsi_lun);
 	if (r < 0)
 		return kc_error_set(err, ENAMETOOLONG, "%s.source: SCSI device path too long", what);
 	(void)format_checked(scan, sizeof scan, "%s/class/scsi_host/host%u/scan", sysfs, host);
-	(void)format_checked(cmd, sizeof cmd, "0 %u %u", id, lun);
+	(void)format_checked(cmd, sizeof cmd, "0 %u %u", w->scsi_id, w->scsi_lun);
 	/* With scsi_mod.scan=none (as Kata boots) nothing appears until asked for. */
 	r = write_string_file(scan, cmd);
 	if (r < 0)
-		return kc_error_set(err, -r, "%s.source: scan SCSI %s on host%u: %s", what, s->source, host,
+		return kc_error_set(err, -r, "%s.source: scan SCSI %s on host%u: %s", what, w->scsi_addr, host,
 				    strerror(-r));
-	(void)format_checked(w->what, sizeof w->what, "block device of SCSI %s (%s)", s->source, w->prefix);
+	(void)format_checked(w->what, sizeof w->what, "block device of SCSI %s (%s)", w->scsi_addr, w->prefix);
+	w->scsi_wait_host = false;
+	w->m = (dev_match){ .subsystem = "block", .need_devname = true, .devpath_prefix = w->prefix, .devtype = "disk" };
 	return 0;
+}
+
+/* The disk is scanned for on the first SCSI host. A storage may come before the guest has bound the controller
+ * (the runtime hot-plugs it with the first disk, and virtio_scsi loads by MODALIAS): then the wait is for the
+ * host first, and the scan follows when it appears (stor_device_scsi_scan, under the same deadline). */
+static int prepare_scsi(const stor_spec *s, const char *sysfs, const char *what, stor_device_wait *w,
+			kc_error *err) {
+	char host_path[UEVENT_DEVPATH_MAX];
+	unsigned host;
+
+	(void)parse_scsi_addr(s->source, &w->scsi_id, &w->scsi_lun);
+	(void)format_checked(w->scsi_addr, sizeof w->scsi_addr, "%u:%u", w->scsi_id, w->scsi_lun);
+	int r = scsi_host(sysfs, host_path, sizeof host_path, &host);
+	if (r == -ENOENT) {
+		w->scsi_wait_host = true;
+		w->m = (dev_match){ .subsystem = "scsi_host" };
+		(void)format_checked(w->what, sizeof w->what, "a SCSI host for SCSI %s", w->scsi_addr);
+		return 0;
+	}
+	return stor_device_scsi_scan(w, sysfs, what, err);
 }
 
 int stor_device_prepare(const stor_spec *s, const char *sysfs, const char *what, stor_device_wait *w,
@@ -155,8 +174,8 @@ int stor_device_prepare(const stor_spec *s, const char *sysfs, const char *what,
 		return 0;
 	}
 	if (strcmp(s->driver, "scsi") == 0)
-		r = prepare_scsi(s, sysfs, what, w, err);
-	else if (strcmp(s->driver, "blk") == 0 && stor_pci_path_parse(s->source, &p) >= 0) {
+		return prepare_scsi(s, sysfs, what, w, err);
+	if (strcmp(s->driver, "blk") == 0 && stor_pci_path_parse(s->source, &p) >= 0) {
 		r = stor_pci_path_to_devpath(sysfs, &p, w->prefix, sizeof w->prefix, err);
 		if (r < 0)
 			return kc_error_prefix(err, "%s.source: PCI path %s", what, s->source);

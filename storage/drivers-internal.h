@@ -20,6 +20,8 @@ typedef struct mount_job {
 	mode_t mode;
 } mount_job;
 
+#define STOR_PREPARED_FILE 1
+
 struct stor_driver {
 	const char *name;
 	unsigned flags;
@@ -27,7 +29,8 @@ struct stor_driver {
 	int (*check)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 	/* Mounts onto job->target; NULL: nothing to mount (a plain directory). */
 	int (*mount)(mount_job *job, kc_error *err);
-	/* Before the mount point is resolved (and created); NULL: nothing. */
+	/* Before the mount point is resolved (and created); NULL: nothing. STOR_PREPARED_FILE: it made the mount
+	 * point a file, which is then opened as one instead of created as a directory. */
 	int (*prepare)(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 };
 

@@ -404,7 +404,7 @@ static int apply_ownership(mount_job *job, int fd, kc_error *err) {
 int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
 	mount_job job = { .s = s, .root = root, .what = what };
 	_cleanup_close_ int target = -EBADF, mounted_root = -EBADF;
-	bool created = false, mounted = false;
+	bool created = false, mounted = false, file = false;
 	char field[128];
 
 	int r = stor_spec_check(s, root, what, err);
@@ -421,10 +421,14 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 
 	if (d->prepare && (r = d->prepare(s, root, what, err)) < 0)
 		return r;
-	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR, MOUNT_POINT_MODE, &target,
-			      &created);
-	if (r < 0)
-		return kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
+	file = d->prepare && r == STOR_PREPARED_FILE;
+	int oflags = file ? O_PATH : O_PATH | O_DIRECTORY;
+	r = path_open_in_root(root->fd, rel, oflags, file ? PATH_RESOLVE_NOFOLLOW : PATH_RESOLVE_MKDIR,
+			      MOUNT_POINT_MODE, &target, &created);
+	if (r < 0) {
+		r = kc_error_set(err, r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
+		goto fail;
+	}
 	path_fd_path(target, job.target);
 
 	if (d->mount) {
@@ -435,7 +439,7 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	}
 	/* The fd taken before the mount names the covered directory; propagation and ownership go to the new
 	 * mount. */
-	r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &mounted_root, NULL);
+	r = path_open_in_root(root->fd, rel, oflags, file ? PATH_RESOLVE_NOFOLLOW : 0, 0, &mounted_root, NULL);
 	if (r < 0) {
 		r = kc_error_set(err, r, "%s: reopen %s after mounting: %s", what, s->mount_point, strerror(-r));
 		goto fail;
@@ -454,8 +458,9 @@ int stor_mount(const stor_spec *s, const stor_root *root, const char *what, kc_e
 	return 0;
 
 fail:
-	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive. */
-	if (mounted && (d->flags & STOR_DRIVER_WATCH))
+	/* A watchable storage's "mount" is a copy and a record: both go, or the poll would keep the copy alive; so
+	 * does the file its prepare step made as the mount point of a single-file source. */
+	if (file || (mounted && (d->flags & STOR_DRIVER_WATCH)))
 		(void)stor_watch_forget(root, s->mount_point);
 	else if (mounted)
 		detach(root, rel);

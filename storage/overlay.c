@@ -14,6 +14,8 @@
 #define OVERLAY_LOWER_MAX 32 /* layers in lowerdir=; images rarely have more than a dozen */
 #define OVERLAY_RW_OPTION "io.katacontainers.fs-opt.overlay-rw"
 #define KATA_OPTION_PREFIX "io.katacontainers."
+#define CREATE_DIR_OPTION "io.katacontainers.volume.overlayfs.create_directory="
+#define DRIVER_OPTIONS_MAX STOR_OPTIONS_MAX
 #define LAYER_PATH_MAX STOR_OPTION_LEN_MAX
 
 typedef struct overlay_layers {
@@ -97,6 +99,57 @@ static int take_layers(stor_mount_opts *o, const stor_spec *s, const stor_root *
 	return 0;
 }
 
+/* The directory a create_directory driver option names, or NULL when the option is another one. */
+static const char *create_dir_of(const char *option) {
+	return startswith(option, CREATE_DIR_OPTION) ? option + strlen(CREATE_DIR_OPTION) : NULL;
+}
+
+/* Driver options: capped like the options; each create_directory path checked like a layer (under the root, no
+ * ".."). Other keys are ignored, as upstream's handler ignores what it does not know. */
+static int check_driver_options(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	char field[160];
+	if (s->n_driver_options > DRIVER_OPTIONS_MAX)
+		return kc_error_set(err, E2BIG, "%s.driver_options: more than %d items", what, DRIVER_OPTIONS_MAX);
+	for (size_t i = 0; i < s->n_driver_options; i++) {
+		const char *o = s->driver_options[i], *dir, *rel;
+		(void)format_checked(field, sizeof field, "%s.driver_options[%zu]", what, i);
+		if (!o || strnlen(o, STOR_OPTION_LEN_MAX + 1) > STOR_OPTION_LEN_MAX)
+			return kc_error_set(err, E2BIG, "%s: longer than %d bytes", field, STOR_OPTION_LEN_MAX);
+		if (!(dir = create_dir_of(o)))
+			continue;
+		if (!*dir)
+			return kc_error_set(err, EINVAL, "%s: create_directory names no directory", field);
+		int r = path_check_under(dir, root->prefix, &rel, field, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Creates the create_directory directories inside the root (as upstream, before the mount: a layer may lie in
+ * one). made[i] says which the call created itself, for the rollback. */
+static int create_dirs(const stor_spec *s, const stor_root *root, const char *what, bool *made, kc_error *err) {
+	if (s->n_driver_options > DRIVER_OPTIONS_MAX) /* stor_check_overlay refused it already */
+		return kc_error_set(err, E2BIG, "%s.driver_options: more than %d items", what, DRIVER_OPTIONS_MAX);
+	for (size_t i = 0; i < s->n_driver_options; i++) {
+		const char *dir = create_dir_of(s->driver_options[i]);
+		_cleanup_close_ int fd = -EBADF;
+		if (!dir)
+			continue;
+		int r = path_open_in_root(root->fd, dir + strlen(root->prefix), O_PATH | O_DIRECTORY, PATH_RESOLVE_MKDIR,
+					  0755, &fd, &made[i]);
+		if (r < 0)
+			return kc_error_set(err, r, "%s.driver_options[%zu]: create `%s`: %s", what, i, dir, strerror(-r));
+	}
+	return 0;
+}
+
+static void remove_dirs(const stor_spec *s, const stor_root *root, const bool *made) {
+	for (size_t i = s->n_driver_options; i-- > 0;)
+		if (made[i])
+			stor_remove_dir(root, create_dir_of(s->driver_options[i]) + strlen(root->prefix));
+}
+
 int stor_check_overlay(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
 	stor_mount_opts o;
 	overlay_layers l;
@@ -106,6 +159,8 @@ int stor_check_overlay(const stor_spec *s, const stor_root *root, const char *wh
 		return kc_error_set(err, EINVAL, "%s.fstype: `%.40s` is not overlay", what, s->fstype);
 	(void)format_checked(field, sizeof field, "%s.options", what);
 	int r = stor_options_parse(s->options, s->n_options, &o, field, err);
+	if (r >= 0)
+		r = check_driver_options(s, root, what, err);
 	if (r < 0)
 		return r;
 	return take_layers(&o, s, root, what, &l, err);
@@ -133,7 +188,7 @@ int stor_mount_overlay(mount_job *job, kc_error *err) {
 	overlay_layers l;
 	int fds[OVERLAY_LOWER_MAX + 2];
 	size_t n_fds = 0;
-	bool upper_made = false, work_made = false;
+	bool upper_made = false, work_made = false, dirs_made[DRIVER_OPTIONS_MAX] = { false };
 	char lower[OVERLAY_LOWER_MAX * (PATH_FD_PATH_MAX + 1) + 16], upper[PATH_FD_PATH_MAX + 16],
 		work[PATH_FD_PATH_MAX + 16], field[160];
 	const char *src = job->s->source && *job->s->source ? job->s->source : "overlay";
@@ -141,6 +196,7 @@ int stor_mount_overlay(mount_job *job, kc_error *err) {
 	int r = take_layers(&job->o, job->s, root, job->what, &l, err);
 	if (r < 0)
 		return r;
+	r = create_dirs(job->s, root, job->what, dirs_made, err);
 	(void)format_checked(lower, sizeof lower, "lowerdir=");
 	size_t i = 0;
 	for (char *p = l.lower, *next; p && r >= 0; p = next, i++) {
@@ -173,6 +229,7 @@ int stor_mount_overlay(mount_job *job, kc_error *err) {
 			stor_remove_dir(root, l.work + strlen(root->prefix));
 		if (upper_made)
 			stor_remove_dir(root, l.upper + strlen(root->prefix));
+		remove_dirs(job->s, root, dirs_made);
 	}
 	return r;
 }

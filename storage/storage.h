@@ -49,6 +49,10 @@ typedef struct stor_spec {
 	/* The container a CreateContainer storage belongs to (NULL for the sandbox's): overlayfs with
 	 * io.katacontainers.fs-opt.overlay-rw puts its upper and work directories in <root>/<container_id>/. */
 	const char *container_id;
+	/* Storage.driver_options ("KEY=VALUE"): overlayfs acts on io.katacontainers.volume.overlayfs.create_directory
+	 * (a directory under the root, created before the mount); other keys and drivers ignore them. */
+	const char *const *driver_options;
+	size_t n_driver_options;
 } stor_spec;
 
 enum {

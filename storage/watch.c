@@ -128,22 +128,21 @@ static int copy_bytes(int in, int out, uint64_t max) {
 	}
 }
 
-static int sync_file(int src, int dst, const char *name, const struct stat *st) {
+/* Whether dst/name already holds the copy of st (same size and mtime); a non-file there is removed. */
+static int copy_current(int dst, const char *name, const struct stat *st) {
 	struct stat old;
-	if (fstatat(dst, name, &old, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (S_ISREG(old.st_mode) && old.st_size == st->st_size && old.st_mtim.tv_sec == st->st_mtim.tv_sec &&
-		    old.st_mtim.tv_nsec == st->st_mtim.tv_nsec)
-			return 0;
-		if (!S_ISREG(old.st_mode)) {
-			int r = remove_tree(dst, name, 0);
-			if (r < 0)
-				return r;
-		}
-	}
-	_cleanup_close_ int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (in < 0)
-		return errno == ENOENT ? 0 : -errno;
-	/* In place: a container holding a bind of this very file sees the new contents. */
+	if (fstatat(dst, name, &old, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (S_ISREG(old.st_mode))
+		return old.st_size == st->st_size && old.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+		       old.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+	int r = remove_tree(dst, name, 0);
+	return r < 0 ? r : 0;
+}
+
+/* Copies the open file in (whose stat is st) onto dst/name. In place: a container holding a bind of this very
+ * file sees the new contents. */
+static int write_copy(int in, const struct stat *st, int dst, const char *name) {
 	_cleanup_close_ int out = openat(dst, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
@@ -155,6 +154,16 @@ static int sync_file(int src, int dst, const char *name, const struct stat *st) 
 	    futimens(out, times) < 0)
 		return -errno;
 	return 0;
+}
+
+static int sync_file(int src, int dst, const char *name, const struct stat *st) {
+	int r = copy_current(dst, name, st);
+	if (r != 0)
+		return r < 0 ? r : 0;
+	_cleanup_close_ int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (in < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return write_copy(in, st, dst, name);
 }
 
 static int sync_link(int src, int dst, const char *name, const struct stat *st) {
@@ -252,6 +261,26 @@ int stor_watch_sync(int srcfd, int dstfd, kc_error *err) {
 	return 0;
 }
 
+int stor_watch_sync_file(int srcfd, int dstdir, const char *name, kc_error *err) {
+	struct stat st;
+	if (fstat(srcfd, &st) < 0)
+		return kc_error_set(err, errno, "mirror: %m");
+	if (!S_ISREG(st.st_mode))
+		return kc_error_set(err, EINVAL, "mirror: no longer a regular file");
+	if ((uint64_t)st.st_size > STOR_WATCH_BYTES_MAX)
+		return kc_error_set(err, EFBIG, "more than %u bytes to watch", STOR_WATCH_BYTES_MAX);
+	int r = copy_current(dstdir, name, &st);
+	if (r == 0 && lseek(srcfd, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r == 0)
+		r = write_copy(srcfd, &st, dstdir, name);
+	if (r == -EFBIG)
+		return kc_error_set(err, EFBIG, "more than %u bytes to watch", STOR_WATCH_BYTES_MAX);
+	if (r < 0)
+		return kc_error_set(err, -r, "mirror: %s", strerror(-r));
+	return 0;
+}
+
 /* ---- the driver ---- */
 
 int stor_check_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
@@ -274,7 +303,7 @@ int stor_check_watchable(const stor_spec *s, const stor_root *root, const char *
 
 /* The tmpfs under every watchable storage, mounted on first use: on the shared directory it would otherwise
  * be the host's files we write. Not noexec: a configmap may carry the scripts a container runs. */
-int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+static int mount_tmpfs(const stor_root *root, const char *what, kc_error *err) {
 	_cleanup_close_ int fd = -EBADF;
 	struct stat st, parent;
 	char p[PATH_FD_PATH_MAX];
@@ -291,6 +320,59 @@ int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char
 	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return kc_error_set(err, errno, "%s: mount tmpfs on %s%s: %m", what, root->prefix, STOR_WATCHABLE_REL);
 	return 0;
+}
+
+/* The source, resolved inside the root, looked at through O_PATH first: a FIFO or a device node on the share is
+ * never opened for reading (that could block the helper or have side effects). A directory or a regular file. */
+static int open_source(const stor_root *root, const char *source, int *ret_fd, struct stat *ret_st) {
+	_cleanup_close_ int pfd = -EBADF;
+	char p[PATH_FD_PATH_MAX];
+	struct stat st;
+
+	int r = path_open_in_root(root->fd, source + strlen(root->prefix), O_PATH, 0, 0, &pfd, NULL);
+	if (r < 0)
+		return r;
+	if (fstat(pfd, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+		return -EINVAL;
+	path_fd_path(pfd, p);
+	int fd = open(p, O_RDONLY | O_NOCTTY | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	*ret_st = st;
+	return 0;
+}
+
+static const char *source_error(int r) {
+	return r == -EINVAL ? "neither a directory nor a regular file" : strerror(-r);
+}
+
+/* A single-file source (a configmap key, an /etc/hosts-like file) is mirrored onto a file: the mount point is
+ * made one here, before the driver table would make it a directory. */
+int stor_prepare_watchable(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
+	_cleanup_close_ int src = -EBADF, dfd = -EBADF, fd = -EBADF;
+	const char *name;
+	struct stat st;
+
+	int r = mount_tmpfs(root, what, err);
+	if (r < 0)
+		return r;
+	r = open_source(root, s->source, &src, &st);
+	if (r < 0)
+		return kc_error_set(err, -r, "%s.source: `%s`: %s", what, s->source, source_error(r));
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	r = path_open_parent_in_root(root->fd, s->mount_point + strlen(root->prefix), PATH_RESOLVE_MKDIR, 0755, &dfd,
+				     &name);
+	if (r >= 0) {
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+		r = fd < 0 ? -errno : 0;
+	}
+	if (r < 0)
+		return kc_error_set(err, -r, "%s.mount_point: `%s`: %s", what, s->mount_point, strerror(-r));
+	return STOR_PREPARED_FILE;
 }
 
 static uint64_t fnv1a(const char *s) {
@@ -340,19 +422,34 @@ static int bind_source(int srcfd, const char *target_path) {
 	return mount(p, target_path, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
 }
 
+/* Mirrors src (a directory or a file, as st says) onto target, inside the root. */
+static int sync_target(const stor_root *root, int src, const struct stat *st, const char *target, kc_error *err) {
+	_cleanup_close_ int dst = -EBADF;
+	const char *name;
+	int r;
+
+	if (S_ISDIR(st->st_mode)) {
+		r = path_open_in_root(root->fd, target + strlen(root->prefix), O_RDONLY | O_DIRECTORY, 0, 0, &dst, NULL);
+		if (r < 0)
+			return kc_error_set(err, -r, "%s: %s", target, strerror(-r));
+		return stor_watch_sync(src, dst, err);
+	}
+	r = path_open_parent_in_root(root->fd, target + strlen(root->prefix), 0, 0, &dst, &name);
+	if (r < 0)
+		return kc_error_set(err, -r, "%s: %s", target, strerror(-r));
+	return stor_watch_sync_file(src, dst, name, err);
+}
+
 int stor_mount_watchable(mount_job *job, kc_error *err) {
 	const stor_root *root = job->root;
-	_cleanup_close_ int src = -EBADF, dst = -EBADF;
+	_cleanup_close_ int src = -EBADF;
+	struct stat st;
 	bool bound = false;
 
-	int r = path_open_in_root(root->fd, job->s->source + strlen(root->prefix), O_RDONLY | O_DIRECTORY, 0, 0, &src,
-				  NULL);
+	int r = open_source(root, job->s->source, &src, &st);
 	if (r < 0)
-		return kc_error_set(err, -r, "%s.source: `%s`: %s", job->what, job->s->source, strerror(-r));
-	dst = open(job->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dst < 0)
-		return kc_error_set(err, errno, "%s.mount_point: %s: %m", job->what, job->s->mount_point);
-	r = stor_watch_sync(src, dst, err);
+		return kc_error_set(err, -r, "%s.source: `%s`: %s", job->what, job->s->source, source_error(r));
+	r = sync_target(root, src, &st, job->s->mount_point, err);
 	if (r == -EFBIG) {
 		/* As upstream: too much to copy every 2 s, so the share itself, without update notifications. */
 		log_info("%s: %s: %s; bind-mounted instead", job->what, job->s->source, err->msg);
@@ -406,7 +503,7 @@ int stor_watch_forget(const stor_root *root, const char *mount_point) {
 	char p[PATH_FD_PATH_MAX];
 
 	drop_record(root, mount_point);
-	int r = path_open_in_root(root->fd, rel, O_PATH | O_DIRECTORY, 0, 0, &fd, NULL);
+	int r = path_open_in_root(root->fd, rel, O_PATH, 0, 0, &fd, NULL);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -444,17 +541,18 @@ static int parse_record(const stor_root *root, char *text, char **ret_source, ch
 static int poll_one(const stor_root *root, const char *source, const char *target, kc_error *err) {
 	_cleanup_close_ int src = -EBADF, dst = -EBADF;
 	char p[PATH_FD_PATH_MAX];
+	struct stat st;
 
-	int r = path_open_in_root(root->fd, target + strlen(root->prefix), O_RDONLY | O_DIRECTORY, 0, 0, &dst, NULL);
+	int r = path_open_in_root(root->fd, target + strlen(root->prefix), O_PATH, PATH_RESOLVE_NOFOLLOW, 0, &dst, NULL);
 	if (r == -ENOENT) {
 		drop_record(root, target);
 		return 0;
 	}
 	if (r >= 0)
-		r = path_open_in_root(root->fd, source + strlen(root->prefix), O_RDONLY | O_DIRECTORY, 0, 0, &src, NULL);
+		r = open_source(root, source, &src, &st);
 	if (r < 0)
-		return kc_error_set(err, -r, "watch %s: %s", source, strerror(-r));
-	r = stor_watch_sync(src, dst, err);
+		return kc_error_set(err, -r, "watch %s: %s", source, source_error(r));
+	r = sync_target(root, src, &st, target, err);
 	if (r != -EFBIG)
 		return r < 0 ? kc_error_prefix(err, "watch %s", source) : 1;
 	log_info("watch %s: %s; bind-mounted on %s instead", source, err->msg, target);

@@ -1,6 +1,6 @@
-/* The watchable-bind storage: a host-shared directory (a configmap, a secret) mirrored into a tmpfs of the guest
- * by polling, because inotify does not cross 9p or virtio-fs, so a container watching the tmpfs copy sees the
- * host's updates. As upstream (watcher.rs): the tmpfs is <root>/shared/containers/watchable/, a storage holds at
+/* The watchable-bind storage: a host-shared directory (a configmap, a secret), or a single file, mirrored into a
+ * tmpfs of the guest by polling, because inotify does not cross 9p or virtio-fs, so a container watching the
+ * tmpfs copy sees the host's updates. A file source is mirrored onto a file at the mount point. As upstream (watcher.rs): the tmpfs is <root>/shared/containers/watchable/, a storage holds at
  * most 16 entries (the directory itself included) and 1 MiB of files and link targets; one that grows past
  * either is bind-mounted from the share instead and no longer polled. Files are updated in place (same inode),
  * so a bind of one file into a container sees new contents too.
@@ -25,6 +25,10 @@
  * mtime kept), vanished ones removed; symlinks copied as links, never followed; other types skipped. -EFBIG
  * (dst untouched) when src holds more than STOR_WATCH_ENTRIES_MAX entries or STOR_WATCH_BYTES_MAX bytes. */
 int stor_watch_sync(int srcfd, int dstfd, kc_error *err);
+
+/* Mirrors the regular file srcfd (open for reading) onto dstdir/name, in place, with mode, owner and mtime; a
+ * copy already current (size and mtime) is left alone. -EFBIG (dst untouched) past STOR_WATCH_BYTES_MAX. */
+int stor_watch_sync_file(int srcfd, int dstdir, const char *name, kc_error *err);
 
 /* One round over every record under root: mirrors each storage still polled, turns one that grew too big into a
  * bind mount, forgets records whose target is gone. Returns how many storages are still polled. */

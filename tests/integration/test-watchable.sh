@@ -1,10 +1,10 @@
 #!/bin/bash
 # watchable-bind storages in the standalone agent (both builds), as root in private namespaces with their own
-# /run (tests/lib-agent.sh): a directory under the shared containers dir mirrored into the watchable tmpfs, then
-# updated by the agent's own polling (a timer in its loop, the copying in a helper) while Check keeps
-# answering: a changed file in place (same inode), a new file, a removed one; a mirror that grows past the
-# upstream limits (16 entries, 1 MiB) replaced by a bind of the share; refusals that leave nothing; all of it
-# gone after DestroySandbox, and a clean SIGTERM exit of the ASan build.
+# /run (tests/lib-agent.sh): a directory and a single file under the shared containers dir mirrored into the
+# watchable tmpfs, then updated by the agent's own polling (a timer in its loop, the copying in a helper) while
+# Check keeps answering: a changed file in place (same inode), a new file, a removed one; a mirror that grows
+# past the upstream limits (16 entries, 1 MiB) replaced by a bind of the share; refusals (a FIFO source among
+# them) that leave nothing; all of it gone after DestroySandbox, and a clean SIGTERM exit of the ASan build.
 # pass/skip only print and always succeed, so `cond && pass || fail` is a safe if/else.
 # shellcheck disable=SC2015,SC2016
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +45,7 @@ suite() {
 	if ! start_agent "$bin" "$name"; then fail "$P: agent starts" "$(tail -n 5 "$log")"; return; fi
 	ns mkdir -p "$S/cfg/sub" "$S/big"
 	ns sh -c "echo v1 >$S/cfg/key; echo deep >$S/cfg/sub/inner; ln -s key $S/cfg/link; echo gone >$S/cfg/old"
+	ns sh -c "echo h1 >$S/hosts; mkfifo $S/fifo"
 
 	expect "mount point outside the watchable tmpfs" INVALID_ARGUMENT 'storages[0].mount_point' \
 		CreateSandbox '{"storages":['"$(wb "$S/cfg" "$R/sandbox/cfg")"']}'
@@ -52,13 +53,19 @@ suite() {
 		CreateSandbox '{"storages":['"$(wb /etc "$W/etc")"']}'
 	expect "absent source" NOT_FOUND 'storages[0].source: `'"$S"'/nothing`' \
 		CreateSandbox '{"storages":['"$(wb "$S/nothing" "$W/nothing")"']}'
-	! ns test -e "$W/nothing" && pass "$P: refusals left nothing" || fail "$P: refusals left nothing" "$(ns ls -la "$W")"
+	expect "FIFO source" INVALID_ARGUMENT 'storages[0].source: `'"$S"'/fifo`: neither a directory nor a regular file' \
+		CreateSandbox '{"storages":['"$(wb "$S/fifo" "$W/fifo")"']}'
+	! ns test -e "$W/nothing" && ! ns test -e "$W/fifo" && pass "$P: refusals left nothing" || fail "$P: refusals left nothing" "$(ns ls -la "$W")"
 
-	ok "create with a watchable storage" CreateSandbox '{"storages":['"$(wb "$S/cfg" "$W/cfg")"']}'
+	ok "create with a watchable directory and file" \
+		CreateSandbox '{"storages":['"$(wb "$S/cfg" "$W/cfg"),$(wb "$S/hosts" "$W/etc/hosts")"']}'
 	[ "$(ns findmnt -n -o FSTYPE "$W")" = tmpfs ] && pass "$P: watchable tmpfs" || fail "$P: watchable tmpfs" "$(ns findmnt "$W")"
 	content_is "$W/cfg/key" v1 && content_is "$W/cfg/sub/inner" deep && [ "$(ns readlink "$W/cfg/link")" = key ] &&
 		pass "$P: mirrored at mount" || fail "$P: mirrored at mount" "$(ns ls -lR "$W")"
 	ino=$(ns stat -c %i "$W/cfg/key")
+	ns test -f "$W/etc/hosts" && content_is "$W/etc/hosts" h1 && pass "$P: single file mirrored onto a file" ||
+		fail "$P: single file mirrored onto a file" "$(ns ls -la "$W/etc")"
+	fino=$(ns stat -c %i "$W/etc/hosts")
 
 	ns sh -c "echo v2-longer >$S/cfg/key; echo fresh >$S/cfg/new; rm $S/cfg/old"
 	start=$(date +%s%N)
@@ -66,6 +73,13 @@ suite() {
 		fail "$P: change mirrored by polling" "$(ns cat "$W/cfg/key")"
 	echo "    ($P: mirrored after $((($(date +%s%N) - start) / 1000000)) ms)"
 	[ "$(ns stat -c %i "$W/cfg/key")" = "$ino" ] && pass "$P: updated in place" || fail "$P: updated in place" "inode changed"
+	ns sh -c "echo h2-longer >$S/hosts"
+	until_ok 10 content_is "$W/etc/hosts" h2-longer && [ "$(ns stat -c %i "$W/etc/hosts")" = "$fino" ] &&
+		pass "$P: single file updated in place" || fail "$P: single file updated in place" "$(ns ls -li "$W/etc")"
+	# Past 1 MiB the file itself is bound there.
+	ns truncate -s 1100000 "$S/hosts"
+	until_ok 10 ns findmnt -n "$W/etc/hosts" >/dev/null && pass "$P: file too big: bound instead" ||
+		fail "$P: file too big: bound instead" "$(ns findmnt -R "$W")"
 	content_is "$W/cfg/new" fresh && ! ns test -e "$W/cfg/old" && pass "$P: new file added, removed one gone" ||
 		fail "$P: new file added, removed one gone" "$(ns ls "$W/cfg")"
 	out=$(ctl Check)
@@ -79,7 +93,7 @@ suite() {
 	content_is "$W/cfg/later" now && pass "$P: bound share shows changes at once" || fail "$P: bound share shows changes at once"
 
 	ok destroy DestroySandbox '{}'
-	! ns test -e "$W/cfg" && ! ns findmnt -n "$W/cfg" >/dev/null && [ -z "$(ns ls -A "$W/.watches" 2>/dev/null)" ] &&
+	! ns test -e "$W/cfg" && ! ns findmnt -n "$W/cfg" >/dev/null && ! ns test -e "$W/etc/hosts" && [ -z "$(ns ls -A "$W/.watches" 2>/dev/null)" ] &&
 		pass "$P: gone after DestroySandbox" || fail "$P: gone after DestroySandbox" "$(ns ls -laR "$W")"
 	ns test -e "$S/cfg/later" && pass "$P: the share itself untouched" || fail "$P: the share itself untouched"
 	[ -z "$(ns findmnt -rn -o TARGET | grep "^$R")" ] && ! ns test -e "$W" && pass "$P: nothing mounted after DestroySandbox" ||

@@ -138,6 +138,38 @@ static void test_scsi(void **state) {
 	assert_string_equal(got, "0 1 2"); /* the targeted rescan */
 }
 
+/* No SCSI host yet (the controller not bound): a wait for the host, then the scan once it is there. */
+static void test_scsi_before_host(void **state) {
+	stor_spec s = { .driver = "scsi", .source = "3:4", .fstype = "ext4" };
+	stor_device_wait w;
+	kc_error err = { 0 };
+	char empty[64], p[256], got[64] = { 0 };
+	snprintf(empty, sizeof empty, "/tmp/test-pci-nohost.XXXXXX");
+	assert_non_null(mkdtemp(empty));
+	assert_int_equal(stor_device_prepare(&s, empty, "storages[3]", &w, &err), 0);
+	assert_true(w.scsi_wait_host);
+	assert_string_equal(w.m.subsystem, "scsi_host");
+	assert_null(w.m.devpath_prefix);
+	assert_non_null(strstr(w.what, "SCSI host for SCSI 3:4"));
+	/* Still none when the scan is attempted: an error naming the address, not a wait for nothing. */
+	assert_true(stor_device_scsi_scan(&w, empty, "storages[3]", &err) < 0);
+	assert_non_null(strstr(err.msg, "storages[3].source: SCSI host for 3:4"));
+	assert_int_equal(rmdir(empty), 0);
+	/* The host came: the targeted scan, and the wait is for the disk now. */
+	assert_int_equal(stor_device_scsi_scan(&w, root, "storages[3]", &err), 0);
+	assert_false(w.scsi_wait_host);
+	assert_string_equal(w.m.subsystem, "block");
+	assert_string_equal(w.m.devtype, "disk");
+	assert_string_equal(w.m.devpath_prefix, "/devices/pci0000:00/0000:00:03.0/virtio1/host0/target0:0:3/0:0:3:4");
+	assert_non_null(strstr(w.what, "block device of SCSI 3:4"));
+	snprintf(p, sizeof p, "%s/devices/pci0000:00/0000:00:03.0/virtio1/host0/scsi_host/host0/scan", root);
+	FILE *f = fopen(p, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof got, f));
+	fclose(f);
+	assert_string_equal(got, "0 3 4");
+}
+
 static void test_source_checks(void **state) {
 	stor_root r = { .fd = -1, .prefix = "/run/kata-containers/" };
 	kc_error err = { 0 };
@@ -178,7 +210,7 @@ int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),          cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_blk_by_pci_path), cmocka_unit_test(test_nodes),
-		cmocka_unit_test(test_scsi),           cmocka_unit_test(test_source_checks),
+		cmocka_unit_test(test_scsi), cmocka_unit_test(test_scsi_before_host),           cmocka_unit_test(test_source_checks),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -379,6 +379,35 @@ static void test_overlay_check(void **state) {
 	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1::/run/kata-containers/l2" };
 	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "lowerdir[1]"));
+	/* Driver options: create_directory paths checked like layers; other keys ignored. */
+	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1" };
+	s.n_options = 1;
+	s.driver_options = (const char *[]){ "io.katacontainers.volume.overlayfs.create_directory=/run/kata-containers/c1/d",
+					     "io.katacontainers.other=x", "plain" };
+	s.n_driver_options = 3;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), 0);
+	static const struct {
+		const char *option, *want;
+	} bad[] = {
+		{ "io.katacontainers.volume.overlayfs.create_directory=/run/kata-containers/../etc",
+		  "storages[0].driver_options[0]" },
+		{ "io.katacontainers.volume.overlayfs.create_directory=/etc/x", "storages[0].driver_options[0]" },
+		{ "io.katacontainers.volume.overlayfs.create_directory=c1/d", "storages[0].driver_options[0]" },
+		{ "io.katacontainers.volume.overlayfs.create_directory=", "names no directory" },
+		{ "io.katacontainers.volume.overlayfs.create_directory=/run/kata-containers/", "itself" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		s.driver_options = (const char *[]){ bad[i].option };
+		s.n_driver_options = 1;
+		assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -EINVAL);
+		if (!strstr(err.msg, bad[i].want))
+			fail_msg("%s: %s", bad[i].option, err.msg);
+	}
+	s.n_driver_options = 129;
+	assert_int_equal(stor_spec_check(&s, &root, "storages[0]", &err), -E2BIG);
+	assert_non_null(strstr(err.msg, "storages[0].driver_options: more than 128 items"));
+	s.driver_options = NULL;
+	s.n_driver_options = 0;
 	/* overlay-rw: the container's own upper and work directories, so it needs the container. */
 	s.options = (const char *[]){ "lowerdir=/run/kata-containers/l1", "io.katacontainers.fs-opt.overlay-rw" };
 	s.n_options = 2;
@@ -618,6 +647,27 @@ static void test_mounts(void **state) {
 	assert_false(exists("a/new"));
 	assert_int_equal(stor_umount("/k/ov/merged", 0, &root, &err), 0);
 	assert_false(exists("ov/merged"));
+	/* create_directory: made inside the root before the mount, even through the escaping symlink; the upper
+	 * and work layers may lie in it. */
+	stor_spec ovd = { .driver = "overlayfs", .mount_point = "/k/ovd/merged", .n_options = 3,
+			  .options = (const char *[]){ "lowerdir=/k/a", "upperdir=/k/ovd/vol/upper", "workdir=/k/ovd/vol/work" },
+			  .n_driver_options = 2,
+			  .driver_options = (const char *[]){ "io.katacontainers.volume.overlayfs.create_directory=/k/ovd/vol",
+							      "io.katacontainers.volume.overlayfs.create_directory=/k/esc/made" } };
+	if (stor_mount(&ovd, &root, "storages[5]", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(exists("ovd/vol/upper"));
+	assert_true(exists("etc/made")); /* esc -> /etc, taken as top/etc */
+	assert_int_equal(stor_umount("/k/ovd/merged", 0, &root, &err), 0);
+	/* A failed mount takes the directories it created with it. */
+	ovd.mount_point = "/k/ovd2/merged";
+	ovd.options = (const char *[]){ "lowerdir=/k/nonexistent" };
+	ovd.n_options = 1;
+	ovd.driver_options = (const char *[]){ "io.katacontainers.volume.overlayfs.create_directory=/k/ovd2-dir" };
+	ovd.n_driver_options = 1;
+	assert_int_equal(stor_mount(&ovd, &root, "storages[5]", &err), -ENOENT);
+	assert_false(exists("ovd2-dir"));
+	assert_false(exists("ovd2/merged"));
 	/* A missing lower layer: named, and neither the mount point nor upper/work are left. */
 	stor_spec ovbad = { .driver = "overlayfs", .mount_point = "/k/ov2/merged", .n_options = 3,
 			    .options = (const char *[]){ "lowerdir=/k/a:/k/nonexistent", "upperdir=/k/ov2/upper",
@@ -667,6 +717,34 @@ static void test_mounts(void **state) {
 	assert_int_equal(stor_watch_poll(&root, &err), 0);
 	put_file("wsrc/late", "z");
 	assert_true(exists("shared/containers/watchable/w1/late"));
+	/* A single file: mirrored onto a file mount point, updated in place, bound once too big, then forgotten. */
+	put_file("wsrc1", "f1");
+	stor_spec wf = { .driver = "watchable-bind", .source = "/k/wsrc1",
+			 .mount_point = "/k/shared/containers/watchable/f/hosts" };
+	if (stor_mount(&wf, &root, "storages[11]", &err) < 0)
+		fail_msg("%s", err.msg);
+	file_is("shared/containers/watchable/f/hosts", "f1");
+	ino_t fino = inode_of("shared/containers/watchable/f/hosts");
+	put_file("wsrc1", "f2 longer");
+	assert_int_equal(stor_watch_poll(&root, &err), 1); /* w1 and w2 are bound by now: only the file */
+	file_is("shared/containers/watchable/f/hosts", "f2 longer");
+	assert_int_equal(inode_of("shared/containers/watchable/f/hosts"), fino);
+	snprintf(p, sizeof p, "%s/wsrc1", top);
+	assert_int_equal(truncate(p, STOR_WATCH_BYTES_MAX + 1), 0);
+	assert_int_equal(stor_watch_poll(&root, &err), 0);
+	put_file("wsrc1", "f3");
+	file_is("shared/containers/watchable/f/hosts", "f3"); /* the bound file itself */
+	assert_int_equal(stor_umount(wf.mount_point, STOR_DRIVER_WATCH, &root, &err), 0);
+	assert_false(exists("shared/containers/watchable/f/hosts"));
+	file_is("wsrc1", "f3");
+	/* Neither a directory nor a regular file: refused, nothing made. */
+	snprintf(p, sizeof p, "%s/wfifo", top);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	wf.source = "/k/wfifo";
+	wf.mount_point = "/k/shared/containers/watchable/f/fifo";
+	assert_int_equal(stor_mount(&wf, &root, "storages[12]", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[12].source: `/k/wfifo`: neither a directory nor a regular file"));
+	assert_false(exists("shared/containers/watchable/f/fifo"));
 	/* Refusals: a mount point outside the watchable tmpfs, the records' own directory, a missing source. */
 	w.mount_point = "/k/sb/w";
 	assert_int_equal(stor_mount(&w, &root, "storages[10]", &err), -EINVAL);
