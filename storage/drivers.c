@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -158,6 +159,13 @@ static int reserve_hugepages(const char *what, uint64_t pagesize, uint64_t pages
 	*ret_old = old;
 	if (old >= pages)
 		return 0;
+	/* The kernel turns free memory into huge pages until it has them all or runs out, and the guest's
+	 * containers would pay for a request larger than the guest: refuse it before writing. */
+	struct sysinfo si;
+	if (sysinfo(&si) == 0 && pages > (uint64_t)si.totalram * si.mem_unit / pagesize)
+		return kc_error_set(err, ENOMEM, "%s: %llu huge pages of %llu kB are more than the guest's %llu MiB of memory",
+				    what, (unsigned long long)pages, (unsigned long long)(pagesize >> 10),
+				    (unsigned long long)((uint64_t)si.totalram * si.mem_unit >> 20));
 	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)pages);
 	r = write_string_file(path, v);
 	if (r >= 0)

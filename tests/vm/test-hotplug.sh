@@ -253,13 +253,13 @@ out=$(hp scsi-add sd0 "$tmp/scsi.img" 0 0)
 
 # The controller came with the disk, so the guest has a SCSI host only once virtio_scsi (loaded by MODALIAS)
 # has bound it: the storage, sent at once, waits for the host, then for the disk (scan=none: only the agent's
-# targeted scan makes it appear). It is paired with a hugetlbfs reservation the 512 MiB guest cannot make (1 GiB
-# of 2 MiB pages): once the disk is mounted, the second storage fails and the disk must be unmounted.
+# targeted scan makes it appear). It is paired with a hugetlbfs reservation larger than the 512 MiB guest (1 GiB
+# of 2 MiB pages, refused before nr_hugepages is touched): once the disk is mounted, the second storage fails and the disk must be unmounted.
 out=$(ctl CreateSandbox '{"storages":['"$(scsi 0:0 "$S/probe")"','"$(huge 1073741824 "$S/toobig")"']}')
 # Whether this run raced the controller depends on timing; say which path it took (not a pass/fail).
 if grep -aq 'a SCSI host for SCSI 0:0 is' "$console2"; then echo "    (the first scsi storage came before the SCSI host and waited for it)"
 else echo "    (the SCSI host was bound before the first scsi storage came)"; fi
-grep -q '^error: RESOURCE_EXHAUSTED: storages\[1\]: the kernel reserved only [0-9]* of 512 huge pages of 2048 kB' <<<"$out" &&
+grep -q "^error: RESOURCE_EXHAUSTED: storages\[1\]: 512 huge pages of 2048 kB are more than the guest's [0-9]* MiB" <<<"$out" &&
 	pass hugetlbfs-beyond-memory-refused || fail hugetlbfs-beyond-memory-refused "$out"
 left_nothing scsi-unmounted-after-later-failure "$S/probe"
 left_nothing hugetlbfs-left-nothing "$S/toobig"
