@@ -123,9 +123,19 @@ int storage_batch_new(agent *a, stor_registry *reg, const storage_batch *infligh
 		b->drivers[i] = stor_driver_find(b->specs[i].driver);
 		b->shared[i] = b->specs[i].shared;
 		/* A mount point already known, or named earlier in this request, is one more reference. */
-		bool known = reg && stor_registry_find(reg, key) != NULL;
-		for (size_t k = 0; k < i && !known; k++)
+		const stor_entry *e = reg ? stor_registry_find(reg, key) : NULL;
+		bool known = e != NULL;
+		/* One mount point, one driver: a release or undo unmounts with the flags of the driver it records. */
+		if (e && e->driver != b->drivers[i])
+			return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY,
+						 "%s.driver: %s is mounted by driver `%s`, not `%s`", what, key,
+						 stor_driver_name(e->driver), b->specs[i].driver);
+		for (size_t k = 0; k < i && !known; k++) {
 			known = strcmp(b->keys[k], key) == 0;
+			if (known && b->drivers[k] != b->drivers[i])
+				return kc_error_set(err, EINVAL, "%s.driver: %s is named with driver `%s` earlier in the request",
+						    what, key, b->specs[k].driver);
+		}
 		b->to_mount[i] = !known;
 		if (!known && inflight_mounts(inflight, key))
 			return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY,

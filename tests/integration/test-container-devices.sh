@@ -169,6 +169,10 @@ suite() {
 		"storages":['"$(blk_storage "$rootdev" "$R/b1/rootfs")"']}')
 	[ $? = 0 ] && [ "$(mounted b1/rootfs)" = 1 ] && pass "$P: second reference mounts nothing" ||
 		fail "$P: second reference mounts nothing" "$out $(mounted b1/rootfs)"
+	# The same mount point under another driver: refused, as an undo would unmount it the wrong way.
+	expect "same mount point, other driver" FAILED_PRECONDITION 'is mounted by driver `blk`, not `local`' CreateContainer \
+		'{"container_id":"b3","OCI":'"$(spec b3 '["true"]' "$R/b1/rootfs")"',
+		"storages":[{"driver":"local","source":"local","fstype":"local","mount_point":"'"$R/b1/rootfs"'"}]}'
 	ok "remove b1" RemoveContainer '{"container_id":"b1"}'
 	[ "$(mounted b1/rootfs)" = 1 ] && pass "$P: still mounted for b2" || fail "$P: still mounted for b2" "$(mounted b1/rootfs)"
 	ok "remove b2" RemoveContainer '{"container_id":"b2"}'
