@@ -412,8 +412,11 @@ static void on_recheck(ev_timer *t, void *userdata) {
 			continue;
 		dev_waiter_cancel(&b->agent->devices->table, it->waiter);
 		it->waiter = NULL;
+		/* Other items may find theirs in the table too: look again on the next turn. on_device disarms
+		 * this when it finishes the batch (which may free it), so one device per turn is handled. */
+		(void)ev_timer_arm(&b->recheck, now_ns());
 		on_device(NULL, e, it);
-		return; /* on_device may have finished (and freed) the batch; it arms another recheck when needed */
+		return;
 	}
 }
 
