@@ -30,6 +30,43 @@ static void set_str(json_object *o, const char *k, const char *v) {
 	json_object_object_add(o, k, json_object_new_string(v));
 }
 
+/* A command whose one argument names the object: device_del, blockdev-del, netdev_del. */
+static int execute_named(qmp *q, const char *cmd, const char *key, const char *id, kc_error *err) {
+	json_object *a = obj();
+	set_str(a, key, id);
+	return qmp_execute(q, cmd, a, NULL, err);
+}
+
+/* A raw image as block node `id`, for a device to attach as its drive. */
+static int file_blockdev_add(qmp *q, const char *id, const char *image, kc_error *err) {
+	char abs[PATH_MAX];
+	if (!realpath(image, abs))
+		return kc_error_set(err, errno, "image `%s`: %m", image);
+	json_object *bd = obj();
+	set_str(bd, "driver", "file");
+	set_str(bd, "node-name", id);
+	set_str(bd, "filename", abs);
+	return qmp_execute(q, "blockdev-add", bd, NULL, err);
+}
+
+/* device_add of a device over its backend; when QEMU refuses it, the backend goes too (undo_cmd with undo_key
+ * naming the device's id, which the backend shares). */
+static int device_add_or_undo(qmp *q, json_object *dev, const char *id, const char *undo_cmd, const char *undo_key,
+			      kc_error *err) {
+	int r = qmp_execute(q, "device_add", dev, NULL, err);
+	if (r < 0)
+		(void)execute_named(q, undo_cmd, undo_key, id, NULL);
+	return r;
+}
+
+/* Unplugs device `id` (waiting until the guest let it go), then removes its backend of the same id. */
+static int unplug(qmp *q, const char *id, const char *backend_cmd, const char *backend_key, kc_error *err) {
+	int r = execute_named(q, "device_del", "id", id, err);
+	if (r >= 0)
+		r = qmp_wait_event(q, "DEVICE_DELETED", id, DEVICE_DELETED_TIMEOUT_MS, err);
+	return r < 0 ? r : execute_named(q, backend_cmd, backend_key, id, err);
+}
+
 /* The slot of the root port on the root bus, from query-pci. */
 static int root_port_slot(qmp *q, int *ret, kc_error *err) {
 	json_object *buses = NULL;
@@ -57,20 +94,12 @@ static int root_port_slot(qmp *q, int *ret, kc_error *err) {
 }
 
 static int blk_add(qmp *q, char **args, kc_error *err) {
-	const char *id = args[0], *image = args[1];
-	char abs[PATH_MAX];
-	int slot, r;
+	const char *id = args[0];
+	int slot;
 
-	if (!realpath(image, abs))
-		return kc_error_set(err, errno, "image `%s`: %m", image);
-	r = root_port_slot(q, &slot, err);
-	if (r < 0)
-		return r;
-	json_object *bd = obj();
-	set_str(bd, "driver", "file");
-	set_str(bd, "node-name", id);
-	set_str(bd, "filename", abs);
-	r = qmp_execute(q, "blockdev-add", bd, NULL, err);
+	int r = root_port_slot(q, &slot, err);
+	if (r >= 0)
+		r = file_blockdev_add(q, id, args[1], err);
 	if (r < 0)
 		return r;
 	json_object *dev = obj();
@@ -78,29 +107,16 @@ static int blk_add(qmp *q, char **args, kc_error *err) {
 	set_str(dev, "id", id);
 	set_str(dev, "drive", id);
 	set_str(dev, "bus", ROOT_PORT_ID);
-	r = qmp_execute(q, "device_add", dev, NULL, err);
-	if (r < 0) {
-		json_object *del = obj();
-		set_str(del, "node-name", id);
-		(void)qmp_execute(q, "blockdev-del", del, NULL, NULL);
+	r = device_add_or_undo(q, dev, id, "blockdev-del", "node-name", err);
+	if (r < 0)
 		return r;
-	}
 	/* A root port has one slot below it: the disk is slot 0 on its secondary bus. */
 	printf("pci_path=%02x/00\n", slot);
 	return 0;
 }
 
 static int blk_del(qmp *q, char **args, kc_error *err) {
-	json_object *dev = obj();
-	set_str(dev, "id", args[0]);
-	int r = qmp_execute(q, "device_del", dev, NULL, err);
-	if (r >= 0)
-		r = qmp_wait_event(q, "DEVICE_DELETED", args[0], DEVICE_DELETED_TIMEOUT_MS, err);
-	if (r < 0)
-		return r;
-	json_object *bd = obj();
-	set_str(bd, "node-name", args[0]);
-	return qmp_execute(q, "blockdev-del", bd, NULL, err);
+	return unplug(q, args[0], "blockdev-del", "node-name", err);
 }
 
 /* Whether QEMU has a device with this id (a user-created one, under /machine/peripheral). */
@@ -131,12 +147,9 @@ static int parse_small(const char *s, unsigned max, const char *what, json_objec
  * controller goes into the root port the first time (Kata has it from boot; the guest boots with
  * scsi_mod.scan=none, so the disk shows only when the agent asks the host to scan that target). */
 static int scsi_add(qmp *q, char **args, kc_error *err) {
-	const char *id = args[0], *image = args[1];
-	char abs[PATH_MAX];
+	const char *id = args[0];
 	int r;
 
-	if (!realpath(image, abs))
-		return kc_error_set(err, errno, "image `%s`: %m", image);
 	json_object *dev = obj();
 	set_str(dev, "driver", "scsi-hd");
 	set_str(dev, "id", id);
@@ -162,22 +175,14 @@ static int scsi_add(qmp *q, char **args, kc_error *err) {
 			return kc_error_prefix(err, "virtio-scsi controller");
 		}
 	}
-	json_object *bd = obj();
-	set_str(bd, "driver", "file");
-	set_str(bd, "node-name", id);
-	set_str(bd, "filename", abs);
-	r = qmp_execute(q, "blockdev-add", bd, NULL, err);
+	r = file_blockdev_add(q, id, args[1], err);
 	if (r < 0) {
 		json_object_put(dev);
 		return r;
 	}
-	r = qmp_execute(q, "device_add", dev, NULL, err);
-	if (r < 0) {
-		json_object *del = obj();
-		set_str(del, "node-name", id);
-		(void)qmp_execute(q, "blockdev-del", del, NULL, NULL);
+	r = device_add_or_undo(q, dev, id, "blockdev-del", "node-name", err);
+	if (r < 0)
 		return r;
-	}
 	printf("scsi_addr=%s:%s\n", args[2], args[3]);
 	return 0;
 }
@@ -261,28 +266,15 @@ static int net_add(qmp *q, char **args, kc_error *err) {
 	set_str(dev, "netdev", id);
 	set_str(dev, "mac", mac);
 	set_str(dev, "bus", ROOT_PORT_ID);
-	r = qmp_execute(q, "device_add", dev, NULL, err);
-	if (r < 0) {
-		json_object *del = obj();
-		set_str(del, "id", id);
-		(void)qmp_execute(q, "netdev_del", del, NULL, NULL);
+	r = device_add_or_undo(q, dev, id, "netdev_del", "id", err);
+	if (r < 0)
 		return r;
-	}
 	printf("pci_path=%02x/00\nmac=%s\n", slot, mac);
 	return 0;
 }
 
 static int net_del(qmp *q, char **args, kc_error *err) {
-	json_object *dev = obj();
-	set_str(dev, "id", args[0]);
-	int r = qmp_execute(q, "device_del", dev, NULL, err);
-	if (r >= 0)
-		r = qmp_wait_event(q, "DEVICE_DELETED", args[0], DEVICE_DELETED_TIMEOUT_MS, err);
-	if (r < 0)
-		return r;
-	json_object *nd = obj();
-	set_str(nd, "id", args[0]);
-	return qmp_execute(q, "netdev_del", nd, NULL, err);
+	return unplug(q, args[0], "netdev_del", "id", err);
 }
 
 static const hotplug_cmd cmds[] = {
