@@ -12,27 +12,11 @@ cd "$top" || exit 1
 BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	[ -e "$f" ] || { skip vm-container-devices "$f is missing (make all builds it)"; exit 77; }
-done
-for c in qemu-system-x86_64 jq mkfs.ext4 base64; do
-	command -v "$c" >/dev/null || { skip vm-container-devices "$c is not installed"; exit 77; }
-done
+. tests/lib-vm.sh
+vm_require vm-container-devices jq mkfs.ext4 base64
+vm_scratch cd
 
-tmp=$(mktemp -d /tmp/kl-ctrdev.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=cd$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-tests/data/lcrun/make-bundle.sh "$tmp/bundle" >/dev/null 2>&1
-rc=$?
-[ "$rc" = 77 ] && { skip vm-container-devices "no static busybox (apt-get install busybox-static)"; exit 77; }
-[ "$rc" = 0 ] || { fail vm-container-devices "make-bundle.sh failed"; finish; }
+vm_busybox_bundle vm-container-devices "$tmp/bundle"
 mkfs.ext4 -F -q -d "$tmp/bundle/rootfs" "$tmp/rootfs.img" 32M >/dev/null || { fail mkfs rootfs.img; finish; }
 cp "$tmp/rootfs.img" "$tmp/boot.img"
 printf DISKDATA-5678 >"$tmp/data.img" && truncate -s 1M "$tmp/data.img"
@@ -44,8 +28,6 @@ if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$consol
 fi
 pass boot
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
-hp() { "$KL" hotplug "$name" "$@" 2>&1; }
 ok() {
 	local n=$1 out
 	shift

@@ -11,27 +11,11 @@ BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 MACHINE=${MACHINE:-q35}
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	[ -e "$f" ] || { skip vm-containers "$f is missing (make all builds it)"; exit 77; }
-done
-for c in qemu-system-x86_64 jq base64; do
-	command -v "$c" >/dev/null || { skip vm-containers "$c is not installed"; exit 77; }
-done
+. tests/lib-vm.sh
+vm_require vm-containers jq base64
+vm_scratch ct
 
-tmp=$(mktemp -d /tmp/kl-containers.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=ct$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-tests/data/lcrun/make-bundle.sh "$tmp/bundle" >/dev/null 2>&1
-rc=$?
-[ "$rc" = 77 ] && { skip vm-containers "no static busybox (apt-get install busybox-static)"; exit 77; }
-[ "$rc" = 0 ] || { fail vm-containers "make-bundle.sh failed"; finish; }
+vm_busybox_bundle vm-containers "$tmp/bundle"
 for c in c1 c2 c3 c4; do mkdir -p "$tmp/share/$c" && cp -a "$tmp/bundle/rootfs" "$tmp/share/$c/rootfs"; done
 
 if ! "$KL" boot --name "$name" --share "$tmp/share" --machine "$MACHINE" --accel auto --console-log "$console" \
@@ -42,7 +26,6 @@ fi
 pass boot
 qemu_pid=$(cat "$KATA_LAUNCH_STATE_DIR/$name/qemu.pid" 2>/dev/null)
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
 ok() {
 	local n=$1 out
 	shift

@@ -12,28 +12,12 @@ cd "$top" || exit 1
 BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	[ -e "$f" ] || { skip vm-vfio "$f is missing (make all builds it)"; exit 77; }
-done
-for c in qemu-system-x86_64 jq mkfs.ext4 base64; do
-	command -v "$c" >/dev/null || { skip vm-vfio "$c is not installed"; exit 77; }
-done
+. tests/lib-vm.sh
+vm_require vm-vfio jq mkfs.ext4 base64
 qemu-system-x86_64 -device help 2>/dev/null | grep -q '"edu"' || { skip vm-vfio "QEMU has no edu device"; exit 77; }
+vm_scratch vf
 
-tmp=$(mktemp -d /tmp/kl-vfio.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=vf$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-tests/data/lcrun/make-bundle.sh "$tmp/bundle" >/dev/null 2>&1
-rc=$?
-[ "$rc" = 77 ] && { skip vm-vfio "no static busybox (apt-get install busybox-static)"; exit 77; }
-[ "$rc" = 0 ] || { fail vm-vfio "make-bundle.sh failed"; finish; }
+vm_busybox_bundle vm-vfio "$tmp/bundle"
 mkfs.ext4 -F -q -d "$tmp/bundle/rootfs" "$tmp/boot.img" 32M >/dev/null || { fail mkfs boot.img; finish; }
 
 if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$console" --disk "$tmp/boot.img" \
@@ -43,7 +27,6 @@ if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$consol
 fi
 pass boot-with-iommu
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
 ok() {
 	local n=$1 out
 	shift
