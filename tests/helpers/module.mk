@@ -21,7 +21,7 @@ $(BUILD)/lcrun-vm-init: $(call guest_objs,$(LCRUN_VM_INIT_SRCS))
 
 # The agent comes last so that kata-launch boot sees the guest ready once the suite is over; only the agent
 # channel's modules are carried.
-LCRUN_VM_SUITE := tests/helpers/lcrun-vm-suite.sh tests/helpers/make-bundle.sh
+LCRUN_VM_SUITE := tests/helpers/lcrun-vm-suite.sh tests/helpers/make-bundle.sh tests/helpers/bundle-config.sh
 $(BUILD)/lcrun-test-initrd.img: $(BUILD)/host/mkinitrd $(BUILD)/lcrun-vm-init $(BUILD)/kata-agent $(BUILD)/lcrun-static \
 				$(BUILD)/cthelper $(LCRUN_VM_SUITE) $(INITRD_KMODS)/modules.dep tests/helpers/module.mk
 	$(BUILD)/host/mkinitrd build --init $(BUILD)/lcrun-vm-init --moddir $(INITRD_KMODS) --release $(INITRD_KREL) \
@@ -29,6 +29,7 @@ $(BUILD)/lcrun-test-initrd.img: $(BUILD)/host/mkinitrd $(BUILD)/lcrun-vm-init $(
 		--file bin/cthelper=$(BUILD)/cthelper --file bin/busybox=/bin/busybox \
 		--file suite/lcrun-vm-suite.sh=tests/helpers/lcrun-vm-suite.sh \
 		--file suite/make-bundle.sh=tests/helpers/make-bundle.sh \
+		--file suite/bundle-config.sh=tests/helpers/bundle-config.sh \
 		--output $@.cpio $(addprefix --exclude ,$(INITRD_EXCLUDE)) \
 		virtio-pci=virtio_pci console=virtio_console >/dev/null
 	gzip -n -9 -c $@.cpio >$@.tmp
