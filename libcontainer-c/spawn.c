@@ -915,6 +915,20 @@ static pid_t clone_in_pidns(lc_clone_args *ca, int nsfd, int nstype) {
 	return pid;
 }
 
+/* The pipe the seccomp notify fd's message goes through (the whole message fits, so writing never waits), when
+ * the filter has SCMP_ACT_NOTIFY; -1s otherwise. */
+static int notify_pipe(bool notify, bool has_listener, int ret[2], kc_error *err) {
+	ret[0] = ret[1] = -1;
+	if (!notify)
+		return 0;
+	if (!has_listener)
+		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
+	if (pipe2(ret, O_CLOEXEC) < 0)
+		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	(void)fcntl(ret[1], F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
+	return 0;
+}
+
 /* clone3 of the init into its namespaces, into the pid namespace pidns when it joins one. Pure v2: born in the
  * cgroup, so no cgroup.procs write and no moment outside it (*ret_entered); on hybrid the v1 hierarchies need
  * the write anyway, so the parent enters it into all of them after the clone. */
@@ -1016,14 +1030,11 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	if (hooks)
 		(void)fcntl(op->state_wr, F_SETPIPE_SZ, LC_HOOK_STATE_MAX);
 	bool notify = a->seccomp && a->seccomp->notify;
-	if (notify && (a->seccomp_listener_fd < 0 || !a->runtime_state))
-		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
-	int np[2] = {-1, -1};
-	if (notify && pipe2(np, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	int np[2];
+	r = notify_pipe(notify, a->seccomp_listener_fd >= 0 && a->runtime_state, np, err);
+	if (r < 0)
+		return r;
 	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
-	if (notify)
-		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
@@ -1181,14 +1192,11 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	if (!op)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	bool notify = a->seccomp && a->seccomp->notify;
-	if (notify && (a->seccomp_listener_fd < 0 || !a->seccomp_state))
-		return kc_error_set(err, EINVAL, "linux.seccomp.listenerPath: SCMP_ACT_NOTIFY needs a listener");
-	int np[2] = {-1, -1};
-	if (notify && pipe2(np, O_CLOEXEC) < 0)
-		return kc_error_set(err, errno, "pipe: %s", strerror(errno));
+	int np[2];
+	r = notify_pipe(notify, a->seccomp_listener_fd >= 0 && a->seccomp_state, np, err);
+	if (r < 0)
+		return r;
 	_cleanup_close_ int notify_rd = np[0], notify_wr = np[1];
-	if (notify)
-		(void)fcntl(notify_wr, F_SETPIPE_SZ, LC_NOTIFY_MSG_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
