@@ -240,6 +240,7 @@ bool storage_batch_any_mounted(const storage_batch *b) {
 
 void storage_batch_commit(agent *a, storage_batch *b, stor_registry *reg) {
 	for (size_t i = 0; i < b->n; i++) {
+		b->mounted[i] = 0; /* the registry's now: nothing of it is the batch's to undo */
 		if (b->held[i]) {
 			b->held[i] = false;
 			continue;
