@@ -297,6 +297,18 @@ int lc_cgroup_enter(lc_cgroup *cg, pid_t pid, kc_error *err) {
 	return 0;
 }
 
+int lc_cgroup_enter_self(lc_cgroup *cg, bool unified_done, kc_error *err) {
+	for (size_t i = 0; i < cg->layout->n_h; i++) {
+		bool v2 = cg->layout->h[i].v2;
+		if (v2 && unified_done)
+			continue;
+		int r = lc_cg_write(cg, (int)i, v2 ? "cgroup.procs" : "tasks", "0", err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* ---- processes --------------------------------------------------------------------------------------------- */
 
 /* The hierarchy whose cgroup.procs we trust for "every process of the container": cgroup2 on v2; on v1 and

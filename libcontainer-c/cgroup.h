@@ -130,11 +130,18 @@ static inline void lc_cgroup_freep(lc_cgroup **cg) {
 const char *lc_cgroup_get_path(const lc_cgroup *cg);
 const lc_cgroup_layout *lc_cgroup_get_layout(const lc_cgroup *cg);
 /* The cgroup2 directory (O_DIRECTORY, close-on-exec, owned by cg), for clone3(CLONE_INTO_CGROUP) on v2;
- * -ENOENT on pure v1. On hybrid the v1 hierarchies still need lc_cgroup_enter(). */
+ * -ENOENT on pure v1. On hybrid the v1 hierarchies still need lc_cgroup_enter() or lc_cgroup_enter_self(). */
 int lc_cgroup_unified_fd(const lc_cgroup *cg);
 
 /* Moves pid (all its threads) into the cgroup in every hierarchy (cgroup.procs). */
 int lc_cgroup_enter(lc_cgroup *cg, pid_t pid, kc_error *err);
+/* Moves the calling process, which must be single-threaded (a freshly cloned child), into the cgroup in every
+ * hierarchy, skipping cgroup2 when unified_done (born there by CLONE_INTO_CGROUP). On v1 it writes "0" to
+ * `tasks`: the move of one thread by itself is the one migration the kernel makes without write-locking the
+ * global threadgroup rwsem, whose writer waits out an RCU grace period (10-14 ms per container on the
+ * development machines, where cgroup.procs was the largest cost of `lcrun run`). cgroup2 has no such file for
+ * a domain cgroup: there it is cgroup.procs. */
+int lc_cgroup_enter_self(lc_cgroup *cg, bool unified_done, kc_error *err);
 
 /* Writes linux.resources. res NULL or a member NULL: nothing of it is written, except that on create
  * (update false) the device policy is always installed (deny by default; LC_CGROUP_DEFAULT_DEVICES adds the

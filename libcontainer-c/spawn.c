@@ -482,7 +482,15 @@ static int init_before_pivot(void *userdata, kc_error *err) {
 	return lc_hooks_run(h->cfg, LC_HOOK_CREATE_CONTAINER, h->state, err);
 }
 
-static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd) {
+static void set_undumpable(int syncfd) {
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		kc_error err = {0};
+		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		lc_child_fail(syncfd, &err);
+	}
+}
+
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd, bool unified_done) {
 	const lc_config *cfg = a->cfg;
 	const lc_process_config *p = cfg->process;
 	kc_error err = {0};
@@ -496,11 +504,17 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	sp.listener_cb = notify_send;
 	sp.userdata = &nh;
 	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
-	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
+	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. But the /proc/PID
+	 * files of a process that is not dumpable belong to root, and the runtime writes our id maps there: with
+	 * a new user namespace this waits for GO, which comes after the maps (as runc's nsexec does it), since an
+	 * unprivileged runtime could not open them otherwise. No process of the container exists before GO. */
+	bool maps_pending = cfg->clone_flags & CLONE_NEWUSER;
+	if (!maps_pending)
+		set_undumpable(syncfd);
+	/* Into the cgroup first, while the runtime still writes our id maps and its directories are open here. A
+	 * failure is told once the runtime listens, after GO. */
+	kc_error cg_err = {0};
+	int cg_r = a->cgroup ? lc_cgroup_enter_self(a->cgroup, unified_done, &cg_err) : 0;
 	int fifo = move_above(a->exec_fifo_fd, a->preserve_fds);
 	int console = move_above(a->console_sock_fd, a->preserve_fds);
 	int start_err = move_above(a->start_err_fd, a->preserve_fds);
@@ -516,10 +530,16 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 		lc_child_fail(syncfd, &err);
 	close_other_fds(a->preserve_fds, (int[]){ syncfd, fifo, console, state_fd, start_err, nh.sock, nh.msg_fd }, 7);
 
-	/* The parent writes the id maps and places us in the cgroup before we touch anything. */
+	/* The parent writes the id maps before we touch anything. */
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
 	if (r <= 0 || m.type != LC_SYNC_GO)
 		_exit(1);
+	if (maps_pending)
+		set_undumpable(syncfd);
+	if (cg_r < 0) {
+		kc_error_prefix(&cg_err, "put the container init into its cgroup");
+		lc_child_fail(syncfd, &cg_err);
+	}
 	/* The cgroup namespace is rooted at the cgroup its creator is in: when we were moved into ours after the
 	 * clone, it is made now, from inside. */
 	if ((m.value & LC_GO_UNSHARE_CGROUPNS) && unshare(CLONE_NEWCGROUP) < 0) {
@@ -929,30 +949,34 @@ static int notify_pipe(bool notify, bool has_listener, int ret[2], kc_error *err
 	return 0;
 }
 
-/* clone3 of the init into its namespaces, into the pid namespace pidns when it joins one. Pure v2: born in the
- * cgroup, so no cgroup.procs write and no moment outside it (*ret_entered); on hybrid the v1 hierarchies need
- * the write anyway, so the parent enters it into all of them after the clone. */
-static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret_entered, int64_t *ret_go) {
+/* clone3 of the init into its namespaces, into the pid namespace pidns when it joins one. Where there is a
+ * cgroup2 hierarchy (v2 and hybrid) the init is born in its cgroup there (*ret_unified_done), and the child
+ * enters the rest itself (lc_cgroup_enter_self). A new cgroup namespace is rooted where its creator is in every
+ * hierarchy, so unless the clone placed the init everywhere (pure v2), the child unshares it after entering. */
+static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret_unified_done, int64_t *ret_go) {
 	lc_clone_args ca = {
 		.flags = a->cfg->clone_flags | CLONE_PIDFD,
 		.pidfd = (uint64_t)(uintptr_t)pidfd,
 		.exit_signal = SIGCHLD,
 	};
-	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	bool pure_v2 = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2;
+	if (a->cgroup && !pure_v2 && (ca.flags & CLONE_NEWCGROUP)) {
+		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
+	}
+	int cgfd = a->cgroup ? lc_cgroup_unified_fd(a->cgroup) : -1;
 	if (cgfd >= 0) {
 		lc_clone_args cca = ca;
 		cca.flags |= CLONE_INTO_CGROUP;
 		cca.cgroup = (uint64_t)cgfd;
 		pid_t pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
 		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
-		 * cgroup.procs write after a plain clone says which. */
+		 * child's cgroup.procs write after a plain clone says which. */
 		if (pid >= 0) {
-			*ret_entered = true;
+			*ret_unified_done = true;
 			return pid;
 		}
 	}
-	/* Without CLONE_INTO_CGROUP the init reaches its cgroup only after the clone, so a new cgroup namespace
-	 * made at the clone would be rooted at ours: the child unshares it after GO instead. */
 	if (a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
 		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
 		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
@@ -960,9 +984,9 @@ static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret
 	return clone_in_pidns(&ca, pidns, CLONE_NEWPID);
 }
 
-/* In the runtime right after the clone: id maps, the listener message, the cgroup, then GO. A half-way cgroup
- * entry (some hierarchies done) is undone by the caller: it kills the init and destroys the cgroup. */
-static int init_go(lc_op *op, const lc_spawn_args *a, int notify_wr, bool entered, int64_t go, kc_error *err) {
+/* In the runtime right after the clone: id maps, the listener message, then GO. (The init enters its cgroup
+ * itself meanwhile; a half-way entry is undone by the caller, which kills the init and destroys the cgroup.) */
+static int init_go(lc_op *op, const lc_spawn_args *a, int notify_wr, int64_t go, kc_error *err) {
 	const lc_config *cfg = a->cfg;
 	int r;
 
@@ -980,11 +1004,6 @@ static int init_go(lc_op *op, const lc_spawn_args *a, int notify_wr, bool entere
 			r = notify_write_msg(notify_wr, op->pid, cfg->seccomp->listener_metadata, state, err);
 		if (r < 0)
 			return r;
-	}
-	if (a->cgroup && !entered) {
-		r = lc_cgroup_enter(a->cgroup, op->pid, err);
-		if (r < 0)
-			return kc_error_prefix(err, "put the container init into its cgroup");
 	}
 	r = lc_sync_send(op->syncfd, LC_SYNC_GO, go, NULL);
 	if (r < 0)
@@ -1039,9 +1058,9 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
 
-	bool entered = false;
+	bool unified_done = false;
 	int64_t go = 0;
-	pid_t pid = clone_init(a, pidns, &pidfd, &entered, &go);
+	pid_t pid = clone_init(a, pidns, &pidfd, &unified_done, &go);
 	if (pid < 0) {
 		(void)close(sv[1]);
 		return kc_error_set(err, -pid, "clone3 (namespaces 0x%lx): %s", cfg->clone_flags, strerror(-pid));
@@ -1052,7 +1071,7 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 			(void)close(op->state_wr);
 		if (notify_wr >= 0)
 			(void)close(notify_wr);
-		init_child(a, sv[1], state_rd, notify_rd);
+		init_child(a, sv[1], state_rd, notify_rd, unified_done);
 	}
 	(void)close(sv[1]);
 	notify_rd = safe_close(notify_rd);
@@ -1061,7 +1080,7 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	op->phase = OP_WAIT_INIT;
 	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 
-	r = init_go(op, a, notify_wr, entered, go, err);
+	r = init_go(op, a, notify_wr, go, err);
 	notify_wr = safe_close(notify_wr);
 	/* On failure the caller gets the op back even so, for the child it must collect. */
 	if (r < 0)
@@ -1133,10 +1152,7 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 	int r = 0;
 
 	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
-		kc_error_set(&err, errno, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
-		lc_child_fail(syncfd, &err);
-	}
+	set_undumpable(syncfd);
 	syncfd = move_above(syncfd, a->preserve_fds);
 	nh.sock = move_above(nh.sock, a->preserve_fds);
 	nh.msg_fd = move_above(nh.msg_fd, a->preserve_fds);
@@ -1144,9 +1160,8 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 		_exit(1);
 	if (setup_stdio(a->stdio, a->preserve_fds, &err) < 0)
 		lc_child_fail(syncfd, &err);
-	/* The container's cgroup before its namespaces, while the host's cgroupfs is still in reach; "0" is the
-	 * writer itself. */
-	if (a->cgroup && !in_cgroup && lc_cgroup_enter(a->cgroup, 0, &err) < 0) {
+	/* The container's cgroup before its namespaces, while the host's cgroupfs is still in reach. */
+	if (a->cgroup && lc_cgroup_enter_self(a->cgroup, in_cgroup, &err) < 0) {
 		kc_error_prefix(&err, "join the container's cgroup");
 		lc_child_fail(syncfd, &err);
 	}
@@ -1204,8 +1219,8 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
 	int pidns = (a->ns_flags & CLONE_NEWPID) ? a->target_pidfd : -1;
 	int nstype = CLONE_NEWPID | (int)(a->ns_flags & CLONE_NEWTIME);
-	/* Pure v2: born in the container's cgroup. */
-	int cgfd = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2 ? lc_cgroup_unified_fd(a->cgroup) : -1;
+	/* Born in the container's cgroup2 cgroup (v2 and hybrid); the child enters any v1 hierarchies itself. */
+	int cgfd = a->cgroup ? lc_cgroup_unified_fd(a->cgroup) : -1;
 	pid_t pid = -EINVAL;
 	if (cgfd >= 0) {
 		lc_clone_args cca = ca;

@@ -171,7 +171,7 @@ static const struct {
 };
 
 static const char *const v1_leaf_files[] = {
-	"cgroup.procs", "cgroup.event_control", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+	"cgroup.procs", "tasks", "cgroup.event_control", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
 	"memory.soft_limit_in_bytes", "memory.kmem.tcp.limit_in_bytes", "memory.swappiness", "memory.oom_control",
 	"memory.use_hierarchy", "cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.rt_period_us",
 	"cpu.rt_runtime_us", "cpu.cfs_burst_us", "cpu.idle", "cpuset.cpus", "cpuset.mems", "pids.max",
@@ -695,6 +695,20 @@ static void test_apply_hybrid_mixes_versions(void **state) {
 	assert_int_equal(log.n, l->n_h);
 	assert_written(&log, "cg/unified/lc/ctr/cgroup.procs", "4242");
 	assert_written(&log, "cg/systemd/lc/ctr/cgroup.procs", "4242");
+
+	/* A child entering itself moves one thread ("0" to v1 tasks, never cgroup.procs there), and on cgroup2
+	 * writes cgroup.procs only when CLONE_INTO_CGROUP did not place it. */
+	wlog_clear(&log);
+	OK(lc_cgroup_enter_self(cg, false, &err));
+	assert_int_equal(log.n, l->n_h);
+	assert_written(&log, "cg/systemd/lc/ctr/tasks", "0");
+	assert_written(&log, "cg/memory/lc/ctr/tasks", "0");
+	assert_written(&log, "cg/unified/lc/ctr/cgroup.procs", "0");
+	wlog_clear(&log);
+	OK(lc_cgroup_enter_self(cg, true, &err));
+	assert_int_equal(log.n, l->n_h - 1);
+	for (size_t i = 0; i < log.n; i++)
+		assert_null(strstr(log.path[i], "unified"));
 	lc_cgroup_free(cg);
 	wlog_clear(&log);
 	lc_cgroup_layout_free(l);
