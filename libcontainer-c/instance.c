@@ -115,7 +115,10 @@ int lc_instance_create_begin(lc_config *cfg, const lc_instance_opts *o, lc_insta
 		return kc_error_set(err, ENOMEM, "out of memory");
 	if (cfg->seccomp) {
 		if (cfg->seccomp->uses_notify)
-			return kc_error_set(err, EOPNOTSUPP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported for the agent's containers yet");
+			/* The agent protocol's LinuxSeccomp has no listenerPath: nothing could ever answer, and every
+			 * such syscall would hang the container. */
+			return kc_error_set(err, EINVAL, "linux.seccomp: SCMP_ACT_NOTIFY needs a listener, and the agent "
+					    "protocol carries no listenerPath");
 		r = lc_seccomp_compile(cfg->seccomp, &c->seccomp, err);
 		if (r < 0)
 			return r;

@@ -437,6 +437,8 @@ suite() {
 	expect "bad container id" INVALID_ARGUMENT 'container_id' CreateContainer \
 		'{"container_id":"../x","OCI":'"$(spec bad '["true"]')"'}'
 	expect "no OCI" INVALID_ARGUMENT 'OCI' CreateContainer '{"container_id":"x"}'
+	expect "seccomp notify without a listener" INVALID_ARGUMENT 'linux.seccomp.listenerPath: required by SCMP_ACT_NOTIFY' CreateContainer \
+		'{"container_id":"bad","OCI":'"$(spec bad '["true"]' | jq -c '.Linux.Seccomp = {"DefaultAction":"SCMP_ACT_ALLOW","Syscalls":[{"Names":["getppid"],"Action":"SCMP_ACT_NOTIFY"}]}')"'}'
 	expect "start unknown" NOT_FOUND 'container `bad` not found' StartContainer '{"container_id":"bad"}'
 	nothing_left "after the refusals"
 	[ "$(hostname)" = "$host_hostname" ] && pass "$P: host hostname untouched" || fail "$P: host hostname untouched" "$(hostname)"
