@@ -696,7 +696,7 @@ int lc_cg_apply_devices(lc_cgroup *cg, const lc_spec_resources *res, bool update
 	int r;
 
 	/* An update without rules keeps the policy; a create always installs one (deny by default). */
-	if (update && n_spec == 0)
+	if ((update && n_spec == 0) || (cg->flags & LC_CGROUP_NO_DEVICES))
 		return 0;
 	r = lc_dev_rules_from_spec(res ? res->devices : NULL, n_spec, cg->flags & LC_CGROUP_DEFAULT_DEVICES, &rules,
 				   &n, err);

@@ -116,6 +116,10 @@ enum {
 	/* After the spec's device rules, allow the devices every container needs (null, zero, full, random,
 	 * urandom, tty, console, ptmx, pts/N, net/tun, and mknod of any), as runc appends them. */
 	LC_CGROUP_DEFAULT_DEVICES = 1 << 1,
+	/* No device policy at all (rootless: v1 devices.allow and the v2 BPF program both need CAP_SYS_ADMIN on
+	 * the host, and a container in a user namespace cannot mknod; its devices are what the host's file
+	 * permissions give it). */
+	LC_CGROUP_NO_DEVICES = 1 << 2,
 };
 
 /* path as lc_cgroup_path_resolve() returns it. Holds a reference on the layout. Directories this call creates

@@ -255,13 +255,29 @@ static int listener_connect(const lc_config *cfg, int *ret, kc_error *err) {
 	return 0;
 }
 
+/* Anything in linux.resources beyond device rules. */
+static bool resources_limit(const lc_spec_resources *r) {
+	return r && (r->memory || r->cpu || r->pids || r->blockio || r->n_hugepage_limits || r->network || r->n_rdma ||
+		     r->n_unified);
+}
+
 /* The container's cgroup: linux.cgroupsPath resolved below the caller's parent (lcrun: /lcrun), created with
  * the default devices allowed and linux.resources applied, before the init exists. */
 static int cgroup_create(const lc_config *cfg, const char *id, const lc_create_opts *o, lc_cgroup **ret,
 			 kc_error *err) {
 	if (o->no_cgroup)
 		return 0;
-	return lc_spawn_cgroup_create(cfg, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT, id, ret, err);
+	int r = lc_spawn_cgroup_create(cfg, o->cgroup_parent ? o->cgroup_parent : LC_CGROUP_PARENT_DEFAULT, id,
+				       o->rootless, ret, err);
+	if (r >= 0 || !o->rootless || (r != -EACCES && r != -EPERM && r != -EROFS))
+		return r;
+	/* Rootless without a delegated cgroup, as runc: the container stays in its caller's, unless it asks for
+	 * limits that only a cgroup of its own could hold. */
+	if (resources_limit(cfg->resources))
+		return kc_error_prefix(err, "linux.resources: a rootless container gets limits only in a cgroup "
+				       "delegated to its user");
+	*err = (kc_error){0};
+	return 0;
 }
 
 /* A create in progress: what the spawn operation reads until it ends, and what is undone if it fails. */

@@ -41,6 +41,9 @@ typedef struct lc_create_opts {
 	bool no_pivot;
 	const char *cgroup_parent; /* for an empty or relative linux.cgroupsPath; NULL: LC_CGROUP_PARENT_DEFAULT */
 	bool no_cgroup;           /* no cgroup at all (tests of the rest, hosts without cgroupfs) */
+	/* An unprivileged caller: a cgroup only where its user was delegated one (it may create the directory),
+	 * else none, unless linux.resources asks for limits; never a device policy. */
+	bool rootless;
 } lc_create_opts;
 
 /* Creates the container: state directory, exec fifo, the init cloned into its namespaces with its rootfs built,

@@ -156,5 +156,7 @@ int lc_console_setup_child(int console_sock_fd, const lc_process_config *p, kc_e
 /* CLONE_NEW* of the namespaces of pid that differ from ours: what an exec into its container joins. */
 unsigned lc_ns_flags_differing(pid_t pid);
 
-/* Creates the container's cgroup (linux.cgroupsPath under parent) and applies linux.resources. */
-int lc_spawn_cgroup_create(const lc_config *cfg, const char *parent, const char *id, lc_cgroup **ret, kc_error *err);
+/* Creates the container's cgroup (linux.cgroupsPath under parent) and applies linux.resources; rootless: no
+ * device policy (LC_CGROUP_NO_DEVICES). */
+int lc_spawn_cgroup_create(const lc_config *cfg, const char *parent, const char *id, bool rootless, lc_cgroup **ret,
+			   kc_error *err);

@@ -124,7 +124,7 @@ int lc_instance_create_begin(lc_config *cfg, const lc_instance_opts *o, lc_insta
 			return r;
 	}
 	if (!o->no_cgroup) {
-		r = lc_spawn_cgroup_create(cfg, o->cgroup_parent, o->id, &c->cgroup, err);
+		r = lc_spawn_cgroup_create(cfg, o->cgroup_parent, o->id, false, &c->cgroup, err);
 		if (r < 0)
 			return r;
 	}

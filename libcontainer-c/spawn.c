@@ -1364,7 +1364,8 @@ unsigned lc_ns_flags_differing(pid_t pid) {
 
 /* The container's cgroup, made and limited before its init exists: the path from linux.cgroupsPath (under
  * parent when relative or empty), then linux.resources. Nothing is left behind on failure. */
-int lc_spawn_cgroup_create(const lc_config *cfg, const char *parent, const char *id, lc_cgroup **ret, kc_error *err) {
+int lc_spawn_cgroup_create(const lc_config *cfg, const char *parent, const char *id, bool rootless, lc_cgroup **ret,
+			   kc_error *err) {
 	_cleanup_(lc_cgroup_layout_freep) lc_cgroup_layout *l = NULL;
 	_cleanup_(lc_cgroup_freep) lc_cgroup *cg = NULL;
 	_cleanup_free_ char *path = NULL;
@@ -1376,7 +1377,8 @@ int lc_spawn_cgroup_create(const lc_config *cfg, const char *parent, const char 
 	r = lc_cgroup_layout_detect(NULL, &l, err);
 	if (r < 0)
 		return r;
-	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | LC_CGROUP_DEFAULT_DEVICES, &cg, err);
+	r = lc_cgroup_open(l, path, LC_CGROUP_CREATE | (rootless ? LC_CGROUP_NO_DEVICES : LC_CGROUP_DEFAULT_DEVICES), &cg,
+			   err);
 	if (r < 0)
 		return kc_error_prefix(err, "linux.cgroupsPath");
 	r = lc_cgroup_apply(cg, cfg->resources, false, err);

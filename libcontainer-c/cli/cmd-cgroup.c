@@ -16,8 +16,6 @@
 #include "libcontainer-c/container.h"
 #include "libcontainer-c/spec.h"
 
-DEFINE_CLEANUP_FUNC(json_object *, json_object_put)
-
 static int one_id(int argc, char **argv) {
 	if (argc != 2)
 		return usage_error(argv[0], "expected exactly one container id");

@@ -121,21 +121,87 @@ static const char default_spec[] =
 	"\t}\n"
 	"}\n";
 
+/* The default spec made for an unprivileged user, as runc's `spec --rootless`: its own user namespace mapping
+ * it to root, no network namespace (it could not give one an interface), /sys bound from the host (sysfs
+ * cannot be mounted without owning the network namespace), no uid=/gid= mount options (ids it cannot map), and
+ * no linux.resources (which need a delegated cgroup). Returns the JSON text, malloc'd; NULL: out of memory. */
+static char *rootless_spec(void) {
+	_cleanup_(json_object_putp) json_object *doc = json_tokener_parse(default_spec);
+	json_object *linux_ = NULL, *nss = NULL, *mounts = NULL;
+	if (!doc || !json_object_object_get_ex(doc, "linux", &linux_) ||
+	    !json_object_object_get_ex(linux_, "namespaces", &nss) || !json_object_object_get_ex(doc, "mounts", &mounts))
+		return NULL;
+	json_object *keep = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(nss); i++) {
+		json_object *ns = json_object_array_get_idx(nss, i), *type;
+		if (json_object_object_get_ex(ns, "type", &type) && strcmp(json_object_get_string(type), "network") != 0)
+			json_object_array_add(keep, json_object_get(ns));
+	}
+	json_object *user = json_object_new_object();
+	json_object_object_add(user, "type", json_object_new_string("user"));
+	json_object_array_add(keep, user);
+	json_object_object_add(linux_, "namespaces", keep);
+	const char *maps[] = {"uidMappings", "gidMappings"};
+	for (size_t i = 0; i < ELEMENTSOF(maps); i++) {
+		json_object *m = json_object_new_object(), *a = json_object_new_array();
+		json_object_object_add(m, "containerID", json_object_new_int64(0));
+		json_object_object_add(m, "hostID", json_object_new_int64(i == 0 ? (int64_t)geteuid() : (int64_t)getegid()));
+		json_object_object_add(m, "size", json_object_new_int64(1));
+		json_object_array_add(a, m);
+		json_object_object_add(linux_, maps[i], a);
+	}
+	json_object_object_del(linux_, "resources");
+	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+		json_object *mnt = json_object_array_get_idx(mounts, i), *dst, *opts;
+		if (json_object_object_get_ex(mnt, "destination", &dst) && strcmp(json_object_get_string(dst), "/sys") == 0) {
+			json_object_object_add(mnt, "type", json_object_new_string("none"));
+			json_object_object_add(mnt, "source", json_object_new_string("/sys"));
+			opts = json_object_new_array();
+			const char *o[] = {"rbind", "nosuid", "noexec", "nodev", "ro"};
+			for (size_t k = 0; k < ELEMENTSOF(o); k++)
+				json_object_array_add(opts, json_object_new_string(o[k]));
+			json_object_object_add(mnt, "options", opts);
+			continue;
+		}
+		if (!json_object_object_get_ex(mnt, "options", &opts))
+			continue;
+		json_object *kept = json_object_new_array();
+		for (size_t k = 0; k < json_object_array_length(opts); k++) {
+			const char *o = json_object_get_string(json_object_array_get_idx(opts, k));
+			if (strncmp(o, "uid=", 4) != 0 && strncmp(o, "gid=", 4) != 0)
+				json_object_array_add(kept, json_object_new_string(o));
+		}
+		json_object_object_add(mnt, "options", kept);
+	}
+	const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
+								       JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *ret = NULL;
+	return text && asprintf(&ret, "%s\n", text) >= 0 ? ret : NULL;
+}
+
 int cmd_spec(int argc, char **argv) {
 	static const struct option opts[] = {{"bundle", required_argument, NULL, 'b'}, {"rootless", no_argument, NULL, 'r'}, {}};
 	const char *bundle = ".";
+	bool rootless = false;
 	int o;
 
 	optind = 1;
 	while ((o = getopt_long(argc, argv, "+b:", opts, NULL)) != -1) {
-		if (o == 'r')
-			return usage_error("spec", "--rootless is not supported");
+		if (o == 'r') {
+			rootless = true;
+			continue;
+		}
 		if (o != 'b')
-			return usage_error("spec", "usage: spec [--bundle DIR]");
+			return usage_error("spec", "usage: spec [--bundle DIR] [--rootless]");
 		bundle = optarg;
 	}
 	if (optind != argc)
-		return usage_error("spec", "usage: spec [--bundle DIR]");
+		return usage_error("spec", "usage: spec [--bundle DIR] [--rootless]");
+	_cleanup_free_ char *text = rootless ? rootless_spec() : strdup(default_spec);
+	if (!text) {
+		fprintf(stderr, "lcrun spec: out of memory\n");
+		return 1;
+	}
 	_cleanup_close_ int dir = open(bundle, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0) {
 		fprintf(stderr, "lcrun spec: bundle `%s`: %s\n", bundle, strerror(errno));
@@ -147,7 +213,7 @@ int cmd_spec(int argc, char **argv) {
 		fprintf(stderr, "lcrun spec: %s/config.json: %s\n", bundle, errno == EEXIST ? "file exists" : strerror(errno));
 		return 1;
 	}
-	if (write_all(fd, default_spec, sizeof default_spec - 1) < 0) {
+	if (write_all(fd, text, strlen(text)) < 0) {
 		fprintf(stderr, "lcrun spec: write %s/config.json: %s\n", bundle, strerror(errno));
 		return 1;
 	}

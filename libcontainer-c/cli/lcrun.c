@@ -173,8 +173,7 @@ static int do_create(create_args *c, const char *id, int sfd, pid_t *ret_pid, in
 		.pid_file = c->pid_file,
 		.preserve_fds = c->preserve_fds,
 		.no_pivot = c->no_pivot,
-		/* Rootless: an unprivileged user has no cgroup of its own to create containers in. */
-		.no_cgroup = geteuid() != 0,
+		.rootless = geteuid() != 0,
 	};
 	_cleanup_(lc_op_freep) lc_op *op = NULL;
 	r = lc_container_create_begin(opt_root, id, &o, &op, &e);
@@ -440,16 +439,17 @@ static int cmd_exec(int argc, char **argv) {
 }
 
 
+/* spawns: runs our code inside a container; stateless: never touches the state root. */
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	bool spawns;
+	bool spawns, stateless;
 } commands[] = {
-	{"create", cmd_create, true},  {"start", cmd_start, false},   {"run", cmd_run, true},
-	{"state", cmd_state, false},   {"kill", cmd_kill, false},     {"delete", cmd_delete, false},
-	{"exec", cmd_exec, true},      {"pause", cmd_pause, false},   {"resume", cmd_resume, false},
-	{"ps", cmd_ps, false},         {"update", cmd_update, false}, {"events", cmd_events, false},
-	{"list", cmd_list, false},     {"spec", cmd_spec, false},     {"features", cmd_features, false},
+	{"create", cmd_create, true, false},  {"start", cmd_start, false, false},   {"run", cmd_run, true, false},
+	{"state", cmd_state, false, false},   {"kill", cmd_kill, false, false},     {"delete", cmd_delete, false, false},
+	{"exec", cmd_exec, true, false},      {"pause", cmd_pause, false, false},   {"resume", cmd_resume, false, false},
+	{"ps", cmd_ps, false, false},         {"update", cmd_update, false, false}, {"events", cmd_events, false, false},
+	{"list", cmd_list, false, false},     {"spec", cmd_spec, false, true},      {"features", cmd_features, false, true},
 };
 
 static void usage(FILE *f) {
@@ -500,21 +500,21 @@ int main(int argc, char **argv) {
 		usage(stderr);
 		return 1;
 	}
-	/* Rootless, as runc and crun: without --root the state lives in the user's runtime directory. */
-	_cleanup_free_ char *user_root = NULL;
-	if (!root_given && geteuid() != 0) {
-		const char *xdg = getenv("XDG_RUNTIME_DIR");
-		if (!xdg || xdg[0] != '/' || asprintf(&user_root, "%s/lcrun", xdg) < 0) {
-			fprintf(stderr, "lcrun: running unprivileged: give --root, or set XDG_RUNTIME_DIR\n");
-			return 1;
-		}
-		opt_root = user_root;
-	}
 	/* --debug without --log: to stderr, as runc does. */
 	if (debug && !logging)
 		log_set_fd(STDERR_FILENO);
+	_cleanup_free_ char *user_root = NULL;
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
+			/* Rootless, as runc and crun: without --root the state lives in the user's runtime directory. */
+			if (!root_given && geteuid() != 0 && !commands[i].stateless) {
+				const char *xdg = getenv("XDG_RUNTIME_DIR");
+				if (!xdg || xdg[0] != '/' || asprintf(&user_root, "%s/lcrun", xdg) < 0) {
+					fprintf(stderr, "lcrun: running unprivileged: give --root, or set XDG_RUNTIME_DIR\n");
+					return 1;
+				}
+				opt_root = user_root;
+			}
 			/* CVE-2019-5736: only the commands that run our code inside a container need the read-only copy;
 			 * the re-exec sees the same argv and comes back here. */
 			if (commands[i].spawns && lc_self_ensure_sealed(argv, environ, &e) < 0)

@@ -2,7 +2,8 @@
 # Rootless lcrun: an unprivileged user (nobody) runs a container in a user namespace of its own, mapping itself
 # to root, with no cgroup: run (uid 0 inside, its hostname, /proc), create/start/state/kill/delete, the state in
 # $XDG_RUNTIME_DIR/lcrun when --root is not given, exec (through a relay that enters the container's pid
-# namespace from inside its user namespace: exit code and signals pass through), and nothing left behind.
+# namespace from inside its user namespace: exit code and signals pass through), limits refused without a cgroup
+# delegated to the user and applied in one that is, and nothing left behind.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib.sh"
@@ -68,5 +69,80 @@ else fail "rootless: clean" "state: $(ls "$xdg/lcrun") procs: $(pgrep -af "$toke
 out=$(su -s /bin/sh nobody -c "env -u XDG_RUNTIME_DIR '$LCRUN' state x" 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q "give --root, or set XDG_RUNTIME_DIR" <<<"$out"; then pass "rootless without --root or XDG_RUNTIME_DIR: clear error"
 else fail "rootless without a state root" "rc=$rc out=$out"; fi
+# ---- spec --rootless: a config nobody can run as it is (bar the terminal and the command) ----
+sb=$scratch/specrl
+mkdir -p "$sb" && cp -a "$bundle/rootfs" "$sb/rootfs" && chown nobody "$sb"
+if su -s /bin/sh nobody -c "cd '$sb' && '$LCRUN' spec --rootless" 2>"$scratch/err" &&
+   jq -e --argjson u "$uid" '(.linux.namespaces | map(.type) | index("user") != null and index("network") == null) and
+	.linux.uidMappings == [{"containerID":0,"hostID":$u,"size":1}] and .linux.resources == null and
+	(.mounts[] | select(.destination == "/sys") | .type == "none" and (.options | index("rbind") != null))' \
+	"$sb/config.json" >/dev/null; then
+	jq '.process.terminal = false | .process.args = ["sh","-c","id -u; cat /proc/self/uid_map"]' "$sb/config.json" >"$scratch/c.json" &&
+		cp "$scratch/c.json" "$sb/config.json" && chmod a+r "$sb/config.json"
+	out=$(nb run --bundle "$sb" "rl-$$-spec" </dev/null 2>&1); rc=$?
+	if [ $rc -eq 0 ] && [ "$(echo "$out" | tr -s ' \n' ' ')" = "0 0 $uid 1 " ]; then
+		pass "spec --rootless: user namespace mapping nobody to root, no network namespace, /sys bound; it runs"
+	else fail "spec --rootless runs" "rc=$rc out=$out"; fi
+else fail "spec --rootless" "$(cat "$scratch/err") $(cat "$sb/config.json" 2>&1 | head -c 600)"; fi
+
+# ---- rootless with limits: only in a cgroup delegated to the user (as systemd's Delegate= hands one over) ----
+c=rl-$$-nodeleg
+rootless_cfg "[\"true\"]"
+jq '.linux.resources = {"pids": {"limit": 20}}' "$bundle/config.json" >"$scratch/c.json" && cp "$scratch/c.json" "$bundle/config.json"
+out=$(nb run --bundle "$bundle" "$c" </dev/null 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "linux.resources: a rootless container gets limits only in a cgroup delegated to its user" <<<"$out" &&
+   [ -z "$(ls -A "$xdg/lcrun" 2>/dev/null)" ]; then pass "rootless limits without a delegated cgroup: clear error, no state left"
+else fail "rootless limits without a delegated cgroup" "rc=$rc out=$out state=$(ls "$xdg/lcrun" 2>&1)"; fi
+
+# Root hands nobody /$deleg in every hierarchy. On cgroup2 a move needs write access to the common ancestor's
+# cgroup.procs, so nobody's lcrun runs from a leaf of the subtree, as a delegated session does.
+deleg=lcrun-rl-$$
+hiers=$(findmnt -rn -t cgroup,cgroup2 -o TARGET)
+undeleg() { for m in $hiers; do rmdir "$m/$deleg/ctr" "$m/$deleg/shell" "$m/$deleg" 2>/dev/null; done; }
+ok=1
+for m in $hiers; do
+	mkdir "$m/$deleg" || { ok=0; break; }
+	if [ -f "$m/cpuset.cpus" ]; then # a new v1 cpuset cgroup has no cpus or mems to run on
+		cat "$m/cpuset.cpus" >"$m/$deleg/cpuset.cpus" && cat "$m/cpuset.mems" >"$m/$deleg/cpuset.mems" || ok=0
+	fi
+	for f in "" tasks cgroup.procs cgroup.threads cgroup.subtree_control; do
+		[ -e "$m/$deleg/$f" ] && chown nobody "$m/$deleg/$f"
+	done
+done
+unified=$(findmnt -rn -t cgroup2 -o TARGET | head -n1)
+[ -n "$unified" ] && { mkdir "$unified/$deleg/shell" && chown nobody "$unified/$deleg/shell" "$unified/$deleg/shell/cgroup.procs" || ok=0; }
+c=rl-$$-deleg
+rootless_cfg "[\"sh\", \"-c\", \"sleep 1000; : $token\"]"
+jq --arg p "/$deleg/ctr" '.linux.cgroupsPath = $p | .linux.resources = {"pids": {"limit": 20}, "memory": {"limit": 67108864}}' \
+	"$bundle/config.json" >"$scratch/c.json" && cp "$scratch/c.json" "$bundle/config.json"
+# in_deleg CMD: nobody's lcrun, started from the subtree's leaf on cgroup2.
+in_deleg() {
+	sh -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec su -s /bin/sh nobody -c "$*"' _ \
+		"${unified:+$unified/$deleg/shell}" "XDG_RUNTIME_DIR='$xdg' '$LCRUN' $*"
+}
+if [ $ok = 1 ] && in_deleg create --bundle "$bundle" "$c" </dev/null >/dev/null 2>"$scratch/err"; then
+	pid=$(nb state "$c" | jq -r .pid)
+	want=$(echo "$hiers" | wc -l)
+	got=$(grep -c ":/$deleg/ctr\$" "/proc/$pid/cgroup")
+	pids=$(cat /sys/fs/cgroup/pids/$deleg/ctr/pids.max /sys/fs/cgroup/$deleg/ctr/pids.max 2>/dev/null)
+	mem=$(cat /sys/fs/cgroup/memory/$deleg/ctr/memory.limit_in_bytes /sys/fs/cgroup/$deleg/ctr/memory.max 2>/dev/null)
+	owner=$(stat -c %U "$(ls -d /sys/fs/cgroup/*/$deleg/ctr /sys/fs/cgroup/$deleg/ctr 2>/dev/null | head -n1)")
+	if [ "$got" = "$want" ] && [ "$pids" = 20 ] && [ "$mem" = 67108864 ] && [ "$owner" = nobody ]; then
+		pass "rootless in a delegated cgroup: the init in /$deleg/ctr in all $want hierarchies, pids and memory limits"
+	else fail "rootless in a delegated cgroup" "in $got of $want: $(cat "/proc/$pid/cgroup" | tr '\n' ' ') pids.max=$pids mem=$mem owner=$owner"; fi
+	nb kill "$c" KILL
+	for _ in $(seq 50); do [ "$(nb state "$c" | jq -r .status)" = stopped ] && break; sleep 0.1; done
+	in_deleg delete "$c" 2>"$scratch/err" || fail "rootless delete in a delegated cgroup" "$(cat "$scratch/err")"
+	left=$(ls -d /sys/fs/cgroup/*/$deleg/ctr /sys/fs/cgroup/$deleg/ctr 2>/dev/null)
+	[ -z "$left" ] && [ -z "$(ls -A "$xdg/lcrun" 2>/dev/null)" ] && pass "rootless delete: its cgroup removed by nobody" ||
+		fail "rootless delete in a delegated cgroup" "left: $left $(ls "$xdg/lcrun" 2>&1)"
+else
+	fail "rootless create in a delegated cgroup" "setup=$ok $(cat "$scratch/err" 2>/dev/null)"
+	nb delete --force "$c" >/dev/null 2>&1
+fi
+undeleg
+left=$(ls -d /sys/fs/cgroup/*/$deleg /sys/fs/cgroup/$deleg 2>/dev/null)
+[ -z "$left" ] || fail "rootless: the delegated subtree could not be removed" "$left"
+
 assert_clean "rootless"
 finish
