@@ -674,6 +674,15 @@ static void test_apply_v1_full(void **state) {
 	assert_non_null(strstr(err.msg, "linux.resources.unified: needs cgroup v2"));
 	lc_cgroup_free(cg);
 	wlog_clear(&log);
+
+	/* Rootless: the limits, and no device policy at all. */
+	cg = open_ctr(l, &log, LC_CGROUP_NO_DEVICES);
+	OK(lc_cgroup_apply(cg, &res, false, &err));
+	assert_written(&log, "memory/lc/ctr/memory.limit_in_bytes", "1073741824");
+	assert_false(wrote_to(&log, "devices.deny"));
+	assert_false(wrote_to(&log, "devices.allow"));
+	lc_cgroup_free(cg);
+	wlog_clear(&log);
 	lc_cgroup_layout_free(l);
 }
 
