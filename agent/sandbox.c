@@ -51,7 +51,7 @@ typedef struct sandbox {
 	char *hook_path;
 	bool ns_bound, resolv_bound;
 	stor_registry storages; /* the sandbox's and its containers' storages, by mount point */
-	storage_batch *inflight; /* batches whose helpers are mounting */
+	storage_batch *inflight; /* batches whose helpers mount or unmount (agent/storage-batch.h) */
 } sandbox;
 
 /* What the create helper got done, written by it and read by the agent after it exited. A mark is set before
@@ -124,21 +124,6 @@ stor_registry *sandbox_storages(agent *a, storage_batch ***ret_inflight) {
 	if (ret_inflight)
 		*ret_inflight = &sb->inflight;
 	return &sb->storages;
-}
-
-void sandbox_inflight_add(agent *a, storage_batch *b) {
-	sandbox *sb = a->sandbox;
-	b->next = sb->inflight;
-	sb->inflight = b;
-}
-
-void sandbox_inflight_remove(agent *a, storage_batch *b) {
-	for (storage_batch **p = a->sandbox ? &a->sandbox->inflight : NULL; p && *p; p = &(*p)->next)
-		if (*p == b) {
-			*p = b->next;
-			b->next = NULL;
-			return;
-		}
 }
 
 /* ---- steps, run in a helper ---- */
@@ -306,8 +291,8 @@ static create_job *create_job_free(create_job *j) {
 	for (size_t i = 0; i < j->n_mods && j->mod_params; i++)
 		free(j->mod_params[i]);
 	if (j->storages) {
-		sandbox_inflight_remove(j->agent, j->storages);
-		storage_batch_release(j->storages, j->agent->sandbox ? &j->agent->sandbox->storages : NULL);
+		storage_batch_leave(j->storages);
+		storage_batch_release(j->storages);
 	}
 	storage_batch_free(j->storages);
 	free(j->mod_names);
@@ -339,7 +324,7 @@ static void cleanup_done(int result, const kc_error *err, void *userdata) {
 static void commit(create_job *j) {
 	sandbox *sb = j->agent->sandbox;
 	if (j->storages)
-		storage_batch_commit(j->agent, j->storages, &sb->storages);
+		storage_batch_commit(j->storages);
 	sb->id = TAKE_PTR(j->id);
 	sb->hook_path = TAKE_PTR(j->hook_path);
 	sb->ns_bound = j->prog->ns;
@@ -369,7 +354,7 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 		ttrpc_call_fail_error(j->call, err);
 	j->call = NULL;
 	if (j->storages)
-		storage_batch_release(j->storages, &a->sandbox->storages);
+		storage_batch_release(j->storages);
 	if (progress_any(j) && helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
 					  cleanup_done, j) > 0)
 		return;
@@ -379,10 +364,11 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
-	if (j->devices) {
-		/* Still waiting for devices: nothing was mounted yet, but held references go back. */
+	if (j->devices || storage_batch_waiting(j->storages)) {
+		/* Still waiting for devices or unmounts: nothing was mounted yet, but held references go back. */
 		kc_error e = { 0 };
 		j->devices = devices_batch_free(j->devices);
+		storage_batch_stop_waiting(j->storages);
 		j->call = NULL;
 		(void)kc_error_set(&e, ECANCELED, "the call went away");
 		create_done(-ECANCELED, &e, j);
@@ -503,12 +489,27 @@ static int start_create_helper(create_job *j, kc_error *err) {
 	return 0;
 }
 
+/* The unmounts of earlier requests that were in the way of the storages are done. */
+static void unmounts_done(storage_batch *b, void *userdata) {
+	create_job *j = userdata;
+	kc_error e = { 0 };
+	if (start_create_helper(j, &e) < 0)
+		create_done(e.err ? -e.err : -EIO, &e, j);
+}
+
+/* The helper starts once no unmount in flight is in the way of the storages. */
+static int start_when_unmounted(create_job *j, kc_error *err) {
+	if (storage_batch_wait_unmounts(j->storages, unmounts_done, j) > 0)
+		return 0;
+	return start_create_helper(j, err);
+}
+
 static void devices_ready(int result, const kc_error *err, void *userdata) {
 	create_job *j = userdata;
 	kc_error e = { 0 };
 	if (result >= 0 && j->storages)
 		storage_batch_devices_found(j->storages);
-	if (result >= 0 && start_create_helper(j, &e) >= 0)
+	if (result >= 0 && start_when_unmounted(j, &e) >= 0)
 		return;
 	if (result < 0)
 		e = *err;
@@ -547,7 +548,7 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	j->agent = a;
 	j->hostname = req->hostname;
 	(void)format_checked(j->hostname_copy, sizeof j->hostname_copy, "%s", req->hostname);
-	r = storage_batch_new(a, &sb->storages, sb->inflight, NULL, req->storages, req->n_storages, SANDBOX_STORAGES_MAX,
+	r = storage_batch_new(a, &sb->storages, &sb->inflight, NULL, req->storages, req->n_storages, SANDBOX_STORAGES_MAX,
 			      &j->storages, err);
 	if (r >= 0)
 		r = prepare_modules(j, a, req, err);
@@ -568,14 +569,14 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	device_want *wants[SANDBOX_STORAGES_MAX];
 	for (size_t i = 0; i < j->storages->n_wants; i++)
 		wants[i] = &j->storages->wants[i];
+	storage_batch_join(j->storages);
 	r = devices_wait(a, wants, j->storages->n_wants, devices_ready, j, &j->devices, err);
 	if (r == 0) {
 		storage_batch_devices_found(j->storages);
-		r = start_create_helper(j, err);
+		r = start_when_unmounted(j, err);
 	}
 	if (r < 0)
 		return r;
-	sandbox_inflight_add(a, j->storages);
 	j->call = call;
 	sb->state = SB_CREATING;
 	ttrpc_call_on_cancel(call, create_cancel, j);
