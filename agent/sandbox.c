@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "init/init.h"
 #include "common/path.h"
+#include "storage/watch.h"
 
 #define CREATE_TIMEOUT_MS 120000
 #define TEARDOWN_TIMEOUT_MS 30000
@@ -626,6 +627,11 @@ static int teardown_work(void *userdata, kc_error *err) {
 		if (r < 0 && first == 0)
 			first = kc_error_set(err, r, "%s", e.msg);
 	}
+	/* Every watchable storage went with the rest. */
+	kc_error e = { 0 };
+	r = stor_watch_release(&root, &e);
+	if (r < 0 && first == 0)
+		first = kc_error_set(err, r, "%s", e.msg);
 	/* What CreateSandbox wrote besides mounts; the directories go only when empty. */
 	(void)unlinkat(root.fd, "sandbox/resolv.conf", 0);
 	(void)unlinkat(root.fd, "sandbox/ns", AT_REMOVEDIR);

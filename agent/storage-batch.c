@@ -11,6 +11,7 @@
 #include "agent/child.h"
 #include "agent/sandbox.h"
 #include "agent/watch.h"
+#include "storage/watch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "init/init.h"
@@ -103,11 +104,15 @@ static bool nested(const char *a, const char *b) {
 
 /* The key of an unmount in flight that one of b's new mount points waits for; NULL when none. */
 static const char *unmount_in_way(const storage_batch *b) {
-	for (const storage_batch *o = *b->list; o; o = o->next)
+	for (const storage_batch *o = *b->list; o; o = o->next) {
+		for (size_t i = 0; o != b && o->release_tmpfs && i < b->n; i++)
+			if (b->to_mount[i] && nested(b->keys[i], STOR_WATCHABLE))
+				return STOR_WATCHABLE;
 		for (size_t k = 0; o != b && k < o->n; k++)
 			for (size_t i = 0; o->releasing[k] && i < b->n; i++)
 				if (b->to_mount[i] && nested(b->keys[i], o->keys[k]))
 					return o->keys[k];
+	}
 	return NULL;
 }
 
@@ -252,6 +257,7 @@ void storage_batch_devices_found(storage_batch *b) {
 }
 
 void storage_batch_drop_request(storage_batch *b) {
+	b->mount_started = true;
 	free(b->specs);
 	b->specs = NULL;
 	free(b->wants);
@@ -322,10 +328,18 @@ int storage_batch_undo(storage_batch *b, const stor_root *root, kc_error *err) {
 			first = kc_error_set(err, r, "undo: %s", e.msg);
 		b->mounted[i] = 0;
 	}
+	if (b->release_tmpfs) {
+		kc_error e = { 0 };
+		int r = stor_watch_release(root, &e);
+		if (r < 0 && first == 0)
+			first = kc_error_set(err, r, "undo: %s", e.msg);
+	}
 	return first;
 }
 
 bool storage_batch_any_mounted(const storage_batch *b) {
+	if (b->release_tmpfs)
+		return true;
 	for (size_t i = 0; i < b->n; i++)
 		if (b->mounted[i])
 			return true;
@@ -351,16 +365,49 @@ void storage_batch_commit(storage_batch *b) {
 	}
 }
 
+static bool watchable(const storage_batch *b, size_t i) {
+	return stor_driver_flags(b->drivers[i]) & STOR_DRIVER_WATCH;
+}
+
+/* Whether the watchable tmpfs is still needed, not counting b: a watchable storage in the registry (its own
+ * release decides later), or one that a request on the list mounts or is about to (it may wait for devices or
+ * unmounts yet). That request then owes the decision should it fail: it may never mount anything. */
+static bool watchable_needed(const storage_batch *b) {
+	for (const stor_entry *e = b->reg->head; e; e = e->next)
+		if (stor_driver_flags(e->driver) & STOR_DRIVER_WATCH)
+			return true;
+	for (storage_batch *o = *b->list; o; o = o->next)
+		for (size_t i = 0; o != b && !o->released && i < o->n; i++)
+			if (o->to_mount[i] && watchable(o, i)) {
+				o->tmpfs_owed = true;
+				return true;
+			}
+	return false;
+}
+
 void storage_batch_release(storage_batch *b) {
+	bool watch_gone = b->tmpfs_owed;
+	if (b->released)
+		return;
+	b->released = true;
 	for (size_t i = 0; i < b->n; i++) {
 		bool unmount = false;
 		unsigned flags;
+		/* Its own watchable mount, if the helper got that far, goes with the undo. */
+		if (b->to_mount[i] && b->mount_started && watchable(b, i))
+			watch_gone = true;
 		if (!b->held[i])
 			continue;
 		b->held[i] = false;
-		if (stor_registry_unref(b->reg, b->keys[i], &unmount, &flags) >= 0 && unmount)
+		if (stor_registry_unref(b->reg, b->keys[i], &unmount, &flags) >= 0 && unmount) {
 			b->mounted[i] = b->releasing[i] = true;
+			watch_gone |= watchable(b, i);
+		}
 	}
+	/* Decided here, in the loop, where every request is seen: a helper that looked at the tmpfs could not see
+	 * a watchable storage another helper is about to mount. */
+	if (watch_gone && !watchable_needed(b))
+		b->release_tmpfs = true;
 }
 
 int storage_batch_new_release(agent *a, stor_registry *reg, storage_batch **list, char *const *keys, size_t n,
@@ -390,6 +437,8 @@ int storage_batch_new_release(agent *a, stor_registry *reg, storage_batch **list
 	if (!b)
 		return -ENOMEM;
 	b->n = m;
+	for (size_t i = 0; i < m && !b->release_tmpfs; i++)
+		b->release_tmpfs = watchable(b, i) && !watchable_needed(b);
 	*ret = m ? TAKE_PTR(b) : NULL;
 	return 0;
 }

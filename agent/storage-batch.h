@@ -34,6 +34,12 @@ struct storage_batch {
 	/* The last reference went back here (storage_batch_release, storage_batch_new_release): this batch's undo
 	 * unmounts it, and until the batch leaves the list no request mounts on that point, above or below it. */
 	bool *releasing;
+	/* No watchable storage is left once this batch's undo is done, nor being mounted: the undo unmounts the
+	 * watchable tmpfs too, and until the batch leaves the list no request mounts under it. */
+	bool release_tmpfs;
+	bool tmpfs_owed;    /* a batch whose watchable storages went left the tmpfs to this one's */
+	bool mount_started; /* its helper was given the mounts (storage_batch_drop_request) */
+	bool released;      /* storage_batch_release ran: what it mounts is going, or the registry's already */
 	uint8_t *mounted; /* the shared page: the helper's marks */
 	size_t mounted_size;
 	device_want *wants; /* the block storages' devices */
@@ -63,9 +69,10 @@ void storage_spec_from_proto(const Grpc__Storage *s, stor_spec *ret);
 int storage_batch_new(agent *a, stor_registry *reg, storage_batch **list, const char *container_id,
 		      Grpc__Storage *const *storages, size_t n, size_t max, storage_batch **ret, kc_error *err);
 /* In the agent, when a container goes: one reference given back for each of keys. The storages whose last
- * reference that was go into a batch of their own, marked for storage_batch_undo, which the caller puts on the
- * list and runs in a helper. *ret is NULL when none was the last. Out of memory, the references still go back
- * and what would have been unmounted stays mounted (logged); -ENOMEM. */
+ * reference that was go into a batch of their own, marked for storage_batch_undo (with the watchable tmpfs when
+ * the last watchable storage goes), which the caller puts on the list and runs in a helper. *ret is NULL when
+ * none was the last. Out of memory, the references still go back and what would have been unmounted stays
+ * mounted (logged); -ENOMEM. */
 int storage_batch_new_release(agent *a, stor_registry *reg, storage_batch **list, char *const *keys, size_t n,
 			      storage_batch **ret);
 storage_batch *storage_batch_free(storage_batch *b);
@@ -73,7 +80,7 @@ DEFINE_CLEANUP_FUNC(storage_batch *, storage_batch_free);
 
 /* Points each block storage at the node its wait found; call once the waits are done. */
 void storage_batch_devices_found(storage_batch *b);
-/* After the helper has its copy: the request's strings may go. */
+/* After the helper has its copy: the request's strings may go, and the mounts may have begun. */
 void storage_batch_drop_request(storage_batch *b);
 
 /* The list of batches in flight: a batch is on it from its request's arrival until nothing of its helpers'
@@ -91,15 +98,19 @@ void storage_batch_stop_waiting(storage_batch *b);
 /* In a helper: loads the share filesystems' modules, then mounts the new entries in order. A failing mount
  * leaves nothing of itself; the earlier ones stay marked for storage_batch_undo. */
 int storage_batch_mount(agent *a, storage_batch *b, const stor_root *root, kc_error *err);
-/* In a helper: unmounts every marked entry, newest first, and clears the marks. */
+/* In a helper: unmounts every marked entry, newest first, and clears the marks; then the watchable tmpfs when
+ * the agent said so (release_tmpfs). */
 int storage_batch_undo(storage_batch *b, const stor_root *root, kc_error *err);
+/* Whether storage_batch_undo has anything to do. */
 bool storage_batch_any_mounted(const storage_batch *b);
 
 /* In the agent, after the helper succeeded: a reference for every entry (the held ones have theirs); a new
  * watchable-bind storage starts the agent's watcher. */
 void storage_batch_commit(storage_batch *b);
 /* In the agent, when the request fails: gives the held references back. One that was the last (its other
- * holders went meanwhile) is marked for storage_batch_undo, which then unmounts it with the batch's own. */
+ * holders went meanwhile) is marked for storage_batch_undo, which then unmounts it with the batch's own, and
+ * so is the watchable tmpfs when this batch's watchable storages were the last ones. Once: a second call (the
+ * job's free after its failure path) does nothing. */
 void storage_batch_release(storage_batch *b);
 
 /* In the agent: gives back a container's references (storage_batch_new_release) and unmounts the storages whose

@@ -12,7 +12,9 @@
 
 #include "agent/agent.h"
 #include "agent/storage-batch.h"
+#include "agent/watch.h"
 #include "common/util.h"
+#include "storage/watch.h"
 
 #define K "/run/kata-containers/sandbox/storage/vol"
 
@@ -32,6 +34,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
 	assert_null(list); /* every batch left the list */
 	stor_registry_clear(&reg);
+	watch_free(&A); /* a committed watchable storage starts the agent's polling */
 	A.loop = ev_loop_free(A.loop);
 	return 0;
 }
@@ -227,6 +230,95 @@ static void test_release_batch(void **state) {
 	storage_batch_free(rel);
 }
 
+#define W STOR_ROOT "/shared/containers/watchable/"
+
+/* A watchable-bind request, on the list; started: its mount helper was given the mounts. */
+static storage_batch *watch_request(const char *container_id, const char *mount_point, bool started) {
+	Grpc__Storage s = GRPC__STORAGE__INIT, *p[] = { &s };
+	storage_batch *b = NULL;
+	kc_error err = { 0 };
+	s.driver = "watchable-bind";
+	s.source = STOR_ROOT "/shared/containers/cm";
+	s.mount_point = (char *)mount_point;
+	if (storage_batch_new(&A, &reg, &list, container_id, p, 1, 8, &b, &err) < 0)
+		fail_msg("%s", err.msg);
+	storage_batch_join(b);
+	if (started)
+		storage_batch_drop_request(b);
+	return b;
+}
+
+/* Issue: the tmpfs under the watchable storages was released by the unmount helper of the last one, which could
+ * not see a watchable storage being mounted by another helper at the same moment. The agent decides now. */
+static void test_last_watchable_releases_tmpfs(void **state) {
+	const char *w1[] = { W "w1" };
+	mounted(watch_request("c1", w1[0], true));
+	storage_batch *rel = remove_container(w1, 1);
+	assert_non_null(rel);
+	assert_true(rel->release_tmpfs); /* nothing watchable left, nothing on its way */
+
+	/* A watchable storage that comes meanwhile, at another mount point, still waits: the tmpfs it would mount
+	 * in is being unmounted. Others do not. */
+	storage_batch *b = watch_request("c2", W "w2", false), *other = request("c3", (const char *[]){ K }, 1);
+	assert_int_equal(storage_batch_wait_unmounts(b, on_ready, &n_ready), 1);
+	assert_int_equal(storage_batch_wait_unmounts(other, on_ready, &n_ready), 0);
+	storage_batch_free(other);
+	storage_batch_free(rel);
+	spin();
+	assert_int_equal(n_ready, 1);
+	storage_batch_drop_request(b);
+	mounted(b);
+}
+
+/* A watchable storage whose request arrived before the last other one went keeps the tmpfs; the decision passes
+ * to it, so the tmpfs goes when it fails or, once mounted, when it is removed. */
+static void test_watchable_mount_meanwhile_keeps_tmpfs(void **state) {
+	const char *w1[] = { W "w1" }, *w2[] = { W "w2" };
+	mounted(watch_request("c1", w1[0], true));
+	storage_batch *b = watch_request("c2", w2[0], true); /* its helper is mounting */
+	storage_batch *rel = remove_container(w1, 1);
+	assert_false(rel->release_tmpfs);
+	assert_int_equal(storage_batch_wait_unmounts(b, on_ready, &n_ready), 0); /* w1 is not in its way */
+	storage_batch_free(rel);
+	mounted(b);
+	rel = remove_container(w2, 1);
+	assert_true(rel->release_tmpfs);
+	storage_batch_free(rel);
+
+	/* Same, but the newcomer fails before its helper mounted anything (it waited for a device, say): the
+	 * release it was left falls to its undo. */
+	mounted(watch_request("c3", w1[0], true));
+	b = watch_request("c4", w2[0], false);
+	rel = remove_container(w1, 1);
+	assert_false(rel->release_tmpfs);
+	assert_true(b->tmpfs_owed);
+	storage_batch_free(rel);
+	assert_false(storage_batch_any_mounted(b));
+	storage_batch_release(b);
+	assert_true(b->release_tmpfs);
+	assert_true(storage_batch_any_mounted(b)); /* so its undo runs */
+	storage_batch_free(b);
+}
+
+/* Two watchable requests fail in turn: the first leaves the tmpfs to the second, which releases it. A request
+ * refused in its handler never started a helper and leaves the decision alone. */
+static void test_failed_watchable_requests(void **state) {
+	storage_batch *a = watch_request("c1", W "w1", true), *b = watch_request("c2", W "w2", true);
+	storage_batch_release(a);
+	assert_false(a->release_tmpfs);
+	storage_batch_release(b);
+	assert_true(b->release_tmpfs);
+	storage_batch_release(b); /* once: the job's free gives back what is left, which is nothing */
+	storage_batch_free(a);
+	storage_batch_free(b);
+
+	storage_batch *c = watch_request("c3", W "w3", false);
+	storage_batch_release(c);
+	assert_false(c->release_tmpfs);
+	assert_false(storage_batch_any_mounted(c));
+	storage_batch_free(c);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_mount_waits_for_unmount, setup, teardown),
@@ -234,6 +326,9 @@ int main(void) {
 		cmocka_unit_test_setup_teardown(test_cancelled_while_waiting, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_request_releases_last_reference, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_watchable_releases_tmpfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_watchable_mount_meanwhile_keeps_tmpfs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_watchable_requests, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
