@@ -772,28 +772,17 @@ static bool creating(agent *a, const char *id) {
 	return false;
 }
 
-static int mount_work(void *userdata, kc_error *err) {
+static int mount_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
+	int r = storage_batch_mount(j->agent, j->storages, root, err);
 	if (r < 0)
-		return r;
-	r = storage_batch_mount(j->agent, j->storages, &root, err);
-	if (r < 0)
-		(void)storage_batch_undo(j->storages, &root, NULL);
-	safe_close(root.fd);
+		(void)storage_batch_undo(j->storages, root, NULL);
 	return r;
 }
 
-static int undo_work(void *userdata, kc_error *err) {
+static int undo_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	r = storage_batch_undo(j->storages, &root, err);
-	safe_close(root.fd);
-	return r;
+	return storage_batch_undo(j->storages, root, err);
 }
 
 static void job_answer_failure(create_job *j) {
@@ -817,7 +806,7 @@ static void job_fail(create_job *j, const kc_error *err) {
 	if (j->storages)
 		storage_batch_release(j->storages);
 	if (j->storages && storage_batch_any_mounted(j->storages) &&
-	    helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
+	    storage_helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
 		return;
 	job_answer_failure(j);
 }
@@ -886,7 +875,8 @@ static void mount_done(int result, const kc_error *err, void *userdata) {
 }
 
 static int start_mount_helper(create_job *j, kc_error *err) {
-	int r = helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS, mount_done, j);
+	int r = storage_helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS,
+				   mount_done, j);
 	if (r < 0)
 		return kc_error_set(err, -r, "storages: cannot start a helper: %s", strerror(-r));
 	storage_batch_drop_request(j->storages); /* the helper has its copy; the call may go */

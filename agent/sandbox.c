@@ -237,22 +237,19 @@ static int undo_progress(create_job *j, const stor_root *root, kc_error *err) {
 	return first;
 }
 
-static int create_work(void *userdata, kc_error *err) {
+static int create_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
+	int r;
 	if (j->n_mods) {
 		r = init_load_modules_params(j->agent->moddir, j->mod_names, (const char *const *)j->mod_params,
 					     j->n_mods, err);
 		if (r < 0) {
 			(void)kc_error_prefix(err, "kernel_modules");
-			goto out;
+			return r;
 		}
 	}
 	if (j->storages) {
-		r = storage_batch_mount(j->agent, j->storages, &root, err);
+		r = storage_batch_mount(j->agent, j->storages, root, err);
 		if (r < 0)
 			goto undo;
 	}
@@ -261,27 +258,18 @@ static int create_work(void *userdata, kc_error *err) {
 		r = kc_error_set(err, errno, "hostname: sethostname `%s`: %m", j->hostname);
 		goto undo;
 	}
-	r = bind_namespaces(j, &root, err);
+	r = bind_namespaces(j, root, err);
 	if (r >= 0 && j->resolv)
-		r = bind_resolv(j, &root, err);
+		r = bind_resolv(j, root, err);
 	if (r >= 0)
-		goto out;
+		return r;
 undo:
-	(void)undo_progress(j, &root, NULL);
-out:
-	safe_close(root.fd);
+	(void)undo_progress(j, root, NULL);
 	return r;
 }
 
-static int cleanup_work(void *userdata, kc_error *err) {
-	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	r = undo_progress(j, &root, err);
-	safe_close(root.fd);
-	return r;
+static int cleanup_work(void *userdata, const stor_root *root, kc_error *err) {
+	return undo_progress(userdata, root, err);
 }
 
 /* ---- the agent's side ---- */
@@ -356,8 +344,8 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 	j->call = NULL;
 	if (j->storages)
 		storage_batch_release(j->storages);
-	if (progress_any(j) && helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
-					  cleanup_done, j) > 0)
+	if (progress_any(j) && storage_helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
+						  cleanup_done, j) > 0)
 		return;
 	sandbox_reset(a->sandbox);
 	create_job_free(j);
@@ -479,7 +467,7 @@ static int prepare_modules(create_job *j, const agent *a, const Grpc__CreateSand
 }
 
 static int start_create_helper(create_job *j, kc_error *err) {
-	int r = helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
+	int r = storage_helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
 	if (r < 0)
 		return kc_error_set(err, r, "CreateSandbox: cannot start a helper: %s", strerror(-r));
 	/* The helper has its copy of the request and of the device nodes; ours may go with the call. */
@@ -609,34 +597,28 @@ static teardown_job *teardown_job_free(teardown_job *t) {
 }
 DEFINE_CLEANUP_FUNC(teardown_job *, teardown_job_free);
 
-static int teardown_work(void *userdata, kc_error *err) {
+static int teardown_work(void *userdata, const stor_root *root, kc_error *err) {
 	teardown_job *t = userdata;
-	stor_root root;
-	int first = 0;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
+	kc_error e = { 0 };
+	int first = 0, r;
 	if (t->resolv)
 		unbind_resolv();
 	if (t->ns)
-		unbind_namespaces(&root);
+		unbind_namespaces(root);
 	/* The registry lists the newest first: unmount in reverse order of mounting. */
 	for (size_t i = 0; i < t->n; i++) {
-		kc_error e = { 0 };
-		r = stor_umount(t->keys[i], t->flags[i], &root, &e);
+		r = stor_umount(t->keys[i], t->flags[i], root, &e);
 		if (r < 0 && first == 0)
 			first = kc_error_set(err, r, "%s", e.msg);
 	}
 	/* Every watchable storage went with the rest. */
-	kc_error e = { 0 };
-	r = stor_watch_release(&root, &e);
+	r = stor_watch_release(root, &e);
 	if (r < 0 && first == 0)
 		first = kc_error_set(err, r, "%s", e.msg);
 	/* What CreateSandbox wrote besides mounts; the directories go only when empty. */
-	(void)unlinkat(root.fd, "sandbox/resolv.conf", 0);
-	(void)unlinkat(root.fd, "sandbox/ns", AT_REMOVEDIR);
-	(void)unlinkat(root.fd, "sandbox", AT_REMOVEDIR);
-	safe_close(root.fd);
+	(void)unlinkat(root->fd, "sandbox/resolv.conf", 0);
+	(void)unlinkat(root->fd, "sandbox/ns", AT_REMOVEDIR);
+	(void)unlinkat(root->fd, "sandbox", AT_REMOVEDIR);
 	return first;
 }
 
@@ -686,13 +668,13 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 		if (!t->keys[i])
 			return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
 	}
-	int r = helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
+	int r = storage_helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
 	if (r < 0) {
 		/* Without a helper, still tear down and let PID 1 power off: better a stalled loop for a moment
 		 * than a VM that never stops. */
 		kc_error e = { 0 };
 		log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
-		int result = teardown_work(t, &e);
+		int result = storage_in_root(teardown_work, t, &e);
 		teardown_done(result, &e, TAKE_PTR(t));
 		return 0;
 	}

@@ -29,6 +29,34 @@ int storage_root_open(stor_root *ret, kc_error *err) {
 	return 0;
 }
 
+typedef struct root_work {
+	storage_work_fn work;
+	void *userdata;
+} root_work;
+
+int storage_in_root(storage_work_fn work, void *userdata, kc_error *err) {
+	stor_root root;
+	int r = storage_root_open(&root, err);
+	if (r < 0)
+		return r;
+	r = work(userdata, &root, err);
+	safe_close(root.fd);
+	return r;
+}
+
+static int in_root(void *userdata, kc_error *err) {
+	const root_work *w = userdata;
+	return storage_in_root(w->work, w->userdata, err);
+}
+
+int storage_helper_run(agent *a, const char *what, storage_work_fn work, void *userdata, uint32_t timeout_ms,
+		       helper_done_fn done, void *done_userdata) {
+	/* helper_run forks before it returns, and the helper never comes back up this stack: its copy of w lives
+	 * as long as it does. */
+	root_work w = { .work = work, .userdata = userdata };
+	return helper_run(a, what, in_root, &w, timeout_ms, done, done_userdata);
+}
+
 void storage_spec_from_proto(const Grpc__Storage *s, stor_spec *ret) {
 	*ret = (stor_spec){
 		.driver = s->driver,
@@ -452,15 +480,9 @@ typedef struct release_op {
 	char *what;
 } release_op;
 
-static int release_work(void *userdata, kc_error *err) {
+static int release_work(void *userdata, const stor_root *root, kc_error *err) {
 	release_op *op = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	r = storage_batch_undo(op->b, &root, err);
-	safe_close(root.fd);
-	return r;
+	return storage_batch_undo(op->b, root, err);
 }
 
 static void release_done(int result, const kc_error *err, void *userdata) {
@@ -491,11 +513,11 @@ int storage_release(agent *a, char *const *keys, size_t n, const char *what, hel
 	op->done = done;
 	op->userdata = userdata;
 	storage_batch_join(b);
-	if (helper_run(a, "unmount storages", release_work, op, STORAGE_RELEASE_TIMEOUT_MS, release_done, op) > 0)
+	if (storage_helper_run(a, "unmount storages", release_work, op, STORAGE_RELEASE_TIMEOUT_MS, release_done, op) > 0)
 		return 1;
 	kc_error e = { 0 };
 	log_warn("%s: no helper for its storages: unmounting inline", what);
 	op->done = NULL;
-	release_done(release_work(op, &e), &e, op);
+	release_done(storage_in_root(release_work, op, &e), &e, op);
 	return 0;
 }

@@ -55,6 +55,13 @@ struct storage_batch {
 /* The storage root, /run/kata-containers (created when missing), as an O_PATH fd. */
 int storage_root_open(stor_root *ret, kc_error *err);
 
+/* Work on storages in a helper: the helper opens the storage root, hands it to work and closes it again;
+ * otherwise as helper_run (agent/child.h). storage_in_root does the same inline (when no helper can be had). */
+typedef int (*storage_work_fn)(void *userdata, const stor_root *root, kc_error *err);
+int storage_helper_run(agent *a, const char *what, storage_work_fn work, void *userdata, uint32_t timeout_ms,
+		       helper_done_fn done, void *done_userdata);
+int storage_in_root(storage_work_fn work, void *userdata, kc_error *err);
+
 /* A Storage message as the storage layer reads it. The pointers point into s. */
 void storage_spec_from_proto(const Grpc__Storage *s, stor_spec *ret);
 
