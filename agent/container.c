@@ -732,7 +732,6 @@ struct create_job {
 	ctr_devices *devices;
 	devices_batch *wait;
 	create_run cr; /* the create operation, once devices and storages are there */
-	bool inflight;
 	kc_error failure; /* the answer, while the undo helper runs */
 	create_job *next;
 };
@@ -748,11 +747,10 @@ static create_job *create_job_free(create_job *j) {
 			break;
 		}
 	create_run_end(&j->cr, true);
-	if (j->inflight)
-		sandbox_inflight_remove(j->agent, j->storages);
 	if (j->storages) {
+		storage_batch_leave(j->storages);
 		/* Held references of a request refused in its handler; the failure paths gave theirs back already. */
-		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
+		storage_batch_release(j->storages);
 		if (storage_batch_any_mounted(j->storages))
 			log_error("CreateContainer %s: a storage stays mounted", j->id);
 	}
@@ -774,28 +772,17 @@ static bool creating(agent *a, const char *id) {
 	return false;
 }
 
-static int mount_work(void *userdata, kc_error *err) {
+static int mount_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
+	int r = storage_batch_mount(j->agent, j->storages, root, err);
 	if (r < 0)
-		return r;
-	r = storage_batch_mount(j->agent, j->storages, &root, err);
-	if (r < 0)
-		(void)storage_batch_undo(j->storages, &root, NULL);
-	safe_close(root.fd);
+		(void)storage_batch_undo(j->storages, root, NULL);
 	return r;
 }
 
-static int undo_work(void *userdata, kc_error *err) {
+static int undo_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	r = storage_batch_undo(j->storages, &root, err);
-	safe_close(root.fd);
-	return r;
+	return storage_batch_undo(j->storages, root, err);
 }
 
 static void job_answer_failure(create_job *j) {
@@ -817,9 +804,9 @@ static void undo_done(int result, const kc_error *err, void *userdata) {
 static void job_fail(create_job *j, const kc_error *err) {
 	j->failure = *err;
 	if (j->storages)
-		storage_batch_release(j->storages, sandbox_storages(j->agent, NULL));
+		storage_batch_release(j->storages);
 	if (j->storages && storage_batch_any_mounted(j->storages) &&
-	    helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
+	    storage_helper_run(j->agent, "CreateContainer undo", undo_work, j, CREATE_UNDO_TIMEOUT_MS, undo_done, j) > 0)
 		return;
 	job_answer_failure(j);
 }
@@ -844,9 +831,7 @@ static int job_created(create_job *j, kc_error *err) {
 		return r;
 	c->mem = TAKE_PTR(j->mem);
 	if (n) {
-		stor_registry *reg = sandbox_storages(j->agent, NULL);
-		if (reg)
-			storage_batch_commit(j->agent, j->storages, reg);
+		storage_batch_commit(j->storages);
 		c->storage_keys = TAKE_PTR(keys);
 		for (size_t i = 0; i < n; i++)
 			c->storage_keys[c->n_storage_keys++] = TAKE_PTR(j->storages->keys[i]);
@@ -889,8 +874,26 @@ static void mount_done(int result, const kc_error *err, void *userdata) {
 	job_finish(j);
 }
 
-/* The devices are there: the spec rewrite, then the mounts. Returns 1 when a helper mounts (mount_done
- * follows), 0 when there is nothing to mount, -errno with err filled (nothing mounted). */
+static int start_mount_helper(create_job *j, kc_error *err) {
+	int r = storage_helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS,
+				   mount_done, j);
+	if (r < 0)
+		return kc_error_set(err, -r, "storages: cannot start a helper: %s", strerror(-r));
+	storage_batch_drop_request(j->storages); /* the helper has its copy; the call may go */
+	return 0;
+}
+
+/* The unmounts of earlier requests that were in the way are done. */
+static void job_unmounts_done(storage_batch *b, void *userdata) {
+	create_job *j = userdata;
+	kc_error e = { 0 };
+	if (start_mount_helper(j, &e) < 0)
+		job_fail(j, &e);
+}
+
+/* The devices are there: the spec rewrite, then the mounts, once no unmount of an earlier request is in their
+ * way. Returns 1 when a helper mounts or will (mount_done follows), 0 when there is nothing to mount, -errno
+ * with err filled (nothing mounted). */
 static int job_after_devices(create_job *j, kc_error *err) {
 	int r = 0;
 	bool mounts = false;
@@ -900,18 +903,16 @@ static int job_after_devices(create_job *j, kc_error *err) {
 		r = ctr_devices_apply(j->devices, j->spec, &j->mem, err);
 	for (size_t i = 0; j->storages && i < j->storages->n; i++)
 		mounts |= j->storages->to_mount[i];
-	if (r >= 0 && mounts) {
-		r = helper_run(j->agent, "CreateContainer storages", mount_work, j, CREATE_MOUNT_TIMEOUT_MS, mount_done, j);
-		if (r < 0)
-			(void)kc_error_set(err, -r, "storages: cannot start a helper: %s", strerror(-r));
-		else
-			storage_batch_drop_request(j->storages); /* the helper has its copy; the call may go */
-	}
-	/* The waits are over; a helper has its copies of the device nodes. */
+	/* The waits are over; the batch keeps the device nodes for its helper. */
 	j->wait = devices_batch_free(j->wait);
 	if (r < 0)
 		return r;
-	return mounts ? 1 : 0;
+	if (!mounts)
+		return 0;
+	if (storage_batch_wait_unmounts(j->storages, job_unmounts_done, j) > 0)
+		return 1;
+	r = start_mount_helper(j, err);
+	return r < 0 ? r : 1;
 }
 
 static void job_devices_ready(int result, const kc_error *err, void *userdata) {
@@ -938,9 +939,10 @@ static void create_job_abort(create_job *j, int code, const char *why) {
 		ttrpc_call_fail(j->call, code, "container `%s`: %s", j->id, why);
 	j->call = NULL;
 	(void)kc_error_set(&e, ECANCELED, "%s", why);
-	if (j->wait) {
+	if (j->wait || storage_batch_waiting(j->storages)) {
 		/* Nothing of ours is mounted yet, but held references go back. */
 		j->wait = devices_batch_free(j->wait);
+		storage_batch_stop_waiting(j->storages);
 		job_fail(j, &e);
 	} else if (j->cr.c) {
 		create_run_end(&j->cr, true);
@@ -994,7 +996,7 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	if (!storages)
 		return kc_error_set(err, ENOMEM, "out of memory");
 	if (req->n_storages) {
-		r = storage_batch_new(a, storages, *inflight, j->id, req->storages, req->n_storages, CONTAINER_STORAGES_MAX,
+		r = storage_batch_new(a, storages, inflight, j->id, req->storages, req->n_storages, CONTAINER_STORAGES_MAX,
 				      &j->storages, err);
 		if (r < 0)
 			return r;
@@ -1016,10 +1018,8 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 	j->next = reg->creating;
 	reg->creating = j;
 	reg->n_creating++;
-	if (j->storages) {
-		sandbox_inflight_add(a, j->storages);
-		j->inflight = true;
-	}
+	if (j->storages)
+		storage_batch_join(j->storages);
 	ttrpc_call_on_cancel(call, create_cancel, j);
 	r = n ? devices_wait(a, wants, n, job_devices_ready, j, &j->wait, err) : 0;
 	if (r == 0) {
@@ -1282,54 +1282,18 @@ static int wait_process(void *ctx, ttrpc_call *call, const ProtobufCMessage *req
 /* ---- storages given back ---- */
 
 typedef struct release_job {
-	ttrpc_call *call;
-	char *id;
-	size_t n;
-	char **keys;
-	unsigned *flags;
+	ttrpc_call *call; /* NULL once cancelled */
 } release_job;
-
-static release_job *release_job_free(release_job *r) {
-	if (!r)
-		return NULL;
-	for (size_t i = 0; i < r->n; i++)
-		free(r->keys[i]);
-	free(r->keys);
-	free(r->flags);
-	free(r->id);
-	free(r);
-	return NULL;
-}
-
-static int release_work(void *userdata, kc_error *err) {
-	release_job *rj = userdata;
-	stor_root root;
-	int first = 0;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	/* Newest first: a storage mounted inside an earlier one goes before it. */
-	for (size_t i = rj->n; i-- > 0;) {
-		kc_error e = { 0 };
-		r = stor_umount(rj->keys[i], rj->flags[i], &root, &e);
-		if (r < 0 && first == 0)
-			first = kc_error_set(err, r, "%s", e.msg);
-	}
-	safe_close(root.fd);
-	return first;
-}
 
 static void release_done(int result, const kc_error *err, void *userdata) {
 	release_job *rj = userdata;
-	if (result < 0)
-		log_error("container %s: unmount its storages: %s", rj->id, err->msg);
 	if (rj->call) {
 		if (result < 0)
 			ttrpc_call_fail_error(rj->call, err);
 		else
 			reply_empty(rj->call);
 	}
-	release_job_free(rj);
+	free(rj);
 }
 
 static void release_cancel(ttrpc_call *call, void *userdata) {
@@ -1340,40 +1304,18 @@ static void release_cancel(ttrpc_call *call, void *userdata) {
 /* Drops the container's storage references; the ones that were last are unmounted by a helper, which then
  * answers call (when given). Returns 1 when the helper will answer, 0 when the caller answers. */
 static int ctr_release_storages(ctr *c, ttrpc_call *call) {
-	stor_registry *reg = c->n_storage_keys ? sandbox_storages(c->agent, NULL) : NULL;
-	release_job *rj = reg ? calloc(1, sizeof *rj) : NULL;
-	if (rj) {
-		rj->keys = calloc(c->n_storage_keys, sizeof *rj->keys);
-		rj->flags = calloc(c->n_storage_keys, sizeof *rj->flags);
-		rj->id = strdup(c->id);
+	char what[16 + CONTAINER_ID_MAX];
+	release_job *rj = call ? calloc(1, sizeof *rj) : NULL;
+	if (rj)
+		rj->call = call;
+	(void)format_checked(what, sizeof what, "container %s", c->id);
+	if (storage_release(c->agent, c->storage_keys, c->n_storage_keys, what, rj ? release_done : NULL, rj) > 0) {
+		if (rj)
+			ttrpc_call_on_cancel(call, release_cancel, rj);
+		return rj ? 1 : 0;
 	}
-	for (size_t i = 0; reg && i < c->n_storage_keys; i++) {
-		bool unmount = false;
-		unsigned flags = 0;
-		if (stor_registry_unref(reg, c->storage_keys[i], &unmount, &flags) < 0 || !unmount)
-			continue;
-		if (rj && rj->keys && rj->flags && rj->id) {
-			rj->keys[rj->n] = TAKE_PTR(c->storage_keys[i]);
-			rj->flags[rj->n++] = flags;
-		} else
-			log_error("container %s: out of memory: storage %s stays mounted", c->id, c->storage_keys[i]);
-	}
-	if (!rj || rj->n == 0 || !rj->keys || !rj->flags || !rj->id) {
-		release_job_free(rj);
-		return 0;
-	}
-	rj->call = call;
-	if (helper_run(c->agent, "RemoveContainer storages", release_work, rj, CREATE_UNDO_TIMEOUT_MS, release_done,
-		       rj) < 0) {
-		kc_error e = { 0 };
-		log_warn("container %s: no helper for its storages: unmounting inline", c->id);
-		rj->call = NULL;
-		release_done(release_work(rj, &e), &e, rj);
-		return 0;
-	}
-	if (call)
-		ttrpc_call_on_cancel(call, release_cancel, rj);
-	return call ? 1 : 0;
+	free(rj);
+	return 0;
 }
 
 /* Every process of c is gone: the cgroup goes next, one rmdir attempt per tick of cg_timer (killed tasks may

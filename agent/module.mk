@@ -24,6 +24,13 @@ test-agent-cpuset_SRCS := tests/unit/test-agent-cpuset.c agent/cpuset.c $(COMMON
 UNIT_TESTS += agent-child
 test-agent-child_SRCS := tests/unit/test-agent-child.c agent/child.c agent/loop.c $(COMMON_SRCS)
 
+# The storage batches' refcounts and list of batches in flight (agent/storage-batch.c), driven directly: the
+# whole agent but main.c, since a batch's handlers reach the sandbox, devices and helpers.
+UNIT_TESTS += agent-storage
+test-agent-storage_SRCS = tests/unit/test-agent-storage.c $(sort $(filter-out agent/main.c,$(AGENT_ALL_SRCS)) $(LC_INSTANCE_SRCS))
+test-agent-storage_OBJS = $(PROTO_HOST_OBJS)
+test-agent-storage_LIBS = -lprotobuf-c $(AGENT_LC_LIBS)
+
 UNIT_TESTS += netconfig-proto
 test-netconfig-proto_SRCS := tests/unit/test-netconfig-proto.c agent/network-convert.c $(NETCONFIG_SRCS) $(COMMON_SRCS)
 test-netconfig-proto_OBJS = $(PROTO_HOST_OBJS)

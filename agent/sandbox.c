@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "init/init.h"
 #include "common/path.h"
+#include "storage/watch.h"
 
 #define CREATE_TIMEOUT_MS 120000
 #define TEARDOWN_TIMEOUT_MS 30000
@@ -51,7 +52,7 @@ typedef struct sandbox {
 	char *hook_path;
 	bool ns_bound, resolv_bound;
 	stor_registry storages; /* the sandbox's and its containers' storages, by mount point */
-	storage_batch *inflight; /* batches whose helpers are mounting */
+	storage_batch *inflight; /* batches whose helpers mount or unmount (agent/storage-batch.h) */
 } sandbox;
 
 /* What the create helper got done, written by it and read by the agent after it exited. A mark is set before
@@ -124,21 +125,6 @@ stor_registry *sandbox_storages(agent *a, storage_batch ***ret_inflight) {
 	if (ret_inflight)
 		*ret_inflight = &sb->inflight;
 	return &sb->storages;
-}
-
-void sandbox_inflight_add(agent *a, storage_batch *b) {
-	sandbox *sb = a->sandbox;
-	b->next = sb->inflight;
-	sb->inflight = b;
-}
-
-void sandbox_inflight_remove(agent *a, storage_batch *b) {
-	for (storage_batch **p = a->sandbox ? &a->sandbox->inflight : NULL; p && *p; p = &(*p)->next)
-		if (*p == b) {
-			*p = b->next;
-			b->next = NULL;
-			return;
-		}
 }
 
 /* ---- steps, run in a helper ---- */
@@ -251,22 +237,19 @@ static int undo_progress(create_job *j, const stor_root *root, kc_error *err) {
 	return first;
 }
 
-static int create_work(void *userdata, kc_error *err) {
+static int create_work(void *userdata, const stor_root *root, kc_error *err) {
 	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
+	int r;
 	if (j->n_mods) {
 		r = init_load_modules_params(j->agent->moddir, j->mod_names, (const char *const *)j->mod_params,
 					     j->n_mods, err);
 		if (r < 0) {
 			(void)kc_error_prefix(err, "kernel_modules");
-			goto out;
+			return r;
 		}
 	}
 	if (j->storages) {
-		r = storage_batch_mount(j->agent, j->storages, &root, err);
+		r = storage_batch_mount(j->agent, j->storages, root, err);
 		if (r < 0)
 			goto undo;
 	}
@@ -275,27 +258,18 @@ static int create_work(void *userdata, kc_error *err) {
 		r = kc_error_set(err, errno, "hostname: sethostname `%s`: %m", j->hostname);
 		goto undo;
 	}
-	r = bind_namespaces(j, &root, err);
+	r = bind_namespaces(j, root, err);
 	if (r >= 0 && j->resolv)
-		r = bind_resolv(j, &root, err);
+		r = bind_resolv(j, root, err);
 	if (r >= 0)
-		goto out;
+		return r;
 undo:
-	(void)undo_progress(j, &root, NULL);
-out:
-	safe_close(root.fd);
+	(void)undo_progress(j, root, NULL);
 	return r;
 }
 
-static int cleanup_work(void *userdata, kc_error *err) {
-	create_job *j = userdata;
-	stor_root root;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
-	r = undo_progress(j, &root, err);
-	safe_close(root.fd);
-	return r;
+static int cleanup_work(void *userdata, const stor_root *root, kc_error *err) {
+	return undo_progress(userdata, root, err);
 }
 
 /* ---- the agent's side ---- */
@@ -306,8 +280,8 @@ static create_job *create_job_free(create_job *j) {
 	for (size_t i = 0; i < j->n_mods && j->mod_params; i++)
 		free(j->mod_params[i]);
 	if (j->storages) {
-		sandbox_inflight_remove(j->agent, j->storages);
-		storage_batch_release(j->storages, j->agent->sandbox ? &j->agent->sandbox->storages : NULL);
+		storage_batch_leave(j->storages);
+		storage_batch_release(j->storages);
 	}
 	storage_batch_free(j->storages);
 	free(j->mod_names);
@@ -339,7 +313,7 @@ static void cleanup_done(int result, const kc_error *err, void *userdata) {
 static void commit(create_job *j) {
 	sandbox *sb = j->agent->sandbox;
 	if (j->storages)
-		storage_batch_commit(j->agent, j->storages, &sb->storages);
+		storage_batch_commit(j->storages);
 	sb->id = TAKE_PTR(j->id);
 	sb->hook_path = TAKE_PTR(j->hook_path);
 	sb->ns_bound = j->prog->ns;
@@ -369,9 +343,9 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 		ttrpc_call_fail_error(j->call, err);
 	j->call = NULL;
 	if (j->storages)
-		storage_batch_release(j->storages, &a->sandbox->storages);
-	if (progress_any(j) && helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
-					  cleanup_done, j) > 0)
+		storage_batch_release(j->storages);
+	if (progress_any(j) && storage_helper_run(a, "CreateSandbox cleanup", cleanup_work, j, TEARDOWN_TIMEOUT_MS,
+						  cleanup_done, j) > 0)
 		return;
 	sandbox_reset(a->sandbox);
 	create_job_free(j);
@@ -379,10 +353,11 @@ static void create_done(int result, const kc_error *err, void *userdata) {
 
 static void create_cancel(ttrpc_call *call, void *userdata) {
 	create_job *j = userdata;
-	if (j->devices) {
-		/* Still waiting for devices: nothing was mounted yet, but held references go back. */
+	if (j->devices || storage_batch_waiting(j->storages)) {
+		/* Still waiting for devices or unmounts: nothing was mounted yet, but held references go back. */
 		kc_error e = { 0 };
 		j->devices = devices_batch_free(j->devices);
+		storage_batch_stop_waiting(j->storages);
 		j->call = NULL;
 		(void)kc_error_set(&e, ECANCELED, "the call went away");
 		create_done(-ECANCELED, &e, j);
@@ -492,7 +467,7 @@ static int prepare_modules(create_job *j, const agent *a, const Grpc__CreateSand
 }
 
 static int start_create_helper(create_job *j, kc_error *err) {
-	int r = helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
+	int r = storage_helper_run(j->agent, "CreateSandbox", create_work, j, CREATE_TIMEOUT_MS, create_done, j);
 	if (r < 0)
 		return kc_error_set(err, r, "CreateSandbox: cannot start a helper: %s", strerror(-r));
 	/* The helper has its copy of the request and of the device nodes; ours may go with the call. */
@@ -503,12 +478,27 @@ static int start_create_helper(create_job *j, kc_error *err) {
 	return 0;
 }
 
+/* The unmounts of earlier requests that were in the way of the storages are done. */
+static void unmounts_done(storage_batch *b, void *userdata) {
+	create_job *j = userdata;
+	kc_error e = { 0 };
+	if (start_create_helper(j, &e) < 0)
+		create_done(e.err ? -e.err : -EIO, &e, j);
+}
+
+/* The helper starts once no unmount in flight is in the way of the storages. */
+static int start_when_unmounted(create_job *j, kc_error *err) {
+	if (storage_batch_wait_unmounts(j->storages, unmounts_done, j) > 0)
+		return 0;
+	return start_create_helper(j, err);
+}
+
 static void devices_ready(int result, const kc_error *err, void *userdata) {
 	create_job *j = userdata;
 	kc_error e = { 0 };
 	if (result >= 0 && j->storages)
 		storage_batch_devices_found(j->storages);
-	if (result >= 0 && start_create_helper(j, &e) >= 0)
+	if (result >= 0 && start_when_unmounted(j, &e) >= 0)
 		return;
 	if (result < 0)
 		e = *err;
@@ -547,7 +537,7 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	j->agent = a;
 	j->hostname = req->hostname;
 	(void)format_checked(j->hostname_copy, sizeof j->hostname_copy, "%s", req->hostname);
-	r = storage_batch_new(a, &sb->storages, sb->inflight, NULL, req->storages, req->n_storages, SANDBOX_STORAGES_MAX,
+	r = storage_batch_new(a, &sb->storages, &sb->inflight, NULL, req->storages, req->n_storages, SANDBOX_STORAGES_MAX,
 			      &j->storages, err);
 	if (r >= 0)
 		r = prepare_modules(j, a, req, err);
@@ -568,14 +558,14 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 	device_want *wants[SANDBOX_STORAGES_MAX];
 	for (size_t i = 0; i < j->storages->n_wants; i++)
 		wants[i] = &j->storages->wants[i];
+	storage_batch_join(j->storages);
 	r = devices_wait(a, wants, j->storages->n_wants, devices_ready, j, &j->devices, err);
 	if (r == 0) {
 		storage_batch_devices_found(j->storages);
-		r = start_create_helper(j, err);
+		r = start_when_unmounted(j, err);
 	}
 	if (r < 0)
 		return r;
-	sandbox_inflight_add(a, j->storages);
 	j->call = call;
 	sb->state = SB_CREATING;
 	ttrpc_call_on_cancel(call, create_cancel, j);
@@ -607,29 +597,28 @@ static teardown_job *teardown_job_free(teardown_job *t) {
 }
 DEFINE_CLEANUP_FUNC(teardown_job *, teardown_job_free);
 
-static int teardown_work(void *userdata, kc_error *err) {
+static int teardown_work(void *userdata, const stor_root *root, kc_error *err) {
 	teardown_job *t = userdata;
-	stor_root root;
-	int first = 0;
-	int r = storage_root_open(&root, err);
-	if (r < 0)
-		return r;
+	kc_error e = { 0 };
+	int first = 0, r;
 	if (t->resolv)
 		unbind_resolv();
 	if (t->ns)
-		unbind_namespaces(&root);
+		unbind_namespaces(root);
 	/* The registry lists the newest first: unmount in reverse order of mounting. */
 	for (size_t i = 0; i < t->n; i++) {
-		kc_error e = { 0 };
-		r = stor_umount(t->keys[i], t->flags[i], &root, &e);
+		r = stor_umount(t->keys[i], t->flags[i], root, &e);
 		if (r < 0 && first == 0)
 			first = kc_error_set(err, r, "%s", e.msg);
 	}
+	/* Every watchable storage went with the rest. */
+	r = stor_watch_release(root, &e);
+	if (r < 0 && first == 0)
+		first = kc_error_set(err, r, "%s", e.msg);
 	/* What CreateSandbox wrote besides mounts; the directories go only when empty. */
-	(void)unlinkat(root.fd, "sandbox/resolv.conf", 0);
-	(void)unlinkat(root.fd, "sandbox/ns", AT_REMOVEDIR);
-	(void)unlinkat(root.fd, "sandbox", AT_REMOVEDIR);
-	safe_close(root.fd);
+	(void)unlinkat(root->fd, "sandbox/resolv.conf", 0);
+	(void)unlinkat(root->fd, "sandbox/ns", AT_REMOVEDIR);
+	(void)unlinkat(root->fd, "sandbox", AT_REMOVEDIR);
 	return first;
 }
 
@@ -679,13 +668,13 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 		if (!t->keys[i])
 			return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
 	}
-	int r = helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
+	int r = storage_helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
 	if (r < 0) {
 		/* Without a helper, still tear down and let PID 1 power off: better a stalled loop for a moment
 		 * than a VM that never stops. */
 		kc_error e = { 0 };
 		log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
-		int result = teardown_work(t, &e);
+		int result = storage_in_root(teardown_work, t, &e);
 		teardown_done(result, &e, TAKE_PTR(t));
 		return 0;
 	}

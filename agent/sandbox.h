@@ -49,8 +49,6 @@ void agent_shared_free(void *p, size_t size);
 
 /* The refcounts of every storage of the sandbox and its containers (made on first use, before any
  * CreateSandbox too, so containers of an agent without a sandbox have them), and the list of batches whose
- * helpers are mounting. NULL when out of memory. */
+ * helpers mount or unmount (storage_batch_join). NULL when out of memory. */
 struct storage_batch;
 stor_registry *sandbox_storages(agent *a, struct storage_batch ***ret_inflight);
-void sandbox_inflight_add(agent *a, struct storage_batch *b);
-void sandbox_inflight_remove(agent *a, struct storage_batch *b);

@@ -2,10 +2,10 @@
 #define LOG_SOURCE "watch"
 #include "agent/watch.h"
 
-#include <fcntl.h>
 #include <string.h>
 
 #include "agent/child.h"
+#include "agent/storage-batch.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/watch.h"
@@ -20,12 +20,8 @@ struct agent_watch {
 	bool kicked;  /* a storage came while a round ran, which may not have seen its record */
 };
 
-static int round_work(void *userdata, kc_error *err) {
-	_cleanup_close_ int fd = open(STOR_ROOT, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : kc_error_set(err, errno, "open %s: %m", STOR_ROOT);
-	stor_root root = { .fd = fd, .prefix = STOR_ROOT_PREFIX };
-	return stor_watch_poll(&root, err);
+static int round_work(void *userdata, const stor_root *root, kc_error *err) {
+	return stor_watch_poll(root, err);
 }
 
 static void arm(agent_watch *w) {
@@ -47,7 +43,7 @@ static void on_tick(ev_timer *t, void *userdata) {
 	if (w->helper)
 		return;
 	w->kicked = false;
-	int r = helper_run(w->agent, "watchable storages", round_work, w, WATCH_ROUND_TIMEOUT_MS, round_done, w);
+	int r = storage_helper_run(w->agent, "watchable storages", round_work, w, WATCH_ROUND_TIMEOUT_MS, round_done, w);
 	if (r < 0) {
 		/* Helpers all busy: try at the next tick. */
 		log_debug("watchable storages: no helper: %s", strerror(-r));

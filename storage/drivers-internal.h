@@ -52,6 +52,19 @@ int stor_watch_forget(const stor_root *root, const char *mount_point);
 int stor_hugetlb_parse(const stor_mount_opts *o, uint64_t *ret_pagesize, uint64_t *ret_pages, const char *what,
 		       kc_error *err);
 
+/* What one request added to the pool of a huge page size: <dir>/hugepages-<N>kB/nr_hugepages, dir being
+ * /sys/kernel/mm/hugepages outside tests. */
+typedef struct stor_hugepages_claim {
+	char pool[256];
+	uint64_t added;
+} stor_hugepages_claim;
+/* Raises the pool to at least pages (never lowers it: other mounts use it) and checks that the kernel really
+ * reserved them; when it reserved fewer, what was added is taken back and the call fails. */
+int stor_hugepages_reserve(const char *dir, uint64_t pagesize, uint64_t pages, const char *what,
+			   stor_hugepages_claim *ret, kc_error *err);
+/* A failed mount gives back exactly what its reservation added, whatever other requests did meanwhile. */
+void stor_hugepages_rollback(const stor_hugepages_claim *c);
+
 /* The block-device drivers (storage/blockdev.c), as rows of the driver table and their names. */
 int stor_check_blockdev(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);
 int stor_mount_blockdev(mount_job *job, kc_error *err);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -141,54 +142,89 @@ static int read_u64_file(const char *path, uint64_t *ret) {
 	return parse_u64(text, 10, ret);
 }
 
-/* Raises the pool of pagesize pages to at least pages, as upstream writes nr_hugepages before the mount, and
- * checks that the kernel really reserved them (it reserves what it can and says nothing). Never lowers the
- * pool: other mounts may use it. ret_old is what to write back if the mount fails. */
-static int reserve_hugepages(const char *what, uint64_t pagesize, uint64_t pages, uint64_t *ret_old,
-			     kc_error *err) {
-	char path[PATH_MAX], v[24];
-	uint64_t old, now;
-
-	(void)format_checked(path, sizeof path, HUGEPAGES_SYSFS "/hugepages-%llukB/nr_hugepages",
-			     (unsigned long long)(pagesize >> 10));
-	int r = read_u64_file(path, &old);
-	if (r < 0)
-		return kc_error_set(err, r == -ENOENT ? EINVAL : -r, "%s.options: pagesize=%llu: %s: %s", what,
-				    (unsigned long long)pagesize, path,
-				    r == -ENOENT ? "the kernel has no such huge page size" : strerror(-r));
-	*ret_old = old;
-	if (old >= pages)
-		return 0;
-	/* The kernel turns free memory into huge pages until it has them all or runs out, and the guest's
-	 * containers would pay for a request larger than the guest: refuse it before writing. */
-	struct sysinfo si;
-	if (sysinfo(&si) == 0 && pages > (uint64_t)si.totalram * si.mem_unit / pagesize)
-		return kc_error_set(err, ENOMEM, "%s: %llu huge pages of %llu kB are more than the guest's %llu MiB of memory",
-				    what, (unsigned long long)pages, (unsigned long long)(pagesize >> 10),
-				    (unsigned long long)((uint64_t)si.totalram * si.mem_unit >> 20));
-	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)pages);
-	r = write_string_file(path, v);
-	if (r >= 0)
-		r = read_u64_file(path, &now);
-	if (r < 0)
-		return kc_error_set(err, -r, "%s: reserve %llu huge pages of %llu kB: %s", what,
-				    (unsigned long long)pages, (unsigned long long)(pagesize >> 10), strerror(-r));
-	if (now < pages) {
-		(void)format_checked(v, sizeof v, "%llu", (unsigned long long)old);
-		(void)write_string_file(path, v);
-		return kc_error_set(err, ENOMEM, "%s: the kernel reserved only %llu of %llu huge pages of %llu kB",
-				    what, (unsigned long long)now, (unsigned long long)pages,
-				    (unsigned long long)(pagesize >> 10));
+/* The pool of one huge page size (nr_hugepages) is shared by every hugetlbfs storage, and helpers change it at
+ * the same time. Each change is a read-modify-write under an exclusive flock of that file, and a request
+ * remembers how many pages it added: its rollback lowers the pool by exactly that, so what other requests
+ * added meanwhile stays. */
+static int pool_lock(const char *pool, int *ret_fd) {
+	int fd = open(pool, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		int r = -errno;
+		safe_close(fd);
+		return r;
 	}
+	*ret_fd = fd;
 	return 0;
 }
 
-static void release_hugepages(uint64_t pagesize, uint64_t old) {
-	char path[PATH_MAX], v[24];
-	(void)format_checked(path, sizeof path, HUGEPAGES_SYSFS "/hugepages-%llukB/nr_hugepages",
-			     (unsigned long long)(pagesize >> 10));
-	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)old);
-	(void)write_string_file(path, v);
+static int pool_write(const char *pool, uint64_t pages) {
+	char v[DECIMAL_STR_MAX(uint64_t)];
+	_cleanup_close_ int fd = open(pool, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	(void)format_checked(v, sizeof v, "%llu", (unsigned long long)pages);
+	return write_all(fd, v, strlen(v));
+}
+
+/* With the lock held. */
+static void pool_lower(const char *pool, uint64_t pages) {
+	uint64_t now;
+	if (pages == 0 || read_u64_file(pool, &now) < 0)
+		return;
+	(void)pool_write(pool, now > pages ? now - pages : 0);
+}
+
+int stor_hugepages_reserve(const char *dir, uint64_t pagesize, uint64_t pages, const char *what,
+			   stor_hugepages_claim *ret, kc_error *err) {
+	_cleanup_close_ int lock = -EBADF;
+	stor_hugepages_claim c = { 0 };
+	uint64_t old, now;
+
+	if (format_checked(c.pool, sizeof c.pool, "%s/hugepages-%llukB/nr_hugepages", dir,
+			   (unsigned long long)(pagesize >> 10)) < 0)
+		return kc_error_set(err, ENAMETOOLONG, "%s: %s: path too long", what, dir);
+	int r = pool_lock(c.pool, &lock);
+	if (r >= 0)
+		r = read_u64_file(c.pool, &old);
+	if (r < 0)
+		return kc_error_set(err, r == -ENOENT ? EINVAL : -r, "%s.options: pagesize=%llu: %s: %s", what,
+				    (unsigned long long)pagesize, c.pool,
+				    r == -ENOENT ? "the kernel has no such huge page size" : strerror(-r));
+	if (old < pages) {
+		/* The kernel turns free memory into huge pages until it has them all or runs out, and the guest's
+		 * containers would pay for a request larger than the guest: refuse it before writing. */
+		struct sysinfo si;
+		if (sysinfo(&si) == 0 && pages > (uint64_t)si.totalram * si.mem_unit / pagesize)
+			return kc_error_set(err, ENOMEM,
+					    "%s: %llu huge pages of %llu kB are more than the guest's %llu MiB of memory",
+					    what, (unsigned long long)pages, (unsigned long long)(pagesize >> 10),
+					    (unsigned long long)((uint64_t)si.totalram * si.mem_unit >> 20));
+		r = pool_write(c.pool, pages);
+		if (r >= 0)
+			r = read_u64_file(c.pool, &now);
+		if (r < 0)
+			return kc_error_set(err, -r, "%s: reserve %llu huge pages of %llu kB: %s", what,
+					    (unsigned long long)pages, (unsigned long long)(pagesize >> 10), strerror(-r));
+		/* The kernel reserves what it can and says nothing: the read-back tells. */
+		c.added = now > old ? now - old : 0;
+		if (now < pages) {
+			pool_lower(c.pool, c.added);
+			return kc_error_set(err, ENOMEM, "%s: the kernel reserved only %llu of %llu huge pages of %llu kB",
+					    what, (unsigned long long)now, (unsigned long long)pages,
+					    (unsigned long long)(pagesize >> 10));
+		}
+	}
+	*ret = c;
+	return 0;
+}
+
+void stor_hugepages_rollback(const stor_hugepages_claim *c) {
+	_cleanup_close_ int lock = -EBADF;
+	if (c->added == 0 || pool_lock(c->pool, &lock) < 0)
+		return;
+	pool_lower(c->pool, c->added);
 }
 
 static int check_ephemeral(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
@@ -210,19 +246,20 @@ static int check_ephemeral(const stor_spec *s, const stor_root *root, const char
 
 static int mount_ephemeral(mount_job *job, kc_error *err) {
 	const char *src = job->s->source && *job->s->source ? job->s->source : NULL;
-	uint64_t pagesize, pages, old;
+	stor_hugepages_claim claim;
+	uint64_t pagesize, pages;
 
 	if (!is_hugetlbfs(job->s))
 		return stor_mount_fs(job, src ? src : "tmpfs", "tmpfs", err);
 	int r = stor_hugetlb_parse(&job->o, &pagesize, &pages, job->what, err);
 	if (r >= 0)
-		r = reserve_hugepages(job->what, pagesize, pages, &old, err);
+		r = stor_hugepages_reserve(HUGEPAGES_SYSFS, pagesize, pages, job->what, &claim, err);
 	if (r < 0)
 		return r;
 	/* pagesize= and size= stay in the data: hugetlbfs takes both. */
 	r = stor_mount_fs(job, src ? src : "nodev", "hugetlbfs", err);
-	if (r < 0 && old < pages)
-		release_hugepages(pagesize, old);
+	if (r < 0)
+		stor_hugepages_rollback(&claim);
 	return r;
 }
 

@@ -471,29 +471,21 @@ int stor_mount_watchable(mount_job *job, kc_error *err) {
 	return 0;
 }
 
-/* With the last record gone, the tmpfs goes too: nothing of ours stays mounted on the share. */
-static void release_tmpfs(const stor_root *root) {
-	_cleanup_close_ int rec = -EBADF, top = -EBADF;
+int stor_watch_release(const stor_root *root, kc_error *err) {
+	_cleanup_close_ int top = -EBADF;
 	char p[PATH_FD_PATH_MAX];
-	if (open_records(root, false, &rec) == 0) {
-		DIR *d = open_listing(rec);
-		struct dirent *de;
-		bool empty = d != NULL;
-		while (d && (de = readdir(d)))
-			if (!dot_or_dotdot(de->d_name))
-				empty = false;
-		if (d)
-			closedir(d);
-		if (!empty)
-			return;
-	}
-	if (path_open_in_root(root->fd, STOR_WATCHABLE_REL, O_PATH | O_DIRECTORY, 0, 0, &top, NULL) < 0)
-		return;
+	int r = path_open_in_root(root->fd, STOR_WATCHABLE_REL, O_PATH | O_DIRECTORY, 0, 0, &top, NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return kc_error_set(err, -r, "unmount %s%s: %s", root->prefix, STOR_WATCHABLE_REL, strerror(-r));
 	path_fd_path(top, p);
-	if (umount2(p, MNT_DETACH) < 0)
-		return;
+	/* EINVAL: not a mount point (never mounted, or gone already). */
+	if (umount2(p, MNT_DETACH) < 0 && errno != EINVAL)
+		return kc_error_set(err, errno, "unmount %s%s: %m", root->prefix, STOR_WATCHABLE_REL);
 	top = safe_close(top);
 	stor_remove_dir(root, STOR_WATCHABLE_REL);
+	return 0;
 }
 
 int stor_watch_forget(const stor_root *root, const char *mount_point) {
@@ -514,12 +506,8 @@ int stor_watch_forget(const stor_root *root, const char *mount_point) {
 	r = path_open_parent_in_root(root->fd, rel, 0, 0, &dfd, &name);
 	if (r < 0)
 		return r;
-	/* Our copy, inside our tmpfs: nothing of the host's. */
-	r = remove_tree(dfd, name, 0);
-	if (r < 0)
-		return r;
-	release_tmpfs(root);
-	return 0;
+	/* Our copy, inside our tmpfs: nothing of the host's. The tmpfs stays: the agent decides when it goes. */
+	return remove_tree(dfd, name, 0);
 }
 
 /* ---- the poll ---- */

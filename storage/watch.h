@@ -16,6 +16,7 @@
 #include "storage/storage.h"
 
 #define STOR_WATCHABLE_REL "shared/containers/watchable"
+#define STOR_WATCHABLE STOR_ROOT "/" STOR_WATCHABLE_REL
 #define STOR_WATCH_RECORDS ".watches"
 #define STOR_WATCH_ENTRIES_MAX 16
 #define STOR_WATCH_BYTES_MAX (1u << 20)
@@ -29,6 +30,12 @@ int stor_watch_sync(int srcfd, int dstfd, kc_error *err);
 /* Mirrors the regular file srcfd (open for reading) onto dstdir/name, in place, with mode, owner and mtime; a
  * copy already current (size and mtime) is left alone. -EFBIG (dst untouched) past STOR_WATCH_BYTES_MAX. */
 int stor_watch_sync_file(int srcfd, int dstdir, const char *name, kc_error *err);
+
+/* Unmounts the tmpfs under the watchable storages, with every copy and record in it, and removes its directory;
+ * not mounted is not an error. The agent calls it once no watchable storage is left and none is being mounted:
+ * only the agent sees both (a helper cannot see a mount that another helper is about to make), so unmounting a
+ * watchable storage (stor_umount) leaves the tmpfs. */
+int stor_watch_release(const stor_root *root, kc_error *err);
 
 /* One round over every record under root: mirrors each storage still polled, turns one that grew too big into a
  * bind mount, forgets records whose target is gone. Returns how many storages are still polled. */

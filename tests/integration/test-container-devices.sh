@@ -203,6 +203,29 @@ suite() {
 		'{"container_id":"f1","OCI":'"$(spec f1 '["no-such-binary"]' "$R/f1/rootfs")"',"storages":['"$(blk_storage "$rootdev" "$R/f1/rootfs")"']}'
 	no_mounts "after a failed create"
 
+	# Watchable storages of containers. A create that names the storages of a container being removed, at the
+	# same time: whichever comes first, each is mounted once afterwards (a mount made while the removal's
+	# helper still unmounts would be detached by it). The tmpfs under the watchable storages goes with the last
+	# one, as the agent decides.
+	local W=$S/watchable wcm
+	ns mkdir -p "$S/cm" && ns sh -c "echo v1 >$S/cm/key"
+	wcm='{"driver":"watchable-bind","source":"'"$S/cm"'","mount_point":"'"$W/cm"'"}'
+	out=$(ctl CreateContainer '{"container_id":"w1","OCI":'"$(spec w1 '["sleep","100"]' "$R/w/rootfs")"',
+		"storages":['"$(blk_storage "$rootdev" "$R/w/rootfs")"','"$wcm"']}')
+	[ $? = 0 ] && [ "$(ns findmnt -n -o FSTYPE "$W")" = tmpfs ] && pass "$P: create w1 with a watchable storage" ||
+		fail "$P: create w1 with a watchable storage" "$out $(ns findmnt "$W")"
+	ctl RemoveContainer '{"container_id":"w1"}' >"$dir/w1.out" &
+	waiter=$!
+	out=$(ctl CreateContainer '{"container_id":"w2","OCI":'"$(spec w2 '["sleep","100"]' "$R/w/rootfs")"',
+		"storages":['"$(blk_storage "$rootdev" "$R/w/rootfs")"','"$wcm"']}')
+	[ $? = 0 ] && pass "$P: create w2 on w1's storages while w1 goes" || fail "$P: create w2 on w1's storages while w1 goes" "$out"
+	wait "$waiter" && pass "$P: remove w1" || fail "$P: remove w1" "$(cat "$dir/w1.out")"
+	[ "$(mounted w/rootfs)" = 1 ] && [ "$(ns findmnt -n -o FSTYPE "$W")" = tmpfs ] && [ "$(ns cat "$W/cm/key")" = v1 ] &&
+		pass "$P: w2's storages mounted once" || fail "$P: w2's storages mounted once" "$(ns findmnt -rn -o TARGET | grep "^$R/")"
+	ok "remove w2" RemoveContainer '{"container_id":"w2"}'
+	no_mounts "after the last watchable storage went"
+	! ns test -e "$W" && pass "$P: the watchable tmpfs went with the last" || fail "$P: the watchable tmpfs went with the last" "$(ns ls -la "$W")"
+
 	ok "destroy sandbox" DestroySandbox '{}'
 	no_mounts "after DestroySandbox"
 

@@ -346,6 +346,58 @@ static void test_hugetlb_parse(void **state) {
 	}
 }
 
+static void pool_set(const char *pool, const char *v) {
+	FILE *f = fopen(pool, "we");
+	assert_non_null(f);
+	assert_true(fputs(v, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static unsigned long long pool_get(const char *pool) {
+	unsigned long long v = 0;
+	FILE *f = fopen(pool, "re");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &v), 1);
+	fclose(f);
+	return v;
+}
+
+/* Two hugetlbfs requests raise one pool in turn; the first one's mount fails. Its rollback takes back the 90
+ * pages it added and leaves the second one's 50: writing back the pool it found (10) would take those too. */
+static void test_hugepages_rollback(void **state) {
+	char dir[256], pool[300];
+	stor_hugepages_claim a, b, none;
+	kc_error err = { 0 };
+
+	snprintf(dir, sizeof dir, "%s/hugepages", top);
+	snprintf(pool, sizeof pool, "%s/hugepages-2048kB", dir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(pool, 0755), 0);
+	strcat(pool, "/nr_hugepages");
+	pool_set(pool, "10\n");
+	if (stor_hugepages_reserve(dir, 2 << 20, 100, "storages[0]", &a, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(a.added, 90);
+	assert_int_equal(pool_get(pool), 100);
+	if (stor_hugepages_reserve(dir, 2 << 20, 150, "storages[1]", &b, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(b.added, 50);
+	/* A pool that is big enough already: nothing added, nothing to give back. */
+	if (stor_hugepages_reserve(dir, 2 << 20, 20, "storages[2]", &none, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(none.added, 0);
+	stor_hugepages_rollback(&a);
+	assert_int_equal(pool_get(pool), 60);
+	stor_hugepages_rollback(&none);
+	assert_int_equal(pool_get(pool), 60);
+	stor_hugepages_rollback(&b);
+	assert_int_equal(pool_get(pool), 10);
+	/* A page size the kernel lacks: no such pool file. */
+	assert_int_equal(stor_hugepages_reserve(dir, 1 << 30, 1, "storages[3]", &none, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "storages[3].options: pagesize=1073741824"));
+	assert_non_null(strstr(err.msg, "no such huge page size"));
+}
+
 static void test_overlay_check(void **state) {
 	stor_root root = { .fd = rootfd, .prefix = "/run/kata-containers/" };
 	kc_error err = { 0 };
@@ -762,8 +814,12 @@ static void test_mounts(void **state) {
 	assert_false(exists("shared/containers/watchable/w2"));
 	assert_true(exists("wbig/f20")); /* the share was unbound, not emptied */
 	assert_int_equal(stor_watch_poll(&root, &err), 0);
-	/* The last one took the tmpfs with it. */
+	/* The last one leaves the tmpfs: a helper cannot know whether another is mounting a watchable storage in
+	 * it right now, so the agent, which can, releases it. */
+	assert_int_equal(fs_type("shared/containers/watchable"), 0x01021994);
+	assert_int_equal(stor_watch_release(&root, &err), 0);
 	assert_false(exists("shared/containers/watchable"));
+	assert_int_equal(stor_watch_release(&root, &err), 0); /* not mounted any more: not an error */
 
 	assert_int_equal(stor_umount("/k/sb/shm", 0, &root, &err), 0);
 	assert_false(exists("sb/shm"));
@@ -821,6 +877,7 @@ int main(void) {
 		cmocka_unit_test(test_mount_point_key),
 		cmocka_unit_test(test_spec_check),
 		cmocka_unit_test(test_hugetlb_parse),
+		cmocka_unit_test(test_hugepages_rollback),
 		cmocka_unit_test(test_overlay_check),
 		cmocka_unit_test(test_watch_sync),
 		cmocka_unit_test(test_fs_group),
