@@ -6,6 +6,7 @@
 #pragma once
 
 #include "agent/agent.h"
+#include "common/error.h"
 
 #define CONTAINERS_MAX 1024
 #define CONTAINER_PROCESSES_MAX 1024 /* init and execs alive or not yet waited for, per container */
@@ -16,6 +17,13 @@
 /* Kills every container and forgets it (DestroySandbox, agent exit): SIGKILL through the cgroup, the cgroup
  * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
 void containers_destroy_all(agent *a);
+/* DestroySandbox's wait for what containers_destroy_all killed: fn(a, NULL, userdata) once every such container
+ * is gone with its cgroup, or fn(a, err, userdata) with an error naming a cgroup that could not be removed, or
+ * one still there at timeout_ms (its processes did not exit). The loop serves meanwhile; whatever is still dying
+ * at the deadline goes on being removed. Returns 0 when nothing is left to wait for (fn is not called), 1 when
+ * fn will be called, -EBUSY when another wait is in progress. At the agent's exit fn gets ECANCELED. */
+typedef void (*containers_gone_fn)(agent *a, const kc_error *err, void *userdata);
+int containers_wait_gone(agent *a, unsigned timeout_ms, containers_gone_fn fn, void *userdata);
 unsigned containers_count(const agent *a);
 /* For the SIGCHLD reaper, before it takes a zombie: steps one create operation whose fd is readable and
  * returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve

@@ -99,6 +99,13 @@ frozen() {
 	grep -q '^frozen 1' "$(cgfile "$1" cgroup.events)"
 }
 
+# ctr_cgroups CID...: the cgroup directories of these containers that exist, in any hierarchy.
+ctr_cgroups() {
+	local cid d
+	for cid in "$@"; do
+		for d in /sys/fs/cgroup/kata/"$cid" /sys/fs/cgroup/*/kata/"$cid"; do [ -e "$d" ] && echo "$d"; done
+	done
+}
 cgroups_left() {
 	for d in /sys/fs/cgroup/kata /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do [ -e "$d" ] && echo "$d"; done
 }
@@ -441,14 +448,50 @@ suite() {
 	nothing_left "after the refusals"
 	[ "$(hostname)" = "$host_hostname" ] && pass "$P: host hostname untouched" || fail "$P: host hostname untouched" "$(hostname)"
 
-	# ---- DestroySandbox with a running container ----
+	# ---- DestroySandbox with running containers: it answers once their processes and cgroups are gone ----
 	rootfs c10
+	rootfs c11
 	create c10 '["sleep","1000"]' >/dev/null
 	ok "start c10" StartContainer '{"container_id":"c10"}'
+	create c11 '["sh","-c","sleep 1000 & sleep 1000 & wait"]' >/dev/null
+	ok "start c11" StartContainer '{"container_id":"c11"}'
+	ok "exec sleeper in c11" ExecProcess '{"container_id":"c11","exec_id":"e1","process":{"Args":["sleep","1000"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	[ -n "$(cgfile c10 cgroup.procs)" ] && [ -n "$(cgfile c11 cgroup.procs)" ] && pass "$P: c10 and c11 have cgroups" ||
+		fail "$P: c10 and c11 have cgroups" "$(cgroups_left)"
 	ok "destroy sandbox" DestroySandbox '{}'
-	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
-	sleep 0.2
+	# No pause: the reply itself says the teardown is over.
+	c=$(ctr_cgroups c10 c11)
+	[ -z "$c" ] && pass "$P: the containers' cgroups are gone when DestroySandbox answers" ||
+		fail "$P: the containers' cgroups are gone when DestroySandbox answers" "$c"
 	nothing_left "after DestroySandbox"
+	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
+
+	# A process the agent does not know, put by someone else into a child of c12's cgroup in the v1 memory
+	# hierarchy only, is out of reach of the kill (cgroup.kill and the pids listing cover what is c12's) and keeps
+	# the cgroup busy: DestroySandbox gives up on it (the 5 s rmdir retry, inside its 10 s bound) and names it.
+	if [ -d /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
+		rootfs c12
+		create c12 '["sleep","1000"]' >/dev/null
+		ok "start c12" StartContainer '{"container_id":"c12"}'
+		mkdir /sys/fs/cgroup/memory/kata/c12/intruder
+		sleep 1000 &
+		intruder=$!
+		echo "$intruder" >/sys/fs/cgroup/memory/kata/c12/intruder/cgroup.procs
+		t0=$(date +%s%N)
+		out=$(ctl DestroySandbox '{}')
+		rc=$?
+		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+		[ "$rc" = 1 ] && grep -qF "container \`c12\`: remove cgroup /sys/fs/cgroup/memory/kata/c12" <<<"$out" &&
+			[ "$ms" -lt 10500 ] && pass "$P: DestroySandbox names a cgroup it cannot remove" ||
+			fail "$P: DestroySandbox names a cgroup it cannot remove" "rc=$rc after $ms ms: $out"
+		ok "Check after a failed teardown" Check '{}'
+		kill -9 "$intruder"
+		wait "$intruder" 2>/dev/null
+		for d in /sys/fs/cgroup/*/kata/c12/intruder /sys/fs/cgroup/*/kata/c12 /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do
+			[ -d "$d" ] && rmdir "$d"
+		done
+		nothing_left "after the intruder is gone"
+	fi
 
 	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
 	kill -TERM "$agent_pid"
