@@ -1537,16 +1537,29 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 
 static void create_job_abort(create_job *j, int code, const char *why);
 
+static bool op_fd_ready(lc_op *op) {
+	int fd = op ? lc_op_fd(op) : -1;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return fd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 int containers_step_ready(agent *a) {
 	container_registry *reg = a->containers;
 	for (create_job *j = reg ? reg->creating : NULL; j; j = j->next) {
-		int fd = j->cr.c && j->cr.run.op ? lc_op_fd(j->cr.run.op) : -1;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (fd < 0 || poll(&pfd, 1, 0) <= 0)
+		if (!j->cr.c || !op_fd_ready(j->cr.run.op))
 			continue;
 		op_run_step(&j->cr.run); /* may free j and change the list: one at a time */
 		return 1;
 	}
+	/* An exec'd process that died before its exec is told apart by looking at its zombie (libcontainer-c's
+	 * exec_eof): its op goes first, while the zombie is still there. */
+	for (ctr *c = reg ? reg->head : NULL; c; c = c->next)
+		for (exec_job *j = c->execs; j; j = j->next) {
+			if (!op_fd_ready(j->run.op))
+				continue;
+			op_run_step(&j->run);
+			return 1;
+		}
 	return 0;
 }
 

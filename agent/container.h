@@ -25,9 +25,10 @@ void containers_destroy_all(agent *a);
 typedef void (*containers_gone_fn)(agent *a, const kc_error *err, void *userdata);
 int containers_wait_gone(agent *a, unsigned timeout_ms, containers_gone_fn fn, void *userdata);
 unsigned containers_count(const agent *a);
-/* For the SIGCHLD reaper, before it takes a zombie: steps one create operation whose fd is readable and
- * returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve
- * resets that to SIGCHLD, so waitpid(-1) sees it once it exits; its op must collect it first, by pidfd. */
+/* For the SIGCHLD reaper, before it takes a zombie: steps one create or exec operation whose fd is readable
+ * and returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve
+ * resets that to SIGCHLD, so waitpid(-1) sees it once it exits; its op must collect it first, by pidfd. An exec
+ * op looks at its process's zombie to tell a death before the exec from one after. */
 int containers_step_ready(agent *a);
 /* Calls fn for every container (OnlineCPUMem refreshes their cpusets); fn must not add or remove containers. */
 typedef struct lc_instance lc_instance;

@@ -448,6 +448,32 @@ suite() {
 	nothing_left "after the refusals"
 	[ "$(hostname)" = "$host_hostname" ] && pass "$P: host hostname untouched" || fail "$P: host hostname untouched" "$(hostname)"
 
+	# ---- an exec'd process that dies during its setup, before its exec, fails ExecProcess (not an OK and a
+	# status later): the container's cgroup is frozen behind the agent's back, so the process stops as it joins
+	# it; it is SIGKILLed there and the cgroup thawed. No OOM kill was counted, so the signal is named. ----
+	rootfs x1
+	create x1 '["sh","-c","read x"]' >/dev/null
+	ok "start x1" StartContainer '{"container_id":"x1"}'
+	fz=$(cgfile x1 freezer.state cgroup.freeze)
+	if [ "${fz##*/}" = freezer.state ]; then echo FROZEN >"$fz"; else echo 1 >"$fz"; fi
+	ctl ExecProcess '{"container_id":"x1","exec_id":"e1","process":{"Args":["true"],"Env":["PATH=/bin"],"Cwd":"/"}}' >"$dir/x1.out" &
+	xp=$!
+	sp=
+	for _ in $(seq 200); do sp=$(pgrep -x lc-exec-setup -P "$agent_pid") && break; sleep 0.05; done
+	[ -n "$sp" ] && kill -9 "$sp"
+	if [ "${fz##*/}" = freezer.state ]; then echo THAWED >"$fz"; else echo 0 >"$fz"; fi
+	wait "$xp"
+	rc=$?
+	[ -n "$sp" ] && [ "$rc" = 1 ] &&
+		grep -qF 'exec: the process was killed by signal 9 (Killed) during setup, before its exec' "$dir/x1.out" &&
+		pass "$P: an exec'd process killed during setup fails ExecProcess" ||
+		fail "$P: an exec'd process killed during setup fails ExecProcess" "pid=[$sp] rc=$rc: $(cat "$dir/x1.out")"
+	expect "the failed exec is not listed" NOT_FOUND 'e1' WaitProcess '{"container_id":"x1","exec_id":"e1"}'
+	ok "exec in x1 after that" ExecProcess '{"container_id":"x1","exec_id":"e2","process":{"Args":["true"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	v=$(wait_status x1 e2)
+	[ "$v" = 0 ] && pass "$P: x1's next exec exits 0" || fail "$P: x1's next exec exits 0" "$v"
+	ok "remove x1" RemoveContainer '{"container_id":"x1"}'
+
 	# ---- DestroySandbox with running containers: it answers once their processes and cgroups are gone ----
 	rootfs c10
 	rootfs c11
