@@ -492,31 +492,46 @@ suite() {
 	nothing_left "after DestroySandbox"
 	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
 
-	# A process the agent does not know, put by someone else into a child of c12's cgroup in the v1 memory
-	# hierarchy only, is out of reach of the kill (cgroup.kill and the pids listing cover what is c12's) and keeps
-	# the cgroup busy: DestroySandbox gives up on it (the 5 s rmdir retry, inside its 10 s bound) and names it.
+	# A process the agent does not know, put by someone else into a child of a container's cgroup in the v1 memory
+	# hierarchy only, is out of reach of the kill (cgroup.kill and the pids listing cover what is the container's)
+	# and keeps the cgroup busy. One that leaves 2 s into DestroySandbox: the answer (OK) comes after it, with the
+	# cgroup gone (an agent that answered once the container was killed would answer at once, cgroup still
+	# there). One that stays: DestroySandbox gives up on it (the 5 s rmdir retry, inside its 10 s bound) and
+	# names the cgroup.
 	if [ -d /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
-		rootfs c12
-		create c12 '["sleep","1000"]' >/dev/null
-		ok "start c12" StartContainer '{"container_id":"c12"}'
-		mkdir /sys/fs/cgroup/memory/kata/c12/intruder
-		sleep 1000 &
-		intruder=$!
-		echo "$intruder" >/sys/fs/cgroup/memory/kata/c12/intruder/cgroup.procs
-		t0=$(date +%s%N)
-		out=$(ctl DestroySandbox '{}')
-		rc=$?
-		ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-		[ "$rc" = 1 ] && grep -qF "container \`c12\`: remove cgroup /sys/fs/cgroup/memory/kata/c12" <<<"$out" &&
-			[ "$ms" -lt 10500 ] && pass "$P: DestroySandbox names a cgroup it cannot remove" ||
-			fail "$P: DestroySandbox names a cgroup it cannot remove" "rc=$rc after $ms ms: $out"
-		ok "Check after a failed teardown" Check '{}'
-		kill -9 "$intruder"
-		wait "$intruder" 2>/dev/null
-		for d in /sys/fs/cgroup/*/kata/c12/intruder /sys/fs/cgroup/*/kata/c12 /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do
-			[ -d "$d" ] && rmdir "$d"
+		for cid in c12 c13; do
+			rootfs $cid
+			create $cid '["sleep","1000"]' >/dev/null
+			ok "start $cid" StartContainer '{"container_id":"'$cid'"}'
+			mkdir /sys/fs/cgroup/memory/kata/$cid/intruder
+			sleep 1000 &
+			intruder=$!
+			echo "$intruder" >/sys/fs/cgroup/memory/kata/$cid/intruder/cgroup.procs
+			[ $cid = c12 ] && { sleep 2; kill -9 "$intruder"; } &
+			t0=$(date +%s%N)
+			out=$(ctl DestroySandbox '{}')
+			rc=$?
+			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+			left=$(ctr_cgroups $cid)
+			if [ $cid = c12 ]; then
+				wait "$intruder" 2>/dev/null
+				[ "$rc" = 0 ] && [ "$ms" -ge 1500 ] && [ -z "$left" ] &&
+					pass "$P: DestroySandbox answers once a slow leaver is gone, cgroup removed" ||
+					fail "$P: DestroySandbox answers once a slow leaver is gone, cgroup removed" \
+						"rc=$rc after $ms ms, left [$left]: $out"
+				continue
+			fi
+			[ "$rc" = 1 ] && grep -qF "container \`c13\`: remove cgroup /sys/fs/cgroup/memory/kata/c13" <<<"$out" &&
+				[ "$ms" -lt 10500 ] && pass "$P: DestroySandbox names a cgroup it cannot remove" ||
+				fail "$P: DestroySandbox names a cgroup it cannot remove" "rc=$rc after $ms ms: $out"
+			ok "Check after a failed teardown" Check '{}'
+			kill -9 "$intruder"
+			wait "$intruder" 2>/dev/null
+			for d in /sys/fs/cgroup/*/kata/c13/intruder /sys/fs/cgroup/*/kata/c13 /sys/fs/cgroup/*/kata; do
+				[ -d "$d" ] && rmdir "$d"
+			done
 		done
-		nothing_left "after the intruder is gone"
+		nothing_left "after the intruders are gone"
 	fi
 
 	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
