@@ -1421,7 +1421,7 @@ static void gone_timeout(ev_timer *t, void *userdata) {
 		return;
 	}
 	lc_cgroup *cg = c->inst ? lc_instance_cgroup(c->inst) : NULL;
-	kc_error_set_code(&err, KC_DEADLINE_EXCEEDED, ETIMEDOUT, "container `%s`: cgroup %s not removed in time: %s",
+	(void)kc_error_set_code(&err, KC_DEADLINE_EXCEEDED, ETIMEDOUT, "container `%s`: cgroup %s not removed in time: %s",
 			  c->id, cg ? lc_cgroup_get_path(cg) : "(none)",
 			  c->finishing ? "it stays busy" : "its processes have not exited");
 	gone_fire(reg, a, reg->gone_err.msg[0] ? &reg->gone_err : &err);
@@ -1594,7 +1594,7 @@ void containers_destroy_all(agent *a) {
 	reg->n_oom = 0;
 	if (!a->server) {
 		kc_error stop = { 0 };
-		kc_error_set(&stop, ECANCELED, "the agent is stopping");
+		(void)kc_error_set(&stop, ECANCELED, "the agent is stopping");
 		gone_fire(reg, a, &stop);
 		for (ctr *c; (c = reg->dying);) {
 			kc_error err = { 0 };

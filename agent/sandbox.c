@@ -699,6 +699,11 @@ static int teardown_storages(teardown_job *t) {
 
 static void teardown_containers_gone(agent *a, const kc_error *err, void *userdata) {
 	teardown_job *t = userdata;
+	/* The agent is stopping (its server is gone): no helper now; the mounts stay with the mount namespace. */
+	if (!a->server) {
+		teardown_job_free(t);
+		return;
+	}
 	if (err) {
 		log_error("DestroySandbox: %s", err->msg);
 		t->cg_err = *err;
