@@ -2,6 +2,7 @@
 #pragma once
 
 #include "agent/agent.h"
+#include "agent/container.h"
 #include "agent/streams.h"
 #include "libcontainer-c/cgroup.h"
 #include "libcontainer-c/instance.h"
@@ -66,6 +67,12 @@ struct container_registry {
 	create_job *creating; /* CreateContainer calls waiting for devices or mounts */
 	unsigned n_creating;
 	ctr *dying; /* buried containers whose processes or cgroup are not gone yet */
+	/* DestroySandbox waiting for dying to empty (containers_wait_gone): its continuation, its deadline, and the
+	 * first cgroup that could not be removed meanwhile. */
+	containers_gone_fn gone_fn;
+	void *gone_userdata;
+	ev_timer gone_timer;
+	kc_error gone_err;
 	char *oom_queue[OOM_QUEUE_MAX]; /* container ids, oldest first */
 	unsigned n_oom;
 	/* The sandbox's pid namespace: the first container's, while that container exists (upstream's rule);

@@ -1328,8 +1328,19 @@ static void ctr_finish_start(ctr *c) {
 		cg_retry(&c->cg_timer, c);
 }
 
+/* Ends a wait of containers_wait_gone: err NULL when everything went. */
+static void gone_fire(container_registry *reg, agent *a, const kc_error *err) {
+	containers_gone_fn fn = reg->gone_fn;
+	if (!fn)
+		return;
+	reg->gone_fn = NULL;
+	ev_timer_disarm(&reg->gone_timer);
+	fn(a, err, reg->gone_userdata);
+}
+
 static void ctr_bury_done(ctr *c) {
-	container_registry *reg = c->agent->containers;
+	agent *a = c->agent;
+	container_registry *reg = a->containers;
 	for (ctr **pp = &reg->dying; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -1338,6 +1349,41 @@ static void ctr_bury_done(ctr *c) {
 	ctr_free(c);
 	if (reg->n == 0 && !reg->dying)
 		cgroup_parent_cleanup();
+	if (!reg->dying)
+		gone_fire(reg, a, reg->gone_err.msg[0] ? &reg->gone_err : NULL);
+}
+
+static void gone_timeout(ev_timer *t, void *userdata) {
+	agent *a = userdata;
+	container_registry *reg = a->containers;
+	ctr *c = reg->dying;
+	kc_error err = { 0 };
+	if (!c) {
+		gone_fire(reg, a, NULL);
+		return;
+	}
+	lc_cgroup *cg = c->inst ? lc_instance_cgroup(c->inst) : NULL;
+	(void)kc_error_set_code(&err, KC_DEADLINE_EXCEEDED, ETIMEDOUT, "container `%s`: cgroup %s not removed in time: %s",
+			  c->id, cg ? lc_cgroup_get_path(cg) : "(none)",
+			  c->finishing ? "it stays busy" : "its processes have not exited");
+	gone_fire(reg, a, reg->gone_err.msg[0] ? &reg->gone_err : &err);
+}
+
+int containers_wait_gone(agent *a, unsigned timeout_ms, containers_gone_fn fn, void *userdata) {
+	container_registry *reg = a->containers;
+	if (!reg || !reg->dying)
+		return 0;
+	if (reg->gone_fn)
+		return -EBUSY;
+	reg->gone_fn = fn;
+	reg->gone_userdata = userdata;
+	reg->gone_err = (kc_error){ 0 };
+	ev_timer_init(&reg->gone_timer, a->loop, gone_timeout, a);
+	if (ev_timer_arm(&reg->gone_timer, now_ns() + (uint64_t)timeout_ms * 1000000ULL) < 0) {
+		reg->gone_fn = NULL;
+		return -ENOMEM;
+	}
+	return 1;
 }
 
 static void cg_retry(ev_timer *t, void *userdata) {
@@ -1348,8 +1394,13 @@ static void cg_retry(ev_timer *t, void *userdata) {
 	    ev_timer_arm(&c->cg_timer, now_ns() + CGROUP_RETRY_MS * 1000000ULL) >= 0)
 		return;
 	if (c->buried) {
+		container_registry *reg = c->agent->containers;
 		if (r < 0)
 			log_warn("container %s: %s", c->id, err.msg);
+		if (r < 0 && reg->gone_fn && !reg->gone_err.msg[0]) {
+			reg->gone_err = err;
+			(void)kc_error_prefix(&reg->gone_err, "container `%s`", c->id);
+		}
 		ctr_bury_done(c);
 		return;
 	}
@@ -1428,16 +1479,29 @@ static int remove_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 
 static void create_job_abort(create_job *j, int code, const char *why);
 
+static bool op_fd_ready(lc_op *op) {
+	int fd = op ? lc_op_fd(op) : -1;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	return fd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
 int containers_step_ready(agent *a) {
 	container_registry *reg = a->containers;
 	for (create_job *j = reg ? reg->creating : NULL; j; j = j->next) {
-		int fd = j->cr.c && j->cr.run.op ? lc_op_fd(j->cr.run.op) : -1;
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (fd < 0 || poll(&pfd, 1, 0) <= 0)
+		if (!j->cr.c || !op_fd_ready(j->cr.run.op))
 			continue;
 		op_run_step(&j->cr.run); /* may free j and change the list: one at a time */
 		return 1;
 	}
+	/* An exec'd process that died before its exec is told apart by looking at its zombie (libcontainer-c's
+	 * exec_eof): its op goes first, while the zombie is still there. */
+	for (ctr *c = reg ? reg->head : NULL; c; c = c->next)
+		for (exec_job *j = c->execs; j; j = j->next) {
+			if (!op_fd_ready(j->run.op))
+				continue;
+			op_run_step(&j->run);
+			return 1;
+		}
 	return 0;
 }
 
@@ -1471,6 +1535,9 @@ void containers_destroy_all(agent *a) {
 		reg->oom_queue[i] = mfree(reg->oom_queue[i]);
 	reg->n_oom = 0;
 	if (!a->server) {
+		kc_error stop = { 0 };
+		(void)kc_error_set(&stop, ECANCELED, "the agent is stopping");
+		gone_fire(reg, a, &stop);
 		for (ctr *c; (c = reg->dying);) {
 			kc_error err = { 0 };
 			if (c->inst && lc_instance_destroy_cgroup(c->inst, 0, &err) < 0)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "agent/agent.h"
+#include "common/error.h"
 
 #define CONTAINERS_MAX 1024
 #define CONTAINER_PROCESSES_MAX 1024 /* init and execs alive or not yet waited for, per container */
@@ -16,10 +17,18 @@
 /* Kills every container and forgets it (DestroySandbox, agent exit): SIGKILL through the cgroup, the cgroup
  * removed (bounded), pending calls on the containers answered. The processes are reaped as orphans. */
 void containers_destroy_all(agent *a);
+/* DestroySandbox's wait for what containers_destroy_all killed: fn(a, NULL, userdata) once every such container
+ * is gone with its cgroup, or fn(a, err, userdata) with an error naming a cgroup that could not be removed, or
+ * one still there at timeout_ms (its processes did not exit). The loop serves meanwhile; whatever is still dying
+ * at the deadline goes on being removed. Returns 0 when nothing is left to wait for (fn is not called), 1 when
+ * fn will be called, -EBUSY when another wait is in progress. At the agent's exit fn gets ECANCELED. */
+typedef void (*containers_gone_fn)(agent *a, const kc_error *err, void *userdata);
+int containers_wait_gone(agent *a, unsigned timeout_ms, containers_gone_fn fn, void *userdata);
 unsigned containers_count(const agent *a);
-/* For the SIGCHLD reaper, before it takes a zombie: steps one create operation whose fd is readable and
- * returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve
- * resets that to SIGCHLD, so waitpid(-1) sees it once it exits; its op must collect it first, by pidfd. */
+/* For the SIGCHLD reaper, before it takes a zombie: steps one create or exec operation whose fd is readable
+ * and returns 1 (0 when none is). A prestart or createRuntime hook is cloned with no exit signal, but its execve
+ * resets that to SIGCHLD, so waitpid(-1) sees it once it exits; its op must collect it first, by pidfd. An exec
+ * op looks at its process's zombie to tell a death before the exec from one after. */
 int containers_step_ready(agent *a);
 /* Calls fn for every container (OnlineCPUMem refreshes their cpusets); fn must not add or remove containers. */
 typedef struct lc_instance lc_instance;

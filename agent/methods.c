@@ -147,11 +147,14 @@ static int get_oom_event(void *ctx, ttrpc_call *call, const ProtobufCMessage *re
 }
 
 /* After the sandbox teardown (agent/sandbox.c); call is NULL when the caller went away meanwhile. */
-static void sandbox_destroyed(agent *a, ttrpc_call *call) {
+static void sandbox_destroyed(agent *a, ttrpc_call *call, const kc_error *err) {
 	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
 
+	/* Powering off removes what the teardown could not: the host learns of it from the reply. */
 	log_info("DestroySandbox%s", a->pid1 ? ": powering off after the reply" : "");
-	if (call)
+	if (call && err)
+		ttrpc_call_fail_error(call, err);
+	else if (call)
 		ttrpc_call_reply(call, &empty.base);
 	if (a->pid1) {
 		a->poweroff_requested = true;

@@ -575,10 +575,18 @@ static int create_sandbox(void *ctx, ttrpc_call *call, const ProtobufCMessage *r
 
 /* ---- DestroySandbox ---- */
 
+/* Kill every container, wait (bounded) until their processes and cgroups are gone, then unmount what the
+ * sandbox and its containers mounted, in a helper, and only then reply: a host that sees OK may count on the
+ * guest being clean. */
+#define DESTROY_CGROUPS_MS 10000
+
 typedef struct teardown_job {
 	agent *agent;
 	ttrpc_call *call;
 	sandbox_destroyed_fn done;
+	bool created;    /* CreateSandbox had finished: its namespaces, resolv.conf and files go too */
+	kc_error cg_err; /* a container's cgroup that did not go (cg_failed) */
+	bool cg_failed;
 	size_t n;
 	char **keys;
 	unsigned *flags;
@@ -622,15 +630,76 @@ static int teardown_work(void *userdata, const stor_root *root, kc_error *err) {
 	return first;
 }
 
+/* The end: the reply names a cgroup that did not go; an unmount that failed is logged, as before (the mount
+ * namespace goes with the VM). */
+static void teardown_finish(teardown_job *t) {
+	sandbox *sb = t->agent->sandbox;
+	if (sb)
+		sandbox_reset(sb);
+	t->done(t->agent, t->call, t->cg_failed ? &t->cg_err : NULL);
+	teardown_job_free(t);
+}
+
 static void teardown_done(int result, const kc_error *err, void *userdata) {
 	teardown_job *t = userdata;
 	if (result < 0)
 		log_error("DestroySandbox teardown: %s", err->msg);
 	/* Every storage was unmounted, the containers' too (they were destroyed first). */
 	stor_registry_clear(&t->agent->sandbox->storages);
-	sandbox_reset(t->agent->sandbox);
-	t->done(t->agent, t->call);
-	teardown_job_free(t);
+	teardown_finish(t);
+}
+
+/* The storages as they are once the containers are gone (a create aborted meanwhile may have given some
+ * back), then the helper. Returns 1 while the helper runs, 0 when t is finished. */
+static int teardown_storages(teardown_job *t) {
+	agent *a = t->agent;
+	sandbox *sb = a->sandbox;
+	size_t i = 0;
+
+	if (!sb || (!t->created && sb->storages.n == 0)) {
+		teardown_finish(t);
+		return 0;
+	}
+	t->ns = sb->ns_bound;
+	t->resolv = sb->resolv_bound;
+	t->keys = calloc(sb->storages.n + 1, sizeof(*t->keys));
+	t->flags = calloc(sb->storages.n + 1, sizeof(*t->flags));
+	for (stor_entry *e = sb->storages.head; e && t->keys && t->flags; e = e->next, i++) {
+		t->keys[i] = strdup(e->key);
+		t->flags[i] = stor_driver_flags(e->driver);
+		t->n = i + 1;
+		if (!t->keys[i])
+			break;
+	}
+	int r = t->keys && t->flags && t->n == sb->storages.n && (t->n == 0 || t->keys[t->n - 1]) ? 0 : -ENOMEM;
+	if (r >= 0) {
+		r = storage_helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
+		if (r >= 0)
+			return 1;
+	}
+	/* Without a helper (or the memory for its list), still tear down what we can and let PID 1 power off:
+	 * better a stalled loop for a moment than a VM that never stops. */
+	log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
+	kc_error e = { 0 };
+	int result = r == -ENOMEM ? kc_error_set(&e, ENOMEM, "out of memory listing the storages")
+				  : storage_in_root(teardown_work, t, &e);
+	teardown_done(result, &e, t);
+	return 0;
+}
+
+static void teardown_containers_gone(agent *a, const kc_error *err, void *userdata) {
+	teardown_job *t = userdata;
+	/* The agent is stopping (its server is gone): no helper now; the mounts stay with the mount namespace. */
+	if (!a->server) {
+		teardown_job_free(t);
+		return;
+	}
+	if (err) {
+		log_error("DestroySandbox: %s", err->msg);
+		t->cg_err = *err;
+		t->cg_failed = true;
+	}
+	(void)teardown_storages(t);
 }
 
 static void teardown_cancel(ttrpc_call *call, void *userdata) {
@@ -641,46 +710,32 @@ static void teardown_cancel(ttrpc_call *call, void *userdata) {
 int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_error *err) {
 	sandbox *sb = a->sandbox;
 	_cleanup_(teardown_job_freep) teardown_job *t = NULL;
-	size_t i = 0;
 
 	/* Powering off under a running create or teardown helper would leave mounts nobody knows about. */
 	if (sb && (sb->state == SB_CREATING || sb->state == SB_DESTROYING))
 		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "DestroySandbox: the sandbox is being %s",
 					 sb->state == SB_CREATING ? "created" : "destroyed");
-	/* Containers first: their processes may use the sandbox's storages and namespaces. */
-	containers_destroy_all(a);
-	if (!sb || (sb->state != SB_CREATED && sb->storages.n == 0)) {
-		done(a, call);
-		return 0;
-	}
 	t = calloc(1, sizeof *t);
 	if (!t)
 		return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
-	*t = (teardown_job){ .agent = a, .call = call, .done = done, .ns = sb->ns_bound, .resolv = sb->resolv_bound };
-	t->keys = calloc(sb->storages.n + 1, sizeof(*t->keys));
-	t->flags = calloc(sb->storages.n + 1, sizeof(*t->flags));
-	if (!t->keys || !t->flags)
-		return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
-	for (stor_entry *e = sb->storages.head; e; e = e->next, i++) {
-		t->keys[i] = strdup(e->key);
-		t->flags[i] = stor_driver_flags(e->driver);
-		t->n = i + 1;
-		if (!t->keys[i])
-			return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
-	}
-	int r = storage_helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
+	*t = (teardown_job){ .agent = a, .call = call, .done = done, .created = sb && sb->state == SB_CREATED };
+	/* Containers first: their processes may use the sandbox's storages and namespaces. */
+	containers_destroy_all(a);
+	int r = containers_wait_gone(a, DESTROY_CGROUPS_MS, teardown_containers_gone, t);
+	if (r == -EBUSY)
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY,
+					 "DestroySandbox: another DestroySandbox is waiting for the containers");
 	if (r < 0) {
-		/* Without a helper, still tear down and let PID 1 power off: better a stalled loop for a moment
-		 * than a VM that never stops. */
-		kc_error e = { 0 };
-		log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
-		int result = storage_in_root(teardown_work, t, &e);
-		teardown_done(result, &e, TAKE_PTR(t));
-		return 0;
+		t->cg_failed = true;
+		kc_error_set(&t->cg_err, -r, "DestroySandbox: cannot wait for the containers' cgroups: %s", strerror(-r));
 	}
-	sb->state = SB_DESTROYING;
-	ttrpc_call_on_cancel(call, teardown_cancel, t);
-	TAKE_PTR(t);
+	teardown_job *job = TAKE_PTR(t);
+	if (r <= 0 && teardown_storages(job) == 0)
+		return 0; /* done already answered */
+	sb = a->sandbox;
+	if (sb)
+		sb->state = SB_DESTROYING;
+	ttrpc_call_on_cancel(call, teardown_cancel, job);
 	return TTRPC_PENDING;
 }
 

@@ -30,9 +30,12 @@
 #define SANDBOX_ID_MAX 256
 #define SANDBOX_HOSTNAME_MAX 64
 
-/* The sandbox's state is gone: DestroySandbox calls done(a, call) once the teardown has finished (at once when
- * there is nothing to tear down) and returns 0, or returns TTRPC_PENDING while a helper unmounts. */
-typedef void (*sandbox_destroyed_fn)(agent *a, ttrpc_call *call);
+/* The sandbox's state is gone: DestroySandbox kills every container, waits until their processes and cgroups
+ * are gone (at most 10 s), unmounts the storages in a helper, then calls done(a, call, err): err NULL when
+ * everything went, else it names a container's cgroup that is still there (the teardown went on all the same).
+ * Returns 0 when done was called at once, TTRPC_PENDING while it waits; call is NULL in done when the caller
+ * went away meanwhile. */
+typedef void (*sandbox_destroyed_fn)(agent *a, ttrpc_call *call, const kc_error *err);
 int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_error *err);
 
 /* Frees the state at agent exit. Mounts stay: they belong to the mount namespace, which outlives us only in

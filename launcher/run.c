@@ -22,6 +22,7 @@
 #include "agent.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "launcher/cli.h"
+#include "launcher/exec.h"
 #include "launcher/net.h"
 #include "launcher/qemu.h"
 #include "launcher/relay.h"
@@ -597,6 +598,15 @@ static int create_container(ttrpc_client *c, const run_opts *o, const run_plan *
 	return r < 0 ? -EIO : 0;
 }
 
+/* Before the container exists, so that an exec that finds the container finds the process to start from. */
+static int keep_process(const char *dir, const run_plan *plan) {
+	int r = exec_record_save(dir, RUN_CID, plan->spec->process);
+	if (r < 0)
+		fprintf(stderr, PROG ": keeping the container's process for `kata-launch exec` in %s: %s\n", dir,
+			strerror(-r));
+	return r;
+}
+
 int cmd_run(int argc, char **argv) {
 	run_opts o = {};
 	_cleanup_(run_plan_clear) run_plan plan = { .files_bind = -1 };
@@ -635,7 +645,7 @@ int cmd_run(int argc, char **argv) {
 	r = ttrpc_client_connect(api, &ctl);
 	if (r < 0)
 		fprintf(stderr, PROG ": connecting to %s: %s\n", api, strerror(-r));
-	else if ((r = create_container(ctl, &o, &plan)) >= 0) {
+	else if ((r = keep_process(dir, &plan)) >= 0 && (r = create_container(ctl, &o, &plan)) >= 0) {
 		relay_config rc = { .prog = PROG, .api = api, .container_id = RUN_CID, .exec_id = RUN_CID,
 				    .terminal = plan.terminal, .start_ns = start };
 		int k = plan.terminal ? relay_tty_raw() : 0;

@@ -17,7 +17,7 @@
 /* Every file kata-launch may leave in a state directory, so cleanup never needs to list it. */
 static const char *const state_files[] = {
 	"api.sock", "agent.sock", "qmp.sock", "console.log", "qemu.log", "daemon.log", "pid", "qemu.pid",
-	"virtiofsd.log",
+	"virtiofsd.log", "process.run", "process.run.tmp", /* launcher/exec.h: the record of run's container */
 };
 
 const char *state_root(void) {

@@ -2,7 +2,8 @@
  *   lock       flock'ed by the daemon for its whole life: the liveness test, immune to pid reuse
  *   pid        the daemon's pid          qemu.pid   QEMU's pid
  *   api.sock   the clients' socket       agent.sock QEMU's end of the agent channel
- *   qmp.sock   QMP                       console.log, qemu.log  guest console, QEMU's stderr */
+ *   qmp.sock   QMP                       console.log, qemu.log  guest console, QEMU's stderr
+ *   process.run  the process of run's container, for exec (launcher/exec.h) */
 #pragma once
 
 #include <stdbool.h>

@@ -832,7 +832,64 @@ static int op_step_init(lc_op *op, kc_error *err) {
 	return 0;
 }
 
-/* An exec'd process: EOF on the sync socket means it exec'd (its end was close-on-exec). */
+/* The name an exec'd process carries until its execve (exec_child sets it). execve renames the process only after
+ * it closed the close-on-exec fds, the sync socket among them, so one that is dead and still has this name at
+ * EOF died before its exec; under any other name it died after, and its status is WaitProcess's business. */
+#define EXEC_SETUP_COMM "lc-exec-setup"
+#define EXEC_EOF_SETTLE_MS 200
+
+/* 1 when pid is still called EXEC_SETUP_COMM, 0 when not (or gone). */
+static int comm_is_setup(pid_t pid) {
+	char path[64], comm[32] = "";
+	_cleanup_close_ int fd = -EBADF;
+	(void)snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, comm, sizeof comm - 1);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	return strcmp(comm, EXEC_SETUP_COMM) == 0;
+}
+
+/* EOF on the sync socket: the process exec'd (its end was close-on-exec), or it died during its setup without a
+ * word, which for an exec is mostly the OOM killer's doing (a container at its memory limit), named as such like
+ * a create's (init_exited_error). The zombie, our child until the caller reaps it, is looked at with WNOWAIT.
+ * A process between closing its fds and being renamed by execve, or between closing its fds and becoming a
+ * zombie, is a moment's state: it is polled for at most EXEC_EOF_SETTLE_MS. A process someone else reaped
+ * already cannot be told apart: it counts as exec'd. */
+static int exec_eof(lc_op *op, kc_error *err) {
+	siginfo_t si;
+	for (unsigned waited = 0;; waited++) {
+		si = (siginfo_t){ 0 };
+		if (op->pidfd < 0 || waitid((idtype_t)P_PIDFD, (id_t)op->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+			return 0;
+		bool setup = comm_is_setup(op->pid);
+		if (!setup)
+			return 0;
+		if (si.si_pid != 0)
+			break;
+		if (waited >= EXEC_EOF_SETTLE_MS)
+			return 0;
+		struct pollfd pfd = { .fd = op->pidfd, .events = POLLIN };
+		(void)poll(&pfd, 1, 1);
+	}
+	uint64_t kills;
+	bool killed = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
+	if (killed && si.si_status == SIGKILL && op->cgroup && op->has_oom_base &&
+	    lc_cgroup_oom_kills(op->cgroup, &kills) >= 0 && kills > op->oom_base)
+		return kc_error_set(err, ENOMEM, "exec: the process was OOM-killed during setup, before its exec: "
+				    "the container is at its memory limit (linux.resources.memory.limit)");
+	if (killed)
+		return kc_error_set(err, EINTR, "exec: the process was killed by signal %d (%s) during setup, before its exec",
+				    si.si_status, strsignal(si.si_status));
+	return kc_error_set(err, EIO, "exec: the process exited with status %d during setup, before its exec",
+			    si.si_status);
+}
+
+/* An exec'd process: EOF on the sync socket means it exec'd or died (exec_eof tells which). */
 static int op_step_exec(lc_op *op, kc_error *err) {
 	lc_sync_msg m;
 	int r = sync_recv_now(op->syncfd, &m);
@@ -845,7 +902,7 @@ static int op_step_exec(lc_op *op, kc_error *err) {
 		return error_from_msg(&m, "exec", err);
 	if (r != 0)
 		return kc_error_set(err, r < 0 ? -r : EBADMSG, "exec: waiting for the process to exec");
-	return 0;
+	return exec_eof(op, err);
 }
 
 int lc_op_step(lc_op *op, kc_error *err) {
@@ -1124,7 +1181,9 @@ static void relay_into_pidns(const lc_exec_args *a, int syncfd) {
 		(void)close(sfd);
 		return;
 	}
-	/* The runtime's EOF is the process's execve: the relay must not hold the sync socket. */
+	/* The runtime's EOF is the process's execve: the relay must not hold the sync socket, nor the setup's name,
+	 * which would make the runtime take it for a process still on its way to execve. */
+	(void)prctl(PR_SET_NAME, "lc-exec-relay", 0, 0, 0);
 	(void)close(syncfd);
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -1153,6 +1212,8 @@ static _noreturn_ void exec_child(const lc_exec_args *a, int syncfd, bool in_cgr
 
 	/* Dumpable off before the first setns: from then on the container could reach us through /proc. */
 	set_undumpable(syncfd);
+	/* Until execve renames it: how the runtime tells a death during setup from one after the exec (exec_eof). */
+	(void)prctl(PR_SET_NAME, EXEC_SETUP_COMM, 0, 0, 0);
 	syncfd = move_above(syncfd, a->preserve_fds);
 	nh.sock = move_above(nh.sock, a->preserve_fds);
 	nh.msg_fd = move_above(nh.msg_fd, a->preserve_fds);
@@ -1215,6 +1276,9 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return kc_error_set(err, errno, "socketpair: %s", strerror(errno));
 	op->syncfd = sv[0];
+	/* The OOM kills so far, to name one that takes the process before its exec (exec_eof). */
+	uint64_t oom_base = 0;
+	bool has_oom_base = a->cgroup && lc_cgroup_oom_kills(a->cgroup, &oom_base) >= 0;
 
 	lc_clone_args ca = {.flags = CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd, .exit_signal = SIGCHLD};
 	int pidns = (a->ns_flags & CLONE_NEWPID) ? a->target_pidfd : -1;
@@ -1259,6 +1323,9 @@ int lc_spawn_exec_begin(const lc_exec_args *a, lc_op **ret, kc_error *err) {
 	(void)close(sv[1]);
 	op->pid = pid;
 	op->pidfd = pidfd;
+	op->cgroup = a->cgroup;
+	op->has_oom_base = has_oom_base;
+	op->oom_base = oom_base;
 	op->phase = OP_WAIT_EXEC;
 	op->deadline_ns = deadline_in(LC_SYNC_TIMEOUT_MS);
 	if (notify) {

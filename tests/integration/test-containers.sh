@@ -99,6 +99,13 @@ frozen() {
 	grep -q '^frozen 1' "$(cgfile "$1" cgroup.events)"
 }
 
+# ctr_cgroups CID...: the cgroup directories of these containers that exist, in any hierarchy.
+ctr_cgroups() {
+	local cid d
+	for cid in "$@"; do
+		for d in /sys/fs/cgroup/kata/"$cid" /sys/fs/cgroup/*/kata/"$cid"; do [ -e "$d" ] && echo "$d"; done
+	done
+}
 cgroups_left() {
 	for d in /sys/fs/cgroup/kata /sys/fs/cgroup/*/kata /sys/fs/cgroup/unified/kata; do [ -e "$d" ] && echo "$d"; done
 }
@@ -443,14 +450,91 @@ suite() {
 	nothing_left "after the refusals"
 	[ "$(hostname)" = "$host_hostname" ] && pass "$P: host hostname untouched" || fail "$P: host hostname untouched" "$(hostname)"
 
-	# ---- DestroySandbox with a running container ----
+	# ---- an exec'd process that dies during its setup, before its exec, fails ExecProcess (not an OK and a
+	# status later): the container's cgroup is frozen behind the agent's back, so the process stops as it joins
+	# it; it is SIGKILLed there and the cgroup thawed. No OOM kill was counted, so the signal is named. ----
+	rootfs x1
+	create x1 '["sh","-c","read x"]' >/dev/null
+	ok "start x1" StartContainer '{"container_id":"x1"}'
+	fz=$(cgfile x1 freezer.state cgroup.freeze)
+	if [ "${fz##*/}" = freezer.state ]; then echo FROZEN >"$fz"; else echo 1 >"$fz"; fi
+	ctl ExecProcess '{"container_id":"x1","exec_id":"e1","process":{"Args":["true"],"Env":["PATH=/bin"],"Cwd":"/"}}' >"$dir/x1.out" &
+	xp=$!
+	sp=
+	for _ in $(seq 200); do sp=$(pgrep -x lc-exec-setup -P "$agent_pid") && break; sleep 0.05; done
+	[ -n "$sp" ] && kill -9 "$sp"
+	if [ "${fz##*/}" = freezer.state ]; then echo THAWED >"$fz"; else echo 0 >"$fz"; fi
+	wait "$xp"
+	rc=$?
+	[ -n "$sp" ] && [ "$rc" = 1 ] &&
+		grep -qF 'exec: the process was killed by signal 9 (Killed) during setup, before its exec' "$dir/x1.out" &&
+		pass "$P: an exec'd process killed during setup fails ExecProcess" ||
+		fail "$P: an exec'd process killed during setup fails ExecProcess" "pid=[$sp] rc=$rc: $(cat "$dir/x1.out")"
+	expect "the failed exec is not listed" NOT_FOUND 'e1' WaitProcess '{"container_id":"x1","exec_id":"e1"}'
+	ok "exec in x1 after that" ExecProcess '{"container_id":"x1","exec_id":"e2","process":{"Args":["true"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	v=$(wait_status x1 e2)
+	[ "$v" = 0 ] && pass "$P: x1's next exec exits 0" || fail "$P: x1's next exec exits 0" "$v"
+	ok "remove x1" RemoveContainer '{"container_id":"x1"}'
+
+	# ---- DestroySandbox with running containers: it answers once their processes and cgroups are gone ----
 	rootfs c10
+	rootfs c11
 	create c10 '["sleep","1000"]' >/dev/null
 	ok "start c10" StartContainer '{"container_id":"c10"}'
+	create c11 '["sh","-c","sleep 1000 & sleep 1000 & wait"]' >/dev/null
+	ok "start c11" StartContainer '{"container_id":"c11"}'
+	ok "exec sleeper in c11" ExecProcess '{"container_id":"c11","exec_id":"e1","process":{"Args":["sleep","1000"],"Env":["PATH=/bin"],"Cwd":"/"}}'
+	[ -n "$(cgfile c10 cgroup.procs)" ] && [ -n "$(cgfile c11 cgroup.procs)" ] && pass "$P: c10 and c11 have cgroups" ||
+		fail "$P: c10 and c11 have cgroups" "$(cgroups_left)"
 	ok "destroy sandbox" DestroySandbox '{}'
-	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
-	sleep 0.2
+	# No pause: the reply itself says the teardown is over.
+	c=$(ctr_cgroups c10 c11)
+	[ -z "$c" ] && pass "$P: the containers' cgroups are gone when DestroySandbox answers" ||
+		fail "$P: the containers' cgroups are gone when DestroySandbox answers" "$c"
 	nothing_left "after DestroySandbox"
+	expect "gone after destroy" NOT_FOUND 'not found' WaitProcess '{"container_id":"c10","exec_id":"c10"}'
+
+	# A process the agent does not know, put by someone else into a child of a container's cgroup in the v1 memory
+	# hierarchy only, is out of reach of the kill (cgroup.kill and the pids listing cover what is the container's)
+	# and keeps the cgroup busy. One that leaves 2 s into DestroySandbox: the answer (OK) comes after it, with the
+	# cgroup gone (an agent that answered once the container was killed would answer at once, cgroup still
+	# there). One that stays: DestroySandbox gives up on it (the 5 s rmdir retry, inside its 10 s bound) and
+	# names the cgroup.
+	if [ -d /sys/fs/cgroup/memory ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
+		for cid in c12 c13; do
+			rootfs $cid
+			create $cid '["sleep","1000"]' >/dev/null
+			ok "start $cid" StartContainer '{"container_id":"'$cid'"}'
+			mkdir /sys/fs/cgroup/memory/kata/$cid/intruder
+			sleep 1000 &
+			intruder=$!
+			echo "$intruder" >/sys/fs/cgroup/memory/kata/$cid/intruder/cgroup.procs
+			[ $cid = c12 ] && { sleep 2; kill -9 "$intruder"; } &
+			t0=$(date +%s%N)
+			out=$(ctl DestroySandbox '{}')
+			rc=$?
+			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+			left=$(ctr_cgroups $cid)
+			if [ $cid = c12 ]; then
+				wait "$intruder" 2>/dev/null
+				[ "$rc" = 0 ] && [ "$ms" -ge 1500 ] && [ -z "$left" ] &&
+					pass "$P: DestroySandbox answers once a slow leaver is gone, cgroup removed" ||
+					fail "$P: DestroySandbox answers once a slow leaver is gone, cgroup removed" \
+						"rc=$rc after $ms ms, left [$left]: $out"
+				continue
+			fi
+			[ "$rc" = 1 ] && grep -qF "container \`c13\`: remove cgroup /sys/fs/cgroup/memory/kata/c13" <<<"$out" &&
+				[ "$ms" -lt 10500 ] && pass "$P: DestroySandbox names a cgroup it cannot remove" ||
+				fail "$P: DestroySandbox names a cgroup it cannot remove" "rc=$rc after $ms ms: $out"
+			ok "Check after a failed teardown" Check '{}'
+			kill -9 "$intruder"
+			wait "$intruder" 2>/dev/null
+			for d in /sys/fs/cgroup/*/kata/c13/intruder /sys/fs/cgroup/*/kata/c13 /sys/fs/cgroup/*/kata; do
+				[ -d "$d" ] && rmdir "$d"
+			done
+		done
+		nothing_left "after the intruders are gone"
+	fi
 
 	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
 	kill -TERM "$agent_pid"

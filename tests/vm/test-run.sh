@@ -202,12 +202,45 @@ out=$(PTYDRIVE=signal timeout 150 python3 "$tmp/ptydrive.py" "$KL" run -t "$tmp/
 [ "$out" = "exit 10 cooked 1" ] && pass tty-signal-forwarded || fail tty-signal-forwarded "$out"
 
 # exec into a running container (run --name): output and exit code, stdin, a missing binary, a tty; then an
-# exec'd process tells the init to end, and run reports the init's exit code.
+# exec'd process tells the init to end, and run reports the init's exit code. The container runs as uid 1000 with
+# groups and an environment of its own, which exec starts from unless told otherwise.
 name=exec-$$
-timeout 300 "$KL" run --name "$name" "$tmp/bundle" -- sh -c \
+mkdir -p "$tmp/xbundle"
+python3 - "$tmp/bundle" "$tmp/xbundle" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1] + "/config.json"))
+c["root"]["path"] = sys.argv[1] + "/rootfs"
+p = c["process"]
+p["user"] = {"uid": 1000, "gid": 1000, "additionalGids": [10, 20]}
+p["env"] += ["GREETING=hello from the spec", "FOO=spec"]
+p["cwd"] = "/tmp"
+json.dump(c, open(sys.argv[2] + "/config.json", "w"))
+PY
+timeout 300 "$KL" run --name "$name" "$tmp/xbundle" -- sh -c \
 	'echo up; while [ ! -e /tmp/stop ]; do sleep 0.2; done; echo stopping; exit 7' </dev/null >"$tmp/ex.out" 2>"$tmp/ex.err" &
 runpid=$!
 for _ in $(seq 600); do grep -q up "$tmp/ex.out" 2>/dev/null && break; sleep 0.2; done
+ids='echo "$(id -u) $(id -g) [$(id -G)] $GREETING|$FOO|$NEW|$TERM $(pwd)"'
+out=$(timeout 60 "$KL" exec "$name" sh -c "$ids" </dev/null 2>&1)
+rc=$?
+[ "$rc" = 0 ] && [ "$out" = "1000 1000 [1000 10 20] hello from the spec|spec||xterm /tmp" ] &&
+	pass exec-container-identity || fail exec-container-identity "rc $rc: $out"
+out=$(timeout 60 "$KL" exec --user 0:0 -e FOO=override --env NEW=1 --cwd / "$name" sh -c "$ids" </dev/null 2>&1)
+rc=$?
+[ "$rc" = 0 ] && [ "$out" = "0 0 [0 10 20] hello from the spec|override|1|xterm /" ] &&
+	pass exec-user-env-cwd-override || fail exec-user-env-cwd-override "rc $rc: $out"
+out=$(timeout 60 "$KL" exec -u 2000 -w /bin "$name" sh -c "$ids" </dev/null 2>&1)
+rc=$?
+[ "$rc" = 0 ] && [ "$out" = "2000 1000 [1000 10 20] hello from the spec|spec||xterm /bin" ] &&
+	pass exec-uid-keeps-gid || fail exec-uid-keeps-gid "rc $rc: $out"
+out=$(timeout 60 "$KL" exec --user root "$name" true </dev/null 2>&1)
+rc=$?
+[ "$rc" = 2 ] && grep -q -- "--user .root.: expected UID" <<<"$out" && pass exec-user-name-refused ||
+	fail exec-user-name-refused "rc $rc: $out"
+out=$(timeout 60 "$KL" exec -w tmp "$name" true </dev/null 2>&1)
+rc=$?
+[ "$rc" = 2 ] && grep -q -- "--cwd .tmp.: must be an absolute path" <<<"$out" && pass exec-relative-cwd-refused ||
+	fail exec-relative-cwd-refused "rc $rc: $out"
 out=$(timeout 60 "$KL" exec "$name" -- sh -c 'echo in exec $(hostname); exit 9' </dev/null 2>&1)
 rc=$?
 [ "$rc" = 9 ] && [ "$out" = "in exec lcrun-test" ] && pass exec-output-exit-9 || fail exec-output-exit-9 "rc $rc: $out"
@@ -227,7 +260,8 @@ rc=$?
 out=$(timeout 60 "$KL" exec no-such-vm true </dev/null 2>&1)
 rc=$?
 [ "$rc" = 1 ] && grep -q "no running VM named .no-such-vm." <<<"$out" && pass exec-no-such-vm || fail exec-no-such-vm "rc $rc: $out"
-timeout 60 "$KL" exec "$name" touch /tmp/stop </dev/null
+# /tmp is root's: only a root exec may write there.
+timeout 60 "$KL" exec -u 0 "$name" touch /tmp/stop </dev/null
 wait "$runpid"
 rc=$?
 [ "$rc" = 7 ] && grep -q stopping "$tmp/ex.out" && pass exec-then-run-exit-7 || fail exec-then-run-exit-7 "rc $rc: $(cat "$tmp/ex.out" "$tmp/ex.err")"
