@@ -967,6 +967,9 @@ static int create_container(void *ctx, ttrpc_call *call, const ProtobufCMessage 
 		return r;
 	if (ctr_find(a, req->container_id) || creating(a, req->container_id))
 		return kc_error_set(err, EEXIST, "container `%s` already exists", req->container_id);
+	if (sandbox_destroying(a))
+		return kc_error_set_code(err, KC_FAILED_PRECONDITION, EBUSY, "container `%s`: the sandbox is being destroyed",
+					 req->container_id);
 	container_registry *reg = ctr_registry(a);
 	if (!reg)
 		return kc_error_set(err, ENOMEM, "out of memory");

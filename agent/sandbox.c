@@ -707,8 +707,13 @@ static void teardown_cancel(ttrpc_call *call, void *userdata) {
 	t->call = NULL;
 }
 
+bool sandbox_destroying(const agent *a) {
+	return a->sandbox && a->sandbox->state == SB_DESTROYING;
+}
+
 int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_error *err) {
-	sandbox *sb = a->sandbox;
+	/* Made if need be, so that the state can say "destroying" while the containers go. */
+	sandbox *sb = sandbox_get(a);
 	_cleanup_(teardown_job_freep) teardown_job *t = NULL;
 
 	/* Powering off under a running create or teardown helper would leave mounts nobody knows about. */

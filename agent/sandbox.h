@@ -37,6 +37,8 @@
  * went away meanwhile. */
 typedef void (*sandbox_destroyed_fn)(agent *a, ttrpc_call *call, const kc_error *err);
 int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_error *err);
+/* A DestroySandbox is under way: a new container would take references on storages being unmounted. */
+bool sandbox_destroying(const agent *a);
 
 /* Frees the state at agent exit. Mounts stay: they belong to the mount namespace, which outlives us only in
  * the standalone test setup. */

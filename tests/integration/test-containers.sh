@@ -511,8 +511,21 @@ suite() {
 			echo "$intruder" >/sys/fs/cgroup/memory/kata/$cid/intruder/cgroup.procs
 			[ $cid = c12 ] && { sleep 2; kill -9 "$intruder"; } &
 			t0=$(date +%s%N)
-			out=$(ctl DestroySandbox '{}')
-			rc=$?
+			if [ $cid = c12 ]; then
+				# A create while DestroySandbox waits would take references on what is being unmounted.
+				rootfs c14
+				ctl DestroySandbox '{}' >"$dir/destroy.out" 2>&1 &
+				dpid=$!
+				sleep 0.5
+				expect "CreateContainer while DestroySandbox waits" FAILED_PRECONDITION 'the sandbox is being destroyed' \
+					CreateContainer '{"container_id":"c14","OCI":'"$(spec c14 '["true"]')"'}'
+				wait "$dpid"
+				rc=$?
+				out=$(cat "$dir/destroy.out")
+			else
+				out=$(ctl DestroySandbox '{}')
+				rc=$?
+			fi
 			ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 			left=$(ctr_cgroups $cid)
 			if [ $cid = c12 ]; then
