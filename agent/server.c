@@ -32,9 +32,18 @@ typedef struct outbuf {
  * in a buffer of REPLY_KEEP_SIZE, and one such buffer is kept once written instead of freed. musl serves
  * allocations this large with mmap, so a fresh one per reply is an mmap, a page fault per 4 KiB and a munmap,
  * which under nested virtualisation cost the agent more than copying the data. One buffer bounds what is kept
- * (its pages are touched only as far as replies reach), whatever the number of containers. */
+ * (its pages are touched only as far as replies reach), whatever the number of containers. Data replies
+ * (ttrpc_call_data_buf) use the same buffers, their bytes at DATA_HEADROOM. */
 #define REPLY_KEEP_MIN (64u << 10)
-#define REPLY_KEEP_SIZE ((1u << 20) + 64u)
+#define DATA_HEADROOM 64u
+#define REPLY_KEEP_SIZE (DATA_HEADROOM + TTRPC_DATA_MAX)
+_Static_assert(DATA_HEADROOM >= TTRPC_DATA_HEADER_MAX, "room for the frame and message headers");
+_Static_assert(TTRPC_DATA_MAX + TTRPC_DATA_HEADER_MAX <= TTRPC_MAX_FRAME, "a data reply fits a frame");
+/* A 1 MiB reply written in one go instead of in the kernel's default ~200 KiB socket buffer's worth per
+ * wakeup: each partial write costs the agent an EPOLLOUT round trip and the host a wakeup per piece. The
+ * kernel doubles the value for its bookkeeping. It is a limit, not an allocation: only replies the host has
+ * not read yet occupy it, so a connection that reads as it goes holds no more than before. */
+#define CONN_SNDBUF (int)(REPLY_KEEP_SIZE + (64u << 10))
 
 typedef struct ttrpc_conn ttrpc_conn;
 
@@ -228,9 +237,9 @@ static int conn_flush(ttrpc_conn *c) {
 	return 0;
 }
 
-/* Queues one frame (owned buffer of cap bytes) and writes what the socket takes now. */
-static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
-	size_t off = 0;
+/* Queues one frame, bytes start..end of an owned buffer of cap bytes, and writes what the socket takes now. */
+static void conn_send_at(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t start, size_t end) {
+	size_t off = start;
 	if (c->broken) {
 		reply_buf_put(c->srv, frame, cap);
 		return;
@@ -238,9 +247,9 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 	if (!c->out_head) {
 		ssize_t w;
 		do
-			w = write(c->fd, frame, len);
+			w = write(c->fd, frame + start, end - start);
 		while (w < 0 && errno == EINTR);
-		if (w == (ssize_t)len) {
+		if (w == (ssize_t)(end - start)) {
 			reply_buf_put(c->srv, frame, cap);
 			return;
 		}
@@ -250,7 +259,7 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 			conn_mark_broken(c);
 			return;
 		}
-		off = w < 0 ? 0 : (size_t)w;
+		off += w < 0 ? 0 : (size_t)w;
 	}
 	outbuf *b = malloc(sizeof *b);
 	if (!b) {
@@ -258,8 +267,8 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 		conn_mark_broken(c);
 		return;
 	}
-	*b = (outbuf){ .frame = frame, .cap = cap, .len = len, .off = off };
-	c->out_bytes += len - off;
+	*b = (outbuf){ .frame = frame, .cap = cap, .len = end, .off = off };
+	c->out_bytes += end - off;
 	if (c->out_tail) {
 		c->out_tail->next = b;
 		c->out_tail = b;
@@ -267,6 +276,10 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 	}
 	c->out_head = c->out_tail = b;
 	conn_set_events(c);
+}
+
+static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
+	conn_send_at(c, frame, cap, 0, len);
 }
 
 static void send_status(ttrpc_conn *c, uint32_t stream_id, int code, const char *msg) {
@@ -293,6 +306,33 @@ void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp) {
 	else {
 		ttrpc_response_pack(call->stream_id, resp, frame);
 		conn_send(call->conn, frame, cap, len);
+	}
+	call_free(call);
+}
+
+uint8_t *ttrpc_call_data_buf(ttrpc_call *call) {
+	size_t cap;
+	uint8_t *buf = reply_buf_get(call->conn->srv, REPLY_KEEP_SIZE, &cap);
+	return buf ? buf + DATA_HEADROOM : NULL;
+}
+
+void ttrpc_call_data_buf_put(ttrpc_call *call, uint8_t *data) {
+	reply_buf_put(call->conn->srv, data - DATA_HEADROOM, REPLY_KEEP_SIZE);
+}
+
+void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size_t n) {
+	if (field < 1 || field > 15 || n > TTRPC_DATA_MAX) {
+		ttrpc_call_data_buf_put(call, data);
+		ttrpc_call_fail(call, KC_INTERNAL, "data reply of %zu bytes in field %u", n, field);
+		return;
+	}
+	if (n == 0) {
+		/* The empty message: a Response without payload, as ttrpc_call_reply() sends it. */
+		ttrpc_call_data_buf_put(call, data);
+		send_status(call->conn, call->stream_id, 0, NULL);
+	} else {
+		size_t hlen = ttrpc_response_data_header(call->stream_id, field, n, data);
+		conn_send_at(call->conn, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen, DATA_HEADROOM + n);
 	}
 	call_free(call);
 }
@@ -618,6 +658,14 @@ static int conn_new(ttrpc_server *s, int fd, bool serial, ttrpc_conn **ret) {
 	c->srv = s;
 	c->fd = fd;
 	c->serial = serial;
+	/* SO_SNDBUFFORCE passes net.core.wmem_max (the agent is root); a refusal (a vsock transport that sizes its
+	 * own buffers) leaves the default, which only costs round trips. */
+	if (!serial) {
+		int sz = CONN_SNDBUF;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz) < 0)
+			log_debug("SO_SNDBUF %d on connection fd %d: %m", sz, fd);
+	}
 	ttrpc_reader_init(&c->rd, s->limits.max_frame);
 	ev_timer_init(&c->serial_retry, s->loop, serial_retry, c);
 	int r = ev_io_add(s->loop, fd, serial ? EPOLLIN | EPOLLET : EPOLLIN, conn_io, c, "ttrpc connection", &c->io);

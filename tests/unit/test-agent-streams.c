@@ -39,6 +39,31 @@ void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp) {
 		call->wlen = ((const Grpc__WriteStreamResponse *)resp)->len;
 }
 
+/* Data replies lend a buffer that must come back exactly once, through a reply or a put. */
+static int lent;
+
+uint8_t *ttrpc_call_data_buf(ttrpc_call *call) {
+	uint8_t *b = malloc(TTRPC_DATA_MAX);
+	assert_non_null(b);
+	lent++;
+	return b;
+}
+
+void ttrpc_call_data_buf_put(ttrpc_call *call, uint8_t *data) {
+	lent--;
+	free(data);
+}
+
+void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size_t n) {
+	/* The field is ReadStreamResponse.data's. */
+	assert_int_equal(field, grpc__read_stream_response__descriptor.fields[0].id);
+	assert_true(n <= sizeof call->data);
+	call->answered = true;
+	memcpy(call->data, data, n);
+	call->len = n;
+	ttrpc_call_data_buf_put(call, data);
+}
+
 void ttrpc_call_fail(ttrpc_call *call, int code, const char *fmt, ...) {
 	call->answered = call->failed = true;
 	call->code = code;
@@ -70,6 +95,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+	assert_int_equal(lent, 0);
 	A.loop = ev_loop_free(A.loop);
 	return 0;
 }
