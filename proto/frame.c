@@ -283,7 +283,9 @@ int ttrpc_message_find_bytes(const uint8_t *msg, size_t len, uint32_t field, con
 
 	while (p < end) {
 		uint64_t key, v;
-		if (varint_get(&p, end, &key) < 0 || key >> 3 == 0 || key >> 3 > UINT32_MAX)
+		/* Field number 0 is invalid but protobuf-c skips it when its key is longer than a byte: so do we,
+		 * so that what protobuf-c decodes, this decodes too. */
+		if (varint_get(&p, end, &key) < 0 || key >> 3 > UINT32_MAX)
 			return -EBADMSG;
 		unsigned wire = (unsigned)(key & 7);
 		if (key >> 3 == field && wire != WIRE_LEN)
