@@ -1,6 +1,7 @@
 #define LOG_SOURCE "ttrpc"
 #include "agent/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -334,6 +335,85 @@ void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size
 		size_t hlen = ttrpc_response_data_header(call->stream_id, field, n, data);
 		conn_send_at(call->conn, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen, DATA_HEADROOM + n);
 	}
+	call_free(call);
+}
+
+/* Reads exactly n bytes that are known to wait in pipe fd. */
+static int read_promised(int fd, uint8_t *buf, size_t n) {
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The fallback of ttrpc_call_reply_pipe: bytes start.. of the frame (header at hdr, hlen bytes, then n data bytes
+ * from fd) read into a reply buffer and sent as usual. */
+static void reply_pipe_copy(ttrpc_call *call, const uint8_t *hdr, size_t hlen, int fd, size_t n, size_t start) {
+	ttrpc_conn *c = call->conn;
+	uint8_t *data = ttrpc_call_data_buf(call);
+	int r = data ? read_promised(fd, data, n) : -ENOMEM;
+	if (r < 0) {
+		/* The frame is promised or the bytes are gone: the session cannot go on. */
+		log_warn("reply of %zu bytes from a pipe: %s; dropping the connection", n, strerror(-r));
+		if (data)
+			ttrpc_call_data_buf_put(call, data);
+		conn_mark_broken(c);
+		return;
+	}
+	if (hlen)
+		memcpy(data - hlen, hdr, hlen);
+	conn_send_at(c, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen + start, DATA_HEADROOM + n);
+}
+
+void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
+	ttrpc_conn *c = call->conn;
+	uint8_t hbuf[TTRPC_DATA_HEADER_MAX];
+	size_t hlen, done = 0;
+	ssize_t w;
+
+	if (field < 1 || field > 15 || n == 0 || n > TTRPC_DATA_MAX) {
+		ttrpc_call_fail(call, KC_INTERNAL, "data reply of %zu bytes in field %u", n, field);
+		return;
+	}
+	hlen = ttrpc_response_data_header(call->stream_id, field, n, hbuf + sizeof hbuf);
+	const uint8_t *hdr = hbuf + sizeof hbuf - hlen;
+	/* Splicing needs the socket to ourselves: nothing queued ahead, and a socket (not the serial port). */
+	if (c->broken || c->serial || c->out_head) {
+		reply_pipe_copy(call, hdr, hlen, fd, n, 0);
+		call_free(call);
+		return;
+	}
+	do
+		w = send(c->fd, hdr, hlen, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN) {
+		log_debug("write to connection fd %d: %m", c->fd);
+		conn_mark_broken(c);
+		call_free(call);
+		return;
+	}
+	if (w < (ssize_t)hlen) {
+		reply_pipe_copy(call, hdr, hlen, fd, n, w < 0 ? 0 : (size_t)w);
+		call_free(call);
+		return;
+	}
+	while (done < n) {
+		ssize_t k = splice(fd, NULL, c->fd, NULL, n - done, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+	}
+	/* A full socket (EAGAIN), or a kernel or socket type that cannot splice (EINVAL): the rest is copied. A
+	 * failed socket shows again on that copy's write. */
+	if (done < n)
+		reply_pipe_copy(call, NULL, 0, fd, n - done, 0);
 	call_free(call);
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
@@ -105,6 +106,16 @@ static void reader_answer_eof(stream_reader *s) {
 static int reader_step(stream_reader *s, pending *p) {
 	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX), got = 0;
 	ssize_t n;
+	int avail;
+	/* Bytes waiting in a pipe go to the host without passing through the agent (spliced). A terminal cannot
+	 * splice, and an empty pipe may be at EOF, which only a read tells. */
+	if (!s->tty && ioctl(s->fd, FIONREAD, &avail) >= 0 && avail > 0) {
+		queue_unlink(&s->q, p);
+		ttrpc_call *call = p->call;
+		free(p);
+		ttrpc_call_reply_pipe(call, READ_STREAM_DATA_FIELD, s->fd, MIN((size_t)avail, want));
+		return 1;
+	}
 	/* The bytes go straight into the reply frame, which the server keeps from one reply to the next. */
 	uint8_t *buf = ttrpc_call_data_buf(p->call);
 	if (!buf)
