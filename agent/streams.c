@@ -101,8 +101,8 @@ static void reader_answer_eof(stream_reader *s) {
 		s->on_eof(s->userdata);
 }
 
-/* Reads for the oldest call until its len is filled or the pipe is empty. Returns 1 when that call was
- * answered, 0 when the pipe is empty for now. */
+/* Answers the oldest call with what the pipe holds, up to its len; a terminal is read until len is filled or
+ * nothing is left. Returns 1 when that call was answered, 0 when the stream is empty for now. */
 static int reader_step(stream_reader *s, pending *p) {
 	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX), got = 0;
 	ssize_t n;
