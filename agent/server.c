@@ -1,6 +1,7 @@
 #define LOG_SOURCE "ttrpc"
 #include "agent/server.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,9 +33,18 @@ typedef struct outbuf {
  * in a buffer of REPLY_KEEP_SIZE, and one such buffer is kept once written instead of freed. musl serves
  * allocations this large with mmap, so a fresh one per reply is an mmap, a page fault per 4 KiB and a munmap,
  * which under nested virtualisation cost the agent more than copying the data. One buffer bounds what is kept
- * (its pages are touched only as far as replies reach), whatever the number of containers. */
+ * (its pages are touched only as far as replies reach), whatever the number of containers. Data replies
+ * (ttrpc_call_data_buf) use the same buffers, their bytes at DATA_HEADROOM. */
 #define REPLY_KEEP_MIN (64u << 10)
-#define REPLY_KEEP_SIZE ((1u << 20) + 64u)
+#define DATA_HEADROOM 64u
+#define REPLY_KEEP_SIZE (DATA_HEADROOM + TTRPC_DATA_MAX)
+_Static_assert(DATA_HEADROOM >= TTRPC_DATA_HEADER_MAX, "room for the frame and message headers");
+_Static_assert(TTRPC_DATA_MAX + TTRPC_DATA_HEADER_MAX <= TTRPC_MAX_FRAME, "a data reply fits a frame");
+/* A 1 MiB reply written in one go instead of in the kernel's default ~200 KiB socket buffer's worth per
+ * wakeup: each partial write costs the agent an EPOLLOUT round trip and the host a wakeup per piece. The
+ * kernel doubles the value for its bookkeeping. It is a limit, not an allocation: only replies the host has
+ * not read yet occupy it, so a connection that reads as it goes holds no more than before. */
+#define CONN_SNDBUF (int)(REPLY_KEEP_SIZE + (64u << 10))
 
 typedef struct ttrpc_conn ttrpc_conn;
 
@@ -228,9 +238,9 @@ static int conn_flush(ttrpc_conn *c) {
 	return 0;
 }
 
-/* Queues one frame (owned buffer of cap bytes) and writes what the socket takes now. */
-static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
-	size_t off = 0;
+/* Queues one frame, bytes start..end of an owned buffer of cap bytes, and writes what the socket takes now. */
+static void conn_send_at(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t start, size_t end) {
+	size_t off = start;
 	if (c->broken) {
 		reply_buf_put(c->srv, frame, cap);
 		return;
@@ -238,9 +248,9 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 	if (!c->out_head) {
 		ssize_t w;
 		do
-			w = write(c->fd, frame, len);
+			w = write(c->fd, frame + start, end - start);
 		while (w < 0 && errno == EINTR);
-		if (w == (ssize_t)len) {
+		if (w == (ssize_t)(end - start)) {
 			reply_buf_put(c->srv, frame, cap);
 			return;
 		}
@@ -250,7 +260,7 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 			conn_mark_broken(c);
 			return;
 		}
-		off = w < 0 ? 0 : (size_t)w;
+		off += w < 0 ? 0 : (size_t)w;
 	}
 	outbuf *b = malloc(sizeof *b);
 	if (!b) {
@@ -258,8 +268,8 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 		conn_mark_broken(c);
 		return;
 	}
-	*b = (outbuf){ .frame = frame, .cap = cap, .len = len, .off = off };
-	c->out_bytes += len - off;
+	*b = (outbuf){ .frame = frame, .cap = cap, .len = end, .off = off };
+	c->out_bytes += end - off;
 	if (c->out_tail) {
 		c->out_tail->next = b;
 		c->out_tail = b;
@@ -267,6 +277,10 @@ static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
 	}
 	c->out_head = c->out_tail = b;
 	conn_set_events(c);
+}
+
+static void conn_send(ttrpc_conn *c, uint8_t *frame, size_t cap, size_t len) {
+	conn_send_at(c, frame, cap, 0, len);
 }
 
 static void send_status(ttrpc_conn *c, uint32_t stream_id, int code, const char *msg) {
@@ -294,6 +308,112 @@ void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp) {
 		ttrpc_response_pack(call->stream_id, resp, frame);
 		conn_send(call->conn, frame, cap, len);
 	}
+	call_free(call);
+}
+
+uint8_t *ttrpc_call_data_buf(ttrpc_call *call) {
+	size_t cap;
+	uint8_t *buf = reply_buf_get(call->conn->srv, REPLY_KEEP_SIZE, &cap);
+	return buf ? buf + DATA_HEADROOM : NULL;
+}
+
+void ttrpc_call_data_buf_put(ttrpc_call *call, uint8_t *data) {
+	reply_buf_put(call->conn->srv, data - DATA_HEADROOM, REPLY_KEEP_SIZE);
+}
+
+void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size_t n) {
+	if (field < 1 || field > 15 || n > TTRPC_DATA_MAX) {
+		ttrpc_call_data_buf_put(call, data);
+		ttrpc_call_fail(call, KC_INTERNAL, "data reply of %zu bytes in field %u", n, field);
+		return;
+	}
+	if (n == 0) {
+		/* The empty message: a Response without payload, as ttrpc_call_reply() sends it. */
+		ttrpc_call_data_buf_put(call, data);
+		send_status(call->conn, call->stream_id, 0, NULL);
+	} else {
+		size_t hlen = ttrpc_response_data_header(call->stream_id, field, n, data);
+		conn_send_at(call->conn, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen, DATA_HEADROOM + n);
+	}
+	call_free(call);
+}
+
+/* Reads exactly n bytes that are known to wait in pipe fd. */
+static int read_promised(int fd, uint8_t *buf, size_t n) {
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* The fallback of ttrpc_call_reply_pipe: bytes start.. of the frame (header at hdr, hlen bytes, then n data bytes
+ * from fd) read into a reply buffer and sent as usual. */
+static void reply_pipe_copy(ttrpc_call *call, const uint8_t *hdr, size_t hlen, int fd, size_t n, size_t start) {
+	ttrpc_conn *c = call->conn;
+	uint8_t *data = ttrpc_call_data_buf(call);
+	int r = data ? read_promised(fd, data, n) : -ENOMEM;
+	if (r < 0) {
+		/* The frame is promised or the bytes are gone: the session cannot go on. */
+		log_warn("reply of %zu bytes from a pipe: %s; dropping the connection", n, strerror(-r));
+		if (data)
+			ttrpc_call_data_buf_put(call, data);
+		conn_mark_broken(c);
+		return;
+	}
+	if (hlen)
+		memcpy(data - hlen, hdr, hlen);
+	conn_send_at(c, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen + start, DATA_HEADROOM + n);
+}
+
+void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
+	ttrpc_conn *c = call->conn;
+	uint8_t hbuf[TTRPC_DATA_HEADER_MAX];
+	size_t hlen, done = 0;
+	ssize_t w;
+
+	if (field < 1 || field > 15 || n == 0 || n > TTRPC_DATA_MAX) {
+		ttrpc_call_fail(call, KC_INTERNAL, "data reply of %zu bytes in field %u", n, field);
+		return;
+	}
+	hlen = ttrpc_response_data_header(call->stream_id, field, n, hbuf + sizeof hbuf);
+	const uint8_t *hdr = hbuf + sizeof hbuf - hlen;
+	/* Splicing needs the socket to ourselves: nothing queued ahead, and a socket (not the serial port). */
+	if (c->broken || c->serial || c->out_head) {
+		reply_pipe_copy(call, hdr, hlen, fd, n, 0);
+		call_free(call);
+		return;
+	}
+	do
+		w = send(c->fd, hdr, hlen, MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno != EAGAIN) {
+		log_debug("write to connection fd %d: %m", c->fd);
+		conn_mark_broken(c);
+		call_free(call);
+		return;
+	}
+	if (w < (ssize_t)hlen) {
+		reply_pipe_copy(call, hdr, hlen, fd, n, w < 0 ? 0 : (size_t)w);
+		call_free(call);
+		return;
+	}
+	while (done < n) {
+		ssize_t k = splice(fd, NULL, c->fd, NULL, n - done, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		done += (size_t)k;
+	}
+	/* A full socket (EAGAIN), or a kernel or socket type that cannot splice (EINVAL): the rest is copied. A
+	 * failed socket shows again on that copy's write. */
+	if (done < n)
+		reply_pipe_copy(call, NULL, 0, fd, n - done, 0);
 	call_free(call);
 }
 
@@ -618,6 +738,14 @@ static int conn_new(ttrpc_server *s, int fd, bool serial, ttrpc_conn **ret) {
 	c->srv = s;
 	c->fd = fd;
 	c->serial = serial;
+	/* SO_SNDBUFFORCE passes net.core.wmem_max (the agent is root); a refusal (a vsock transport that sizes its
+	 * own buffers) leaves the default, which only costs round trips. */
+	if (!serial) {
+		int sz = CONN_SNDBUF;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof sz) < 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz) < 0)
+			log_debug("SO_SNDBUF %d on connection fd %d: %m", sz, fd);
+	}
 	ttrpc_reader_init(&c->rd, s->limits.max_frame);
 	ev_timer_init(&c->serial_retry, s->loop, serial_retry, c);
 	int r = ev_io_add(s->loop, fd, serial ? EPOLLIN | EPOLLET : EPOLLIN, conn_io, c, "ttrpc connection", &c->io);

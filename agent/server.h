@@ -57,6 +57,22 @@ unsigned ttrpc_server_n_connections(const ttrpc_server *s);
 void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp);
 void ttrpc_call_fail(ttrpc_call *call, int code, const char *fmt, ...) _printf_(3, 4);
 void ttrpc_call_fail_error(ttrpc_call *call, const kc_error *err);
+/* Replies whose message is one bytes field (ReadStreamResponse.data), built where the bytes lie so that they
+ * are never copied in the agent: they go from the container's pipe into the frame, and from the frame into the
+ * socket. ttrpc_call_data_buf() lends a buffer for up to TTRPC_DATA_MAX bytes (NULL when out of memory); the
+ * caller fills it and answers with ttrpc_call_reply_data() (n 0 is the empty message), which frames the bytes
+ * in place and takes the buffer back, or returns it unused with ttrpc_call_data_buf_put(). */
+#define TTRPC_DATA_MAX (1u << 20)
+uint8_t *ttrpc_call_data_buf(ttrpc_call *call);
+void ttrpc_call_data_buf_put(ttrpc_call *call, uint8_t *data);
+void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size_t n);
+/* Answers with n (1..TTRPC_DATA_MAX) bytes that wait in pipe fd, as the reply message's one bytes field; the
+ * caller saw them there (FIONREAD) and is the pipe's only reader. On a socket with nothing queued they are
+ * spliced from the pipe into the socket, so the agent never copies them (unix sockets hand the pipe's pages over
+ * since Linux 6.5; other sockets copy inside the kernel). What the socket does not take at once is read out of
+ * the pipe into a reply buffer and queued: when this returns, none of the n bytes is left in the pipe, so the
+ * stream's next reply starts after them. */
+void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n);
 /* Called (then the call is freed by the server) when the connection goes away or the deadline passes. */
 void ttrpc_call_on_cancel(ttrpc_call *call, void (*fn)(ttrpc_call *call, void *userdata), void *userdata);
 const char *ttrpc_call_method(const ttrpc_call *call);

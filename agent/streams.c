@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
@@ -65,6 +66,10 @@ struct stream_reader {
 	queue q;
 };
 
+/* ReadStreamResponse's one field, `bytes data = 1` (agent.proto). */
+#define READ_STREAM_DATA_FIELD 1
+_Static_assert(STREAM_READ_MAX <= TTRPC_DATA_MAX, "a reply fits the lent buffer");
+
 static void reply_data(ttrpc_call *call, const uint8_t *data, size_t n) {
 	Grpc__ReadStreamResponse resp = GRPC__READ_STREAM_RESPONSE__INIT;
 	resp.data.data = (uint8_t *)data;
@@ -96,16 +101,24 @@ static void reader_answer_eof(stream_reader *s) {
 		s->on_eof(s->userdata);
 }
 
-/* Reads for the oldest call until its len is filled or the pipe is empty. Returns 1 when that call was
- * answered, 0 when the pipe is empty for now. */
+/* Answers the oldest call with what the pipe holds, up to its len; a terminal is read until len is filled or
+ * nothing is left. Returns 1 when that call was answered, 0 when the stream is empty for now. */
 static int reader_step(stream_reader *s, pending *p) {
-	/* One buffer for every read, kept: the loop is single-threaded and the reply is encoded before this
-	 * returns. A fresh allocation of up to 1 MiB per call is an mmap and its page faults each time with musl,
-	 * which under nested virtualisation cost more than the copy itself. */
-	static uint8_t *buf;
 	size_t want = MIN(MAX(p->len, (size_t)1), (size_t)STREAM_READ_MAX), got = 0;
 	ssize_t n;
-	if (!buf && !(buf = malloc(STREAM_READ_MAX)))
+	int avail;
+	/* Bytes waiting in a pipe go to the host without passing through the agent (spliced). A terminal cannot
+	 * splice, and an empty pipe may be at EOF, which only a read tells. */
+	if (!s->tty && ioctl(s->fd, FIONREAD, &avail) >= 0 && avail > 0) {
+		queue_unlink(&s->q, p);
+		ttrpc_call *call = p->call;
+		free(p);
+		ttrpc_call_reply_pipe(call, READ_STREAM_DATA_FIELD, s->fd, MIN((size_t)avail, want));
+		return 1;
+	}
+	/* The bytes go straight into the reply frame, which the server keeps from one reply to the next. */
+	uint8_t *buf = ttrpc_call_data_buf(p->call);
+	if (!buf)
 		return 0; /* tried again on the next readiness or read */
 	/* One read returns at most what the pipe holds; the writer refills it while we copy, so reading on
 	 * until EAGAIN carries several pipes' worth per reply and saves the round trips in between. An error or
@@ -124,10 +137,12 @@ static int reader_step(stream_reader *s, pending *p) {
 		queue_unlink(&s->q, p);
 		ttrpc_call *call = p->call;
 		free(p);
-		reply_data(call, buf, got);
+		ttrpc_call_reply_data(call, READ_STREAM_DATA_FIELD, buf, got);
 		return 1;
 	}
-	if (n < 0 && errno == EAGAIN) {
+	int e = errno;
+	ttrpc_call_data_buf_put(p->call, buf);
+	if (n < 0 && e == EAGAIN) {
 		if (s->exited && now_ns() >= s->drain_deadline) {
 			reader_answer_eof(s);
 			return 1;
@@ -136,8 +151,8 @@ static int reader_step(stream_reader *s, pending *p) {
 	}
 	/* 0: every writer closed. A pty master reads EIO once the slave's last holder is gone. Any other error
 	 * ends the stream too: nothing more can come from it. */
-	if (n < 0 && !(s->tty && errno == EIO))
-		log_warn("read from a container stream: %m; reporting EOF");
+	if (n < 0 && !(s->tty && e == EIO))
+		log_warn("read from a container stream: %s; reporting EOF", strerror(e));
 	reader_answer_eof(s);
 	return 1;
 }

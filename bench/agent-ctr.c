@@ -2,9 +2,10 @@
  *   exec SOCKET CID N         ExecProcess + WaitProcess of /bin/true in the running container CID, N times:
  *                             median, p99 and mean of the round trip (the outputs are drained afterwards,
  *                             untimed, so the agent forgets each process as the shim would make it)
- *   read SOCKET CID MIB ROUNDS BUSYBOX
+ *   read SOCKET CID MIB ROUNDS BUSYBOX [LEN]
  *                             ReadStdout throughput of `dd if=/dev/zero bs=1M count=MIB` exec'd in CID, one
- *                             1 MiB ReadStdout in flight (as the shim keeps one), against the same dd writing
+ *                             ReadStdout of LEN bytes (default 1 MiB, what the shim asks for) in flight (as the
+ *                             shim keeps one), against the same dd writing
  *                             into a pipe (of the container pipe's size) that this process reads directly
  *                             with 1 MiB reads, and through a relay process (the same three processes as the
  *                             agent's path); ROUNDS of each, interleaved, medians
@@ -24,6 +25,7 @@
 #include "common/util.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "launcher/ttrpc-client.h"
+#include "proto/frame.h"
 
 #define SERVICE "grpc.AgentService"
 #define TIMEOUT_NS (60LL * 1000000000LL)
@@ -79,19 +81,42 @@ static int wait_process(ttrpc_client *c, const char *cid, const char *eid, int *
 	return 0;
 }
 
-/* One Read call; returns the bytes it carried (0: EOF). */
+static uint32_t read_len = READ_LEN;
+
+/* One Read call; returns the bytes it carried (0: EOF). The reply is decoded where it lies, as a shim that
+ * hands the bytes on would want: the frame is read once, and data points at the bytes inside it. */
 static int64_t read_stream(ttrpc_client *c, const char *method, const char *cid, const char *eid) {
-	ProtobufCMessage *m = NULL;
 	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	uint8_t in[256], *frame = NULL;
+	const uint8_t *payload, *data;
+	size_t plen, dlen;
+	char *msg = NULL;
+	uint32_t stream;
+	int code = 0;
+
 	req.container_id = (char *)cid;
 	req.exec_id = (char *)eid;
-	req.len = READ_LEN;
-	int r = call(c, method, &req.base, &grpc__read_stream_response__descriptor, &m);
-	if (r < 0)
-		return r;
-	int64_t n = (int64_t)((Grpc__ReadStreamResponse *)m)->data.len;
-	protobuf_c_message_free_unpacked(m, NULL);
-	return n;
+	req.len = read_len;
+	size_t in_len = protobuf_c_message_get_packed_size(&req.base);
+	if (in_len > sizeof in)
+		return -EMSGSIZE;
+	(void)protobuf_c_message_pack(&req.base, in);
+	int r = ttrpc_client_send(c, SERVICE, method, in, in_len, TIMEOUT_NS, &stream);
+	if (r >= 0)
+		r = ttrpc_client_recv_frame(c, stream, TIMEOUT_NS + 1000000000LL, &code, &msg, &frame, &payload, &plen);
+	if (r < 0 || code != 0) {
+		fprintf(stderr, "%s: %s\n", method, r < 0 ? strerror(-r) : msg ? msg : "error");
+		free(msg);
+		free(frame);
+		return -EIO;
+	}
+	r = ttrpc_message_find_bytes(payload, plen, grpc__read_stream_response__descriptor.fields[0].id, &data, &dlen);
+	free(frame);
+	if (r < 0) {
+		fprintf(stderr, "%s: undecodable ReadStreamResponse\n", method);
+		return -EIO;
+	}
+	return (int64_t)dlen;
 }
 
 static uint64_t read_calls;
@@ -288,7 +313,7 @@ static int bench_read(ttrpc_client *c, const char *cid, unsigned mib, unsigned r
 	qsort(rel, rounds, sizeof *rel, cmp_double);
 	qsort(ratio, rounds, sizeof *ratio, cmp_double);
 	qsort(ratio_rel, rounds, sizeof *ratio_rel, cmp_double);
-	printf("read_stdout_mib %u x %u rounds\n", mib, rounds);
+	printf("read_stdout_mib %u x %u rounds, len %u\n", mib, rounds, read_len);
 	printf("read_stdout_mib_per_s %.0f (median; %llu ReadStdout calls per round, %.0f KiB each on average)\n",
 	       agent[rounds / 2], (unsigned long long)calls, (double)((uint64_t)mib << 10) / (double)calls);
 	printf("raw_pipe_mib_per_s %.0f (median)\n", raw[rounds / 2]);
@@ -307,12 +332,15 @@ int main(int argc, char **argv) {
 
 	uint64_t rounds = 0;
 	bool is_read = argc >= 2 && strcmp(argv[1], "read") == 0;
+	uint64_t len = READ_LEN;
 	if (argc < 5 || (strcmp(argv[1], "exec") != 0 && !is_read) || (is_read && argc < 7) ||
 	    parse_u64(argv[4], 10, &v) < 0 || v == 0 || v > 1000000 ||
-	    (is_read && (parse_u64(argv[5], 10, &rounds) < 0 || rounds == 0 || rounds > READ_ROUNDS_MAX))) {
-		fprintf(stderr, "usage: %s exec SOCKET CID N | read SOCKET CID MIB ROUNDS BUSYBOX\n", argv[0]);
+	    (is_read && (parse_u64(argv[5], 10, &rounds) < 0 || rounds == 0 || rounds > READ_ROUNDS_MAX)) ||
+	    (is_read && argc > 7 && (parse_u64(argv[7], 10, &len) < 0 || len == 0 || len > READ_LEN))) {
+		fprintf(stderr, "usage: %s exec SOCKET CID N | read SOCKET CID MIB ROUNDS BUSYBOX [LEN]\n", argv[0]);
 		return 2;
 	}
+	read_len = (uint32_t)len;
 	(void)signal(SIGPIPE, SIG_IGN);
 	int r = ttrpc_client_connect(argv[2], &c);
 	if (r < 0) {

@@ -4,7 +4,8 @@
 #   agent RSS with 0, 10 and 100 running containers (target: under 64 KiB of agent memory per container)
 #   ExecProcess+WaitProcess of /bin/true in a running container: median, p99 (EXEC_RUNS, default 200)
 #   ReadStdout throughput of READ_MIB (default 128) MiB from dd in the container, as a ratio of the same dd
-#   into a plain pipe on this machine (target at least 0.5), READ_ROUNDS (default 5) of each interleaved
+#   into a plain pipe on this machine (target at least 0.5), READ_ROUNDS (default 5) of each interleaved, each
+#   ReadStdout asking for READ_LEN bytes (default 1 MiB, as the shim; the baselines keep 1 MiB reads)
 # Usage: bench/agent-ctr.sh (make bench-agent builds what it needs first).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,7 @@ DRIVER=$BUILD/host/bench/agent-ctr
 EXEC_RUNS=${EXEC_RUNS:-200}
 READ_MIB=${READ_MIB:-128}
 READ_ROUNDS=${READ_ROUNDS:-5}
+READ_LEN=${READ_LEN:-1048576}
 
 [ "$(id -u)" = 0 ] || { echo "bench-agent: needs root (namespaces, cgroups)" >&2; exit 77; }
 for f in "$BUILD/kata-agent" "$KL" "$DRIVER"; do
@@ -86,7 +88,7 @@ printf 'agent_rss_kib_per_container %.1f (from 0 to 100; target < 64)\n' "$(echo
 # how fast the scheduler passes the data between dd, the agent and the reader; this says what the agent costs.
 ticks() { awk '{print $14 + $15}' "/proc/$agent_pid/stat"; }
 t0=$(ticks)
-"$DRIVER" read "$sock" "${p}2" "$READ_MIB" "$READ_ROUNDS" "$dir/bundle/rootfs/bin/busybox" || exit 1
+"$DRIVER" read "$sock" "${p}2" "$READ_MIB" "$READ_ROUNDS" "$dir/bundle/rootfs/bin/busybox" "$READ_LEN" || exit 1
 printf 'agent_cpu_ms_per_read_mib %.2f\n' "$(echo "($(ticks) - $t0) * 1000 / $(getconf CLK_TCK) / $READ_MIB / $READ_ROUNDS" | bc -l)"
 printf 'agent_rss_kib_after %d\n' "$(rss)"
 

@@ -1,5 +1,6 @@
 /* The agent's input path for one connection: the frame reader over arbitrarily split input, the
- * ttrpc.Request envelope, and the request message of whichever method the envelope names. The first input
+ * ttrpc.Request envelope, and the request message of whichever method the envelope names; for responses, the
+ * client's in-place decoding against protobuf-c's. The first input
  * byte picks the split size so the fuzzer explores partial reads too. */
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,27 @@ static void decode_request(const uint8_t *p, size_t len) {
 	ttrpc__request__free_unpacked(req, NULL);
 }
 
+/* The client's in-place decoding of a reply (ttrpc_message_find_bytes) against protobuf-c's: whatever protobuf-c
+ * decodes, it decodes too, to the same bytes. */
+static void decode_reply(const uint8_t *p, size_t len) {
+	const uint8_t *b;
+	size_t n;
+	Ttrpc__Response *resp = ttrpc__response__unpack(NULL, len, p);
+	if (resp) {
+		if (ttrpc_message_find_bytes(p, len, 2, &b, &n) < 0 || n != resp->payload.len ||
+		    (n && memcmp(b, resp->payload.data, n) != 0))
+			abort();
+		ttrpc__response__free_unpacked(resp, NULL);
+	}
+	Grpc__ReadStreamResponse *rs = grpc__read_stream_response__unpack(NULL, len, p);
+	if (rs) {
+		if (ttrpc_message_find_bytes(p, len, 1, &b, &n) < 0 || n != rs->data.len ||
+		    (n && memcmp(b, rs->data.data, n) != 0))
+			abort();
+		grpc__read_stream_response__free_unpacked(rs, NULL);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 	ttrpc_reader r;
 	if (size < 1)
@@ -54,6 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 				uint8_t *p = ttrpc_reader_take_payload(&r);
 				if (r.header.type == TTRPC_TYPE_REQUEST)
 					decode_request(p, r.header.length);
+				else if (r.header.type == TTRPC_TYPE_RESPONSE)
+					decode_reply(p, r.header.length);
 				free(p);
 			}
 		}

@@ -166,15 +166,23 @@ static void deliver(ttrpc_client *c) {
 
 /* Reads what is available and files every complete response under its stream. */
 static int pump(ttrpc_client *c) {
-	/* One client per thread: a static buffer, large enough that a 1 MiB reply takes a few reads. */
-	static _Thread_local uint8_t buf[256 * 1024];
-	ssize_t n = read(c->fd, buf, sizeof buf);
+	/* One client per thread: a static buffer for headers and small frames. The rest of a payload is read
+	 * straight into the frame: a 1 MiB ReadStdout reply is then copied once, by the kernel. */
+	static _Thread_local uint8_t buf[64 * 1024];
+	uint8_t *dst;
+	size_t gap = ttrpc_reader_payload_gap(&c->reader, &dst);
+	ssize_t n = gap > 0 ? read(c->fd, dst, gap) : read(c->fd, buf, sizeof buf);
 	if (n < 0 && errno != ECONNRESET)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	/* A peer that closed with our request unread resets the connection: the same as EOF for us. */
 	if (n <= 0) {
 		c->eof = true;
 		return -EPIPE;
+	}
+	if (gap > 0) {
+		if (ttrpc_reader_payload_add(&c->reader, (size_t)n) == TTRPC_READ_FRAME)
+			deliver(c);
+		return 0;
 	}
 	size_t off = 0;
 	while (off < (size_t)n) {
@@ -190,40 +198,38 @@ static int pump(ttrpc_client *c) {
 	return 0;
 }
 
-static int decode_response(const uint8_t *frame, size_t len, int *ret_code, char **ret_msg, uint8_t **ret_payload,
-			   size_t *ret_len) {
-	Ttrpc__Response *resp = ttrpc__response__unpack(NULL, len, frame);
-	if (!resp)
-		return -EBADMSG;
-	int code = resp->status ? resp->status->code : 0;
+/* A ttrpc.Response in place: the payload (field 2) is found where it lies in the frame instead of being copied
+ * out by protobuf-c; only a status (field 1, the failure path) is decoded by protobuf-c. */
+static int decode_response(const uint8_t *frame, size_t len, int *ret_code, char **ret_msg,
+			   const uint8_t **ret_payload, size_t *ret_len) {
+	const uint8_t *payload, *status;
+	size_t plen, slen;
+	int code = 0;
 	_cleanup_free_ char *msg = NULL;
-	_cleanup_free_ uint8_t *payload = NULL;
-	size_t plen = 0;
 
-	if (code != 0) {
-		msg = strdup(resp->status->message ? resp->status->message : "");
-		if (!msg)
-			goto oom;
-	} else if (resp->payload.len > 0) {
-		/* Taken over, not copied (up to 4 MiB per reply): protobuf-c's default allocator is malloc. */
-		payload = resp->payload.data;
-		plen = resp->payload.len;
-		resp->payload.data = NULL;
-		resp->payload.len = 0;
+	if (ttrpc_message_find_bytes(frame, len, 2, &payload, &plen) < 0 ||
+	    ttrpc_message_find_bytes(frame, len, 1, &status, &slen) < 0)
+		return -EBADMSG;
+	if (status) {
+		Google__Rpc__Status *st = google__rpc__status__unpack(NULL, slen, status);
+		if (!st)
+			return -EBADMSG;
+		code = st->code;
+		if (code != 0 && !(msg = strdup(st->message ? st->message : ""))) {
+			google__rpc__status__free_unpacked(st, NULL);
+			return -ENOMEM;
+		}
+		google__rpc__status__free_unpacked(st, NULL);
 	}
-	ttrpc__response__free_unpacked(resp, NULL);
 	*ret_code = code;
 	*ret_msg = TAKE_PTR(msg);
-	*ret_payload = TAKE_PTR(payload);
-	*ret_len = plen;
+	*ret_payload = code == 0 ? payload : NULL;
+	*ret_len = code == 0 ? plen : 0;
 	return 0;
-oom:
-	ttrpc__response__free_unpacked(resp, NULL);
-	return -ENOMEM;
 }
 
-int ttrpc_client_recv(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *ret_code, char **ret_msg,
-		      uint8_t **ret_payload, size_t *ret_len) {
+int ttrpc_client_recv_frame(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *ret_code, char **ret_msg,
+			    uint8_t **ret_frame, const uint8_t **ret_payload, size_t *ret_len) {
 	uint64_t deadline = wait_ns > 0 ? now_ns() + (uint64_t)wait_ns : 0;
 	outstanding *o;
 	int r;
@@ -258,8 +264,35 @@ int ttrpc_client_recv(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *re
 		}
 	}
 	r = decode_response(o->frame, o->len, ret_code, ret_msg, ret_payload, ret_len);
+	if (r >= 0)
+		*ret_frame = TAKE_PTR(o->frame);
 	drop_call(c, o);
 	return r;
+}
+
+int ttrpc_client_recv(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *ret_code, char **ret_msg,
+		      uint8_t **ret_payload, size_t *ret_len) {
+	uint8_t *frame = NULL;
+	const uint8_t *payload;
+	size_t len;
+	int r = ttrpc_client_recv_frame(c, stream, wait_ns, ret_code, ret_msg, &frame, &payload, &len);
+	if (r < 0)
+		return r;
+	/* The payload moves to the front of its frame, which becomes the caller's buffer: no second one. */
+	if (len > 0)
+		memmove(frame, payload, len);
+	else {
+		free(frame);
+		frame = NULL;
+	}
+	*ret_payload = frame;
+	*ret_len = len;
+	return 0;
+}
+
+/* The local wait of a call: its timeout plus a grace second, so that the server's own deadline answer wins. */
+static int64_t call_wait_ns(int64_t timeout_ns) {
+	return timeout_ns > 0 ? timeout_ns + 1000000000LL : 0;
 }
 
 int ttrpc_client_call_raw(ttrpc_client *c, const char *service, const char *method, const uint8_t *payload,
@@ -269,16 +302,17 @@ int ttrpc_client_call_raw(ttrpc_client *c, const char *service, const char *meth
 	int r = ttrpc_client_send(c, service, method, payload, payload_len, timeout_ns, &stream);
 	if (r < 0)
 		return r;
-	int64_t wait = timeout_ns > 0 ? timeout_ns + 1000000000LL : 0;
-	return ttrpc_client_recv(c, stream, wait, ret_code, ret_msg, ret_payload, ret_len);
+	return ttrpc_client_recv(c, stream, call_wait_ns(timeout_ns), ret_code, ret_msg, ret_payload, ret_len);
 }
 
 int ttrpc_client_call(ttrpc_client *c, const char *service, const char *method, const ProtobufCMessage *req,
 		      const ProtobufCMessageDescriptor *resp_desc, int64_t timeout_ns, ProtobufCMessage **ret_resp,
 		      int *ret_code, char **ret_msg) {
-	_cleanup_free_ uint8_t *in = NULL, *out = NULL;
+	_cleanup_free_ uint8_t *in = NULL, *frame = NULL;
 	_cleanup_free_ char *msg = NULL;
+	const uint8_t *out = NULL;
 	size_t in_len = 0, out_len = 0;
+	uint32_t stream;
 	int code, r;
 
 	if (req) {
@@ -292,7 +326,11 @@ int ttrpc_client_call(ttrpc_client *c, const char *service, const char *method, 
 			(void)protobuf_c_message_pack(req, in);
 		}
 	}
-	r = ttrpc_client_call_raw(c, service, method, in, in_len, timeout_ns, &out, &out_len, &code, &msg);
+	r = ttrpc_client_send(c, service, method, in, in_len, timeout_ns, &stream);
+	if (r < 0)
+		return r;
+	/* Unpacked from where it lies in the frame: no copy of the payload before protobuf-c's own. */
+	r = ttrpc_client_recv_frame(c, stream, call_wait_ns(timeout_ns), &code, &msg, &frame, &out, &out_len);
 	if (r < 0)
 		return r;
 	ProtobufCMessage *resp = NULL;

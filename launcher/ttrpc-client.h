@@ -38,6 +38,12 @@ int ttrpc_client_send(ttrpc_client *c, const char *service, const char *method, 
 int ttrpc_client_recv(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *ret_code, char **ret_msg,
 		      uint8_t **ret_payload, size_t *ret_len);
 
+/* ttrpc_client_recv() without moving the payload out of the frame it came in, for bulk replies decoded in place
+ * (ttrpc_message_find_bytes): *ret_frame is the received frame (caller frees; NULL when empty) and
+ * *ret_payload, *ret_len the payload inside it. */
+int ttrpc_client_recv_frame(ttrpc_client *c, uint32_t stream, int64_t wait_ns, int *ret_code, char **ret_msg,
+			    uint8_t **ret_frame, const uint8_t **ret_payload, size_t *ret_len);
+
 /* send + recv. The local wait is timeout_ns plus a grace second, so the server's own deadline answer wins. */
 int ttrpc_client_call_raw(ttrpc_client *c, const char *service, const char *method, const uint8_t *payload,
 			  size_t payload_len, int64_t timeout_ns, uint8_t **ret_payload, size_t *ret_len,

@@ -54,6 +54,15 @@ uint8_t *ttrpc_reader_take_payload(ttrpc_reader *r) {
 	return TAKE_PTR(r->payload);
 }
 
+size_t ttrpc_reader_payload_gap(const ttrpc_reader *r, uint8_t **ret_dst) {
+	if (!r->in_payload || r->skip > 0) {
+		*ret_dst = NULL;
+		return 0;
+	}
+	*ret_dst = r->payload + r->payload_len;
+	return r->header.length - r->payload_len;
+}
+
 static void start_frame(ttrpc_reader *r) {
 	r->hdr_len = 0;
 	r->payload_len = 0;
@@ -103,10 +112,8 @@ int ttrpc_reader_feed(ttrpc_reader *r, const uint8_t *buf, size_t len, size_t *r
 		size_t n = MIN(r->header.length - r->payload_len, len - used);
 		if (n > 0)
 			memcpy(r->payload + r->payload_len, buf + used, n);
-		r->payload_len += n;
 		used += n;
-		if (r->payload_len == r->header.length) {
-			start_frame(r);
+		if (ttrpc_reader_payload_add(r, n) == TTRPC_READ_FRAME) {
 			*ret_event = TTRPC_READ_FRAME;
 			*ret_consumed = used;
 			return 0;
@@ -114,6 +121,14 @@ int ttrpc_reader_feed(ttrpc_reader *r, const uint8_t *buf, size_t len, size_t *r
 	}
 	*ret_consumed = used;
 	return 0;
+}
+
+ttrpc_read_event ttrpc_reader_payload_add(ttrpc_reader *r, size_t n) {
+	r->payload_len += n;
+	if (r->payload_len < r->header.length)
+		return TTRPC_READ_MORE;
+	start_frame(r);
+	return TTRPC_READ_FRAME;
 }
 
 int ttrpc_frame_build(uint32_t stream_id, uint8_t type, const uint8_t *payload, size_t len, uint8_t **ret,
@@ -184,15 +199,30 @@ int ttrpc_response_build_raw(uint32_t stream_id, int code, const char *message, 
 	return pack_framed(stream_id, TTRPC_TYPE_RESPONSE, &resp.base, ret, ret_len);
 }
 
+static size_t varint_len(uint64_t v) {
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+static uint8_t *varint_put(uint8_t *p, uint64_t v) {
+	for (; v >= 0x80; v >>= 7)
+		*p++ = (uint8_t)(v & 0x7f) | 0x80;
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* Protobuf keys: field number << 3 | wire type. */
+enum { WIRE_VARINT = 0, WIRE_I64 = 1, WIRE_LEN = 2, WIRE_I32 = 5 };
+#define RESPONSE_PAYLOAD_KEY (2 << 3 | WIRE_LEN)
+
 /* A successful Response is only its payload field (2, bytes; no status): the envelope is written by hand so the
  * payload is packed once, straight into the frame, instead of into a buffer of its own that is then copied.
  * For a 64 KiB ReadStdout reply that is one allocation and one copy fewer. Byte for byte what protobuf-c
  * packs (test-frame compares the two). */
 static size_t response_envelope_len(size_t plen) {
-	size_t vlen = 1;
-	for (size_t v = plen; v >= 0x80; v >>= 7)
-		vlen++;
-	return plen ? 1 + vlen + plen : 0;
+	return plen ? 1 + varint_len(plen) + plen : 0;
 }
 
 int ttrpc_response_frame_size(const ProtobufCMessage *payload, size_t *ret_len) {
@@ -207,17 +237,88 @@ void ttrpc_response_pack(uint32_t stream_id, const ProtobufCMessage *payload, ui
 	size_t plen = payload ? protobuf_c_message_get_packed_size(payload) : 0;
 	if (plen) {
 		uint8_t *p = buf + TTRPC_HEADER_SIZE;
-		*p++ = 2 << 3 | 2; /* field 2, length-delimited */
-		for (size_t v = plen; ; v >>= 7) {
-			*p++ = (uint8_t)(v & 0x7f) | (v >= 0x80 ? 0x80 : 0);
-			if (v < 0x80)
-				break;
-		}
+		*p++ = RESPONSE_PAYLOAD_KEY;
+		p = varint_put(p, plen);
 		(void)protobuf_c_message_pack(payload, p);
 	}
 	ttrpc_header h = { .length = (uint32_t)response_envelope_len(plen), .stream_id = stream_id,
 			   .type = TTRPC_TYPE_RESPONSE, .flags = 0 };
 	ttrpc_header_encode(&h, buf);
+}
+
+size_t ttrpc_response_data_header(uint32_t stream_id, uint32_t field, size_t n, uint8_t *data) {
+	size_t msg = 1 + varint_len(n) + n;
+	size_t hlen = TTRPC_HEADER_SIZE + 1 + varint_len(msg) + 1 + varint_len(n);
+	uint8_t *p = data - hlen;
+	ttrpc_header h = { .length = (uint32_t)response_envelope_len(msg), .stream_id = stream_id,
+			   .type = TTRPC_TYPE_RESPONSE, .flags = 0 };
+	ttrpc_header_encode(&h, p);
+	p += TTRPC_HEADER_SIZE;
+	*p++ = RESPONSE_PAYLOAD_KEY;
+	p = varint_put(p, msg);
+	*p++ = (uint8_t)(field << 3 | WIRE_LEN);
+	(void)varint_put(p, n);
+	return hlen;
+}
+
+/* A varint of at most 10 bytes, as protobuf allows. */
+static int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *ret) {
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 70; shift += 7) {
+		if (*p == end)
+			return -EBADMSG;
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*ret = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+int ttrpc_message_find_bytes(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **ret, size_t *ret_len) {
+	const uint8_t *p = msg, *end = len ? msg + len : msg, *found = NULL; /* an empty msg may be NULL */
+	size_t found_len = 0;
+
+	while (p < end) {
+		uint64_t key, v;
+		/* Field number 0 is invalid but protobuf-c skips it when its key is longer than a byte: so do we,
+		 * so that what protobuf-c decodes, this decodes too. */
+		if (varint_get(&p, end, &key) < 0 || key >> 3 > UINT32_MAX)
+			return -EBADMSG;
+		unsigned wire = (unsigned)(key & 7);
+		if (key >> 3 == field && wire != WIRE_LEN)
+			return -EBADMSG;
+		switch (wire) {
+		case WIRE_VARINT:
+			if (varint_get(&p, end, &v) < 0)
+				return -EBADMSG;
+			break;
+		case WIRE_I64:
+		case WIRE_I32: {
+			size_t n = wire == WIRE_I64 ? 8 : 4;
+			if ((size_t)(end - p) < n)
+				return -EBADMSG;
+			p += n;
+			break;
+		}
+		case WIRE_LEN:
+			if (varint_get(&p, end, &v) < 0 || v > (uint64_t)(end - p))
+				return -EBADMSG;
+			if (key >> 3 == field) {
+				found = p;
+				found_len = (size_t)v;
+			}
+			p += v;
+			break;
+		default: /* groups (3, 4), which protobuf-c does not decode either, and the unused 6 and 7 */
+			return -EBADMSG;
+		}
+	}
+	*ret = found;
+	*ret_len = found_len;
+	return found ? 1 : 0;
 }
 
 int ttrpc_response_build(uint32_t stream_id, int code, const char *message, const ProtobufCMessage *payload,

@@ -61,6 +61,12 @@ bool ttrpc_reader_mid_header(const ttrpc_reader *r);
 bool ttrpc_reader_idle(const ttrpc_reader *r);
 /* Hands out the payload of the last TTRPC_READ_FRAME (caller frees). */
 uint8_t *ttrpc_reader_take_payload(ttrpc_reader *r);
+/* Reading straight into the payload, for a caller with bulk frames (a 1 MiB ReadStdout reply) that would
+ * otherwise read into a buffer of its own and have feed copy it: how many bytes of the current payload are
+ * still missing and where they go (0 when the reader is not inside a payload). */
+size_t ttrpc_reader_payload_gap(const ttrpc_reader *r, uint8_t **ret_dst);
+/* Counts n (<= the gap) bytes written there; TTRPC_READ_FRAME once the payload is whole, as from feed. */
+ttrpc_read_event ttrpc_reader_payload_add(ttrpc_reader *r, size_t n);
 
 /* Builds one whole frame (header + payload) in a new buffer. */
 int ttrpc_frame_build(uint32_t stream_id, uint8_t type, const uint8_t *payload, size_t len, uint8_t **ret,
@@ -74,6 +80,19 @@ int ttrpc_response_build(uint32_t stream_id, int code, const char *message, cons
  * size (-EMSGSIZE over the frame limit), then the frame packed into buf, which holds at least that. */
 int ttrpc_response_frame_size(const ProtobufCMessage *payload, size_t *ret_len);
 void ttrpc_response_pack(uint32_t stream_id, const ProtobufCMessage *payload, uint8_t *buf);
+/* A successful Response whose payload is a message made of one bytes field (ReadStreamResponse.data), framed
+ * where its n bytes already lie, so they are never copied: writes the frame header, the Response envelope and
+ * the field's key and length into the bytes just before data, and returns how many it wrote (at most
+ * TTRPC_DATA_HEADER_MAX; the caller sends from data minus that). field is 1..15 and 0 < n <= TTRPC_MAX_FRAME
+ * minus TTRPC_DATA_HEADER_MAX. Byte for byte what ttrpc_response_build() makes of the same message. */
+#define TTRPC_DATA_HEADER_MAX (TTRPC_HEADER_SIZE + 2 * (1 + 5))
+size_t ttrpc_response_data_header(uint32_t stream_id, uint32_t field, size_t n, uint8_t *data);
+/* Finds the last bytes (length-delimited) field `field` of an encoded message without copying it, walking
+ * and checking every field on the way. Returns 1 with *ret / *ret_len set, 0 when the message has no such
+ * field (*ret NULL, *ret_len 0), -EBADMSG for a truncated or malformed message or a field `field` of another
+ * wire type. */
+int ttrpc_message_find_bytes(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **ret, size_t *ret_len);
+
 /* Frames a ttrpc.Request for service/method with an encoded message; timeout_nano 0 leaves it out. */
 int ttrpc_request_build(uint32_t stream_id, const char *service, const char *method,
 			const ProtobufCMessage *payload, int64_t timeout_nano, uint8_t **ret, size_t *ret_len);

@@ -6,10 +6,17 @@
  *                                           "got hi\n" and EOF and the wait 7; prints "ok" or what differed
  *   containers-driver ADDR stdin CID N      N WriteStdin calls of 1 MiB (chunk k filled with 'A' + k % 26), each
  *                                           reply's len checked, then an empty write closes stdin
- *   containers-driver ADDR leave CID        WaitProcess and ReadStdout sent, then the connection closed */
+ *   containers-driver ADDR leave CID        WaitProcess and ReadStdout sent, then the connection closed
+ *   containers-driver ADDR readahead CID EID
+ *                                           like read, with READ_AHEAD ReadStdout calls of 1 MiB in flight and a
+ *                                           pause before each reply is taken, so the agent's replies fill the
+ *                                           socket (its splice from the pipe stops part way and the rest is
+ *                                           copied): the bytes to stdout in the order of the calls */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent.pb-c.h"
 #include "health.pb-c.h"
@@ -70,6 +77,48 @@ static int do_read(ttrpc_client *c, const char *method, const char *cid, const c
 		if (!n)
 			return 0;
 	}
+}
+
+#define READ_AHEAD 4
+
+static int send_read(ttrpc_client *c, const char *cid, const char *eid, uint32_t *ret) {
+	Grpc__ReadStreamRequest req = GRPC__READ_STREAM_REQUEST__INIT;
+	req.container_id = (char *)cid;
+	req.exec_id = (char *)eid;
+	req.len = 1u << 20;
+	return send_msg(c, SVC, "ReadStdout", &req.base, ret);
+}
+
+static int do_readahead(ttrpc_client *c, const char *cid, const char *eid) {
+	uint32_t s[READ_AHEAD];
+	bool eof = false;
+	for (size_t i = 0; i < READ_AHEAD; i++)
+		if (send_read(c, cid, eid, &s[i]) < 0)
+			return 1;
+	/* Replies come oldest call first; after EOF every call left is answered empty too. */
+	for (size_t k = 0, left = READ_AHEAD; left > 0; k++, left--) {
+		struct timespec pause = { .tv_nsec = 2 * 1000 * 1000 };
+		(void)nanosleep(&pause, NULL);
+		Grpc__ReadStreamResponse *resp = (Grpc__ReadStreamResponse *)recv_msg(
+			c, s[k % READ_AHEAD], 30 * SEC, &grpc__read_stream_response__descriptor, "readahead");
+		if (!resp)
+			return 1;
+		size_t n = resp->data.len;
+		if (n && eof) {
+			printf("readahead: %zu bytes after EOF\n", n);
+			return 1;
+		}
+		if (n)
+			fwrite(resp->data.data, 1, n, stdout);
+		protobuf_c_message_free_unpacked(&resp->base, NULL);
+		eof |= n == 0;
+		if (!eof) {
+			if (send_read(c, cid, eid, &s[k % READ_AHEAD]) < 0)
+				return 1;
+			left++;
+		}
+	}
+	return 0;
 }
 
 static int do_pending(ttrpc_client *c, const char *cid) {
@@ -187,6 +236,8 @@ int main(int argc, char **argv) {
 		return do_pending(c, argv[3]);
 	if (strcmp(argv[2], "stdin") == 0 && argc == 5)
 		return do_stdin(c, argv[3], atoi(argv[4]));
+	if (strcmp(argv[2], "readahead") == 0 && argc == 5)
+		return do_readahead(c, argv[3], argv[4]);
 	if (strcmp(argv[2], "leave") == 0)
 		return do_leave(c, argv[3]);
 	fprintf(stderr, "unknown mode `%s`\n", argv[2]);

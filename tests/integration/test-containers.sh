@@ -332,6 +332,18 @@ suite() {
 	[ "$(wait_status v2)" = 0 ] && pass "$P: 256 MiB writer = 0" || fail "$P: 256 MiB writer = 0" "status"
 	ok "remove v2" RemoveContainer '{"container_id":"v2"}'
 
+	# Four reads in flight and a slow reader: replies fill the socket, so the agent's splice from the pipe stops
+	# part way and the rest of each reply is copied and queued behind it.
+	rootfs v4
+	create v4 '["sh","-c","yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 67108864"]' >/dev/null
+	ok "start 64 MiB writer" StartContainer '{"container_id":"v4"}'
+	want=$(yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 67108864 | sha256sum | cut -d' ' -f1)
+	got=$("$DRIVER" "unix://$sock" readahead v4 v4 | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] && pass "$P: 64 MiB with four reads in flight arrives whole" ||
+		fail "$P: 64 MiB with four reads in flight arrives whole" "$got != $want"
+	[ "$(wait_status v4)" = 0 ] && pass "$P: 64 MiB writer = 0" || fail "$P: 64 MiB writer = 0" "status"
+	ok "remove v4" RemoveContainer '{"container_id":"v4"}'
+
 	rootfs v3
 	create v3 '["sh","-c","i=0; while [ $i -lt 20000 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done"]' >/dev/null
 	ok "start interleaved writer" StartContainer '{"container_id":"v3"}'

@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "agent.pb-c.h"
@@ -18,7 +20,7 @@
 #include "common/util.h"
 
 struct ttrpc_call {
-	bool answered, failed;
+	bool answered, failed, piped;
 	int code;
 	uint8_t data[1 << 17];
 	size_t len;
@@ -37,6 +39,41 @@ void ttrpc_call_reply(ttrpc_call *call, const ProtobufCMessage *resp) {
 		call->len = r->data.len;
 	} else if (resp->descriptor == &grpc__write_stream_response__descriptor)
 		call->wlen = ((const Grpc__WriteStreamResponse *)resp)->len;
+}
+
+/* Data replies lend a buffer that must come back exactly once, through a reply or a put. */
+static int lent;
+
+uint8_t *ttrpc_call_data_buf(ttrpc_call *call) {
+	uint8_t *b = malloc(TTRPC_DATA_MAX);
+	assert_non_null(b);
+	lent++;
+	return b;
+}
+
+void ttrpc_call_data_buf_put(ttrpc_call *call, uint8_t *data) {
+	lent--;
+	free(data);
+}
+
+void ttrpc_call_reply_data(ttrpc_call *call, uint32_t field, uint8_t *data, size_t n) {
+	/* The field is ReadStreamResponse.data's. */
+	assert_int_equal(field, grpc__read_stream_response__descriptor.fields[0].id);
+	assert_true(n <= sizeof call->data);
+	call->answered = true;
+	memcpy(call->data, data, n);
+	call->len = n;
+	ttrpc_call_data_buf_put(call, data);
+}
+
+/* The n bytes are promised: they must all be in the pipe. */
+void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
+	assert_int_equal(field, grpc__read_stream_response__descriptor.fields[0].id);
+	assert_true(n > 0 && n <= sizeof call->data);
+	call->answered = true;
+	call->piped = true;
+	assert_int_equal(read(fd, call->data, n), n);
+	call->len = n;
 }
 
 void ttrpc_call_fail(ttrpc_call *call, int code, const char *fmt, ...) {
@@ -70,6 +107,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+	assert_int_equal(lent, 0);
 	A.loop = ev_loop_free(A.loop);
 	return 0;
 }
@@ -116,6 +154,7 @@ static void test_len_caps_and_data_before_eof(void **state) {
 	assert_int_equal(stream_reader_read(s, &C[0], 4, &err), 0);
 	assert_int_equal(C[0].len, 4);
 	assert_memory_equal(C[0].data, "0123", 4);
+	assert_true(C[0].piped); /* bytes waiting in a pipe are spliced, not read by the agent */
 	assert_int_equal(stream_reader_read(s, &C[1], 100, &err), 0);
 	assert_int_equal(C[1].len, 6);
 	assert_int_equal(stream_reader_read(s, &C[2], 100, &err), 0);
@@ -285,12 +324,44 @@ static void test_write_to_gone_reader_fails(void **state) {
 	stream_writer_free(w);
 }
 
+/* A terminal cannot splice: its bytes are read into the lent reply buffer, len still caps a reply, and the
+ * master's EIO once the slave is gone is EOF. */
+static void test_tty_is_read(void **state) {
+	stream_reader *s;
+	kc_error err = { 0 };
+	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(m >= 0);
+	assert_int_equal(grantpt(m), 0);
+	assert_int_equal(unlockpt(m), 0);
+	int sl = open(ptsname(m), O_RDWR | O_NOCTTY | O_CLOEXEC);
+	assert_true(sl >= 0);
+	struct termios t;
+	assert_int_equal(tcgetattr(sl, &t), 0);
+	cfmakeraw(&t);
+	assert_int_equal(tcsetattr(sl, TCSANOW, &t), 0);
+	assert_int_equal(stream_reader_new(&A, m, true, NULL, NULL, &s), 0);
+	assert_int_equal(write(sl, "hello", 5), 5);
+	spin(50); /* the tty layer passes the bytes on from a worker */
+	assert_int_equal(stream_reader_read(s, &C[0], 3, &err), 0);
+	assert_false(C[0].piped);
+	assert_int_equal(C[0].len, 3);
+	assert_memory_equal(C[0].data, "hel", 3);
+	assert_int_equal(stream_reader_read(s, &C[1], 100, &err), 0);
+	assert_int_equal(C[1].len, 2);
+	assert_memory_equal(C[1].data, "lo", 2);
+	close(sl);
+	assert_int_equal(stream_reader_read(s, &C[2], 100, &err), 0);
+	assert_int_equal(C[2].len, 0);
+	stream_reader_free(s);
+}
+
 int main(void) {
 	(void)signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_waits_then_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_len_caps_and_data_before_eof, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pipe_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tty_is_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_follow_a_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_answers_pending_reads, setup, teardown),

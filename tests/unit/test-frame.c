@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.pb-c.h"
 #include "health.pb-c.h"
 #include "proto/frame.h"
 
@@ -217,6 +218,108 @@ static void test_frame_build_limit(void **state) {
 	assert_null(f);
 }
 
+/* A data reply framed in place (ReadStdout's path) is byte for byte the frame ttrpc_response_build() packs for
+ * the same ReadStreamResponse, across the varint boundaries of both lengths. */
+static void test_data_reply_matches_protobuf_c(void **state) {
+	static const size_t sizes[] = { 1, 2, 125, 126, 127, 128, 16379, 16380, 16381, 16382, 16383, 16384, 65536,
+					(1u << 20) };
+	uint8_t *buf = malloc(TTRPC_DATA_HEADER_MAX + (1u << 20));
+	assert_non_null(buf);
+	uint8_t *data = buf + TTRPC_DATA_HEADER_MAX;
+	for (size_t i = 0; i < (1u << 20); i++)
+		data[i] = (uint8_t)(i * 13);
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		Grpc__ReadStreamResponse m = GRPC__READ_STREAM_RESPONSE__INIT;
+		m.data.data = data;
+		m.data.len = sizes[i];
+		uint8_t *want;
+		size_t wlen;
+		assert_int_equal(ttrpc_response_build(7, 0, NULL, &m.base, &want, &wlen), 0);
+		size_t hlen = ttrpc_response_data_header(7, 1, sizes[i], data);
+		assert_true(hlen <= TTRPC_DATA_HEADER_MAX);
+		if (hlen + sizes[i] != wlen || memcmp(data - hlen, want, wlen) != 0)
+			fail_msg("%zu bytes: framed in place as %zu, packed as %zu bytes", sizes[i], hlen + sizes[i], wlen);
+		free(want);
+	}
+	free(buf);
+}
+
+static void test_find_bytes(void **state) {
+	const uint8_t *p;
+	size_t n;
+	/* Unknown fields of every wire type before it are skipped; the last occurrence wins, as in protobuf-c. */
+	static const uint8_t msg[] = { 0x10, 0x96, 0x01,			  /* 2: varint 150 */
+				       0x19, 1, 2, 3, 4, 5, 6, 7, 8,		  /* 3: fixed64 */
+				       0x25, 1, 2, 3, 4,			  /* 4: fixed32 */
+				       0x0a, 0x02, 'h', 'i',			  /* 1: "hi" */
+				       0x2a, 0x01, 'x',				  /* 5: bytes */
+				       0x0a, 0x03, 'a', 'b', 'c' };		  /* 1: "abc" */
+	assert_int_equal(ttrpc_message_find_bytes(msg, sizeof msg, 1, &p, &n), 1);
+	assert_int_equal(n, 3);
+	assert_memory_equal(p, "abc", 3);
+	assert_ptr_equal(p, msg + sizeof msg - 3);
+	Grpc__ReadStreamResponse *m = grpc__read_stream_response__unpack(NULL, sizeof msg, msg);
+	assert_non_null(m);
+	assert_int_equal(m->data.len, 3);
+	grpc__read_stream_response__free_unpacked(m, NULL);
+	assert_int_equal(ttrpc_message_find_bytes(msg, sizeof msg, 5, &p, &n), 1);
+	assert_int_equal(n, 1);
+	/* Absent, and the empty message (which may come as NULL). */
+	assert_int_equal(ttrpc_message_find_bytes(msg, sizeof msg, 6, &p, &n), 0);
+	assert_null(p);
+	assert_int_equal(n, 0);
+	assert_int_equal(ttrpc_message_find_bytes(NULL, 0, 1, &p, &n), 0);
+	/* Every cut through the message is refused, except the cuts between fields. */
+	static const size_t ends[] = { 3, 12, 17, 21, 24 };
+	for (size_t cut = 1; cut < sizeof msg; cut++) {
+		bool boundary = false;
+		for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+			boundary |= cut == ends[i];
+		int r = ttrpc_message_find_bytes(msg, cut, 1, &p, &n);
+		if (boundary ? r < 0 : r != -EBADMSG)
+			fail_msg("cut at %zu: %d", cut, r);
+	}
+	/* The field with another wire type, groups, an 11-byte varint. */
+	static const uint8_t wrong_type[] = { 0x08, 0x01 }, group[] = { 0x0b, 0x0c },
+			     long_varint[] = { 0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 };
+	assert_int_equal(ttrpc_message_find_bytes(wrong_type, sizeof wrong_type, 1, &p, &n), -EBADMSG);
+	assert_int_equal(ttrpc_message_find_bytes(group, sizeof group, 1, &p, &n), -EBADMSG);
+	assert_int_equal(ttrpc_message_find_bytes(long_varint, sizeof long_varint, 1, &p, &n), -EBADMSG);
+	/* A length past the end. */
+	static const uint8_t overrun[] = { 0x0a, 0x05, 'a', 'b' };
+	assert_int_equal(ttrpc_message_find_bytes(overrun, sizeof overrun, 1, &p, &n), -EBADMSG);
+}
+
+/* A caller reading the rest of a payload straight into the reader gets the same frame as one feeding it. */
+static void test_reader_direct_payload(void **state) {
+	ttrpc_reader r;
+	uint8_t *frame, *dst;
+	size_t len, used;
+	ttrpc_read_event ev;
+	uint8_t payload[1000];
+	for (size_t i = 0; i < sizeof payload; i++)
+		payload[i] = (uint8_t)i;
+	assert_int_equal(ttrpc_frame_build(3, TTRPC_TYPE_RESPONSE, payload, sizeof payload, &frame, &len), 0);
+	ttrpc_reader_init(&r, 0);
+	assert_int_equal(ttrpc_reader_payload_gap(&r, &dst), 0); /* no header yet */
+	assert_int_equal(ttrpc_reader_feed(&r, frame, TTRPC_HEADER_SIZE + 100, &used, &ev), 0);
+	assert_int_equal(ev, TTRPC_READ_MORE);
+	assert_int_equal(ttrpc_reader_payload_gap(&r, &dst), sizeof payload - 100);
+	memcpy(dst, frame + TTRPC_HEADER_SIZE + 100, 500);
+	assert_int_equal(ttrpc_reader_payload_add(&r, 500), TTRPC_READ_MORE);
+	assert_int_equal(ttrpc_reader_payload_gap(&r, &dst), sizeof payload - 600);
+	memcpy(dst, frame + TTRPC_HEADER_SIZE + 600, sizeof payload - 600);
+	assert_int_equal(ttrpc_reader_payload_add(&r, sizeof payload - 600), TTRPC_READ_FRAME);
+	assert_int_equal(r.header.stream_id, 3);
+	uint8_t *got = ttrpc_reader_take_payload(&r);
+	assert_memory_equal(got, payload, sizeof payload);
+	free(got);
+	assert_int_equal(ttrpc_reader_payload_gap(&r, &dst), 0);
+	assert_true(ttrpc_reader_idle(&r));
+	ttrpc_reader_reset(&r);
+	free(frame);
+}
+
 int main(void) {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_roundtrip),        cmocka_unit_test(test_golden_check_request),
@@ -224,6 +327,8 @@ int main(void) {
 		cmocka_unit_test(test_error_reply),             cmocka_unit_test(test_reader_split_input),
 		cmocka_unit_test(test_reader_oversize_skipped), cmocka_unit_test(test_reader_mid_header),
 		cmocka_unit_test(test_frame_build_limit),       cmocka_unit_test(test_reply_envelope_matches_protobuf_c),
+		cmocka_unit_test(test_data_reply_matches_protobuf_c), cmocka_unit_test(test_find_bytes),
+		cmocka_unit_test(test_reader_direct_payload),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
