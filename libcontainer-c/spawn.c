@@ -490,7 +490,8 @@ static void set_undumpable(int syncfd) {
 	}
 }
 
-static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd, bool unified_done) {
+static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_fd, int notify_fd, bool unified_done,
+				  bool maps_by_user) {
 	const lc_config *cfg = a->cfg;
 	const lc_process_config *p = cfg->process;
 	kc_error err = {0};
@@ -503,13 +504,13 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	notify_handoff nh = {.sock = -1, .msg_fd = -1};
 	sp.listener_cb = notify_send;
 	sp.userdata = &nh;
-	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container may ptrace
-	 * us or open /proc/1/{exe,fd,mem}. execve resets it for the container's own program. But the /proc/PID
-	 * files of a process that is not dumpable belong to root, and the runtime writes our id maps there: with
-	 * a new user namespace this waits for GO, which comes after the maps (as runc's nsexec does it), since an
-	 * unprivileged runtime could not open them otherwise. No process of the container exists before GO. */
-	bool maps_pending = cfg->clone_flags & CLONE_NEWUSER;
-	if (!maps_pending)
+	/* Not dumpable while we still hold host fds and the runtime's memory: nothing in the container (or in a
+	 * pid namespace we join) may ptrace us or open /proc/PID/{exe,fd,mem}. execve resets it for the
+	 * container's own program. But the /proc/PID files of a process that is not dumpable belong to root: an
+	 * unprivileged runtime could not write our id maps there. Only then does it wait for GO, which comes after
+	 * the maps (as runc's nsexec does it); such a runtime can be ptraced by its own user anyway, and so are
+	 * we until then. */
+	if (!maps_by_user)
 		set_undumpable(syncfd);
 	/* Into the cgroup first, while the runtime still writes our id maps and its directories are open here. A
 	 * failure is told once the runtime listens, after GO. */
@@ -534,7 +535,7 @@ static _noreturn_ void init_child(const lc_spawn_args *a, int syncfd, int state_
 	r = lc_sync_recv(syncfd, LC_SYNC_TIMEOUT_MS, &m);
 	if (r <= 0 || m.type != LC_SYNC_GO)
 		_exit(1);
-	if (maps_pending)
+	if (maps_by_user)
 		set_undumpable(syncfd);
 	if (cg_r < 0) {
 		kc_error_prefix(&cg_err, "put the container init into its cgroup");
@@ -639,6 +640,7 @@ typedef enum op_phase {
 	OP_HOOKS,       /* init: running prestart, then createRuntime, one hook at a time */
 	OP_WAIT_READY,  /* init: hooks done and GO sent; waiting for READY or ERROR */
 	OP_WAIT_EXEC,   /* exec: waiting for EOF (the process exec'd) or ERROR */
+	OP_EXEC_SETTLE, /* exec: EOF seen, the process neither renamed by execve nor dead yet (exec_eof) */
 	OP_DONE,
 	OP_FAILED,
 } op_phase;
@@ -649,6 +651,7 @@ struct lc_op {
 	pid_t pid;
 	int pidfd;
 	uint64_t deadline_ns;
+	uint64_t settle_until_ns; /* OP_EXEC_SETTLE */
 	/* init with hooks */
 	const lc_config *cfg;
 	int state_wr;
@@ -674,6 +677,8 @@ static uint64_t deadline_in(uint64_t ms) {
 int lc_op_fd(const lc_op *op) {
 	if (op->phase == OP_HOOKS && op->hook.pidfd >= 0)
 		return op->hook.pidfd;
+	if (op->phase == OP_EXEC_SETTLE)
+		return op->pidfd; /* readable once it is dead */
 	return op->phase == OP_DONE || op->phase == OP_FAILED ? -1 : op->syncfd;
 }
 
@@ -858,23 +863,25 @@ static int comm_is_setup(pid_t pid) {
  * word, which for an exec is mostly the OOM killer's doing (a container at its memory limit), named as such like
  * a create's (init_exited_error). The zombie, our child until the caller reaps it, is looked at with WNOWAIT.
  * A process between closing its fds and being renamed by execve, or between closing its fds and becoming a
- * zombie, is a moment's state: it is polled for at most EXEC_EOF_SETTLE_MS. A process someone else reaped
- * already cannot be told apart: it counts as exec'd. */
+ * zombie, is a moment's state: -EAGAIN, and the op waits in OP_EXEC_SETTLE for its pidfd or a 1 ms deadline,
+ * for at most EXEC_EOF_SETTLE_MS in all, then counts it as exec'd. A process someone else reaped already cannot be
+ * told apart: it counts as exec'd. */
 static int exec_eof(lc_op *op, kc_error *err) {
-	siginfo_t si;
-	for (unsigned waited = 0;; waited++) {
-		si = (siginfo_t){ 0 };
-		if (op->pidfd < 0 || waitid((idtype_t)P_PIDFD, (id_t)op->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+	siginfo_t si = { 0 };
+	if (op->pidfd < 0 || waitid((idtype_t)P_PIDFD, (id_t)op->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return 0;
+	if (!comm_is_setup(op->pid))
+		return 0;
+	if (si.si_pid == 0) {
+		uint64_t now = now_ns();
+		if (op->phase != OP_EXEC_SETTLE) {
+			op->phase = OP_EXEC_SETTLE;
+			op->settle_until_ns = now + EXEC_EOF_SETTLE_MS * 1000000ull;
+		}
+		if (now >= op->settle_until_ns)
 			return 0;
-		bool setup = comm_is_setup(op->pid);
-		if (!setup)
-			return 0;
-		if (si.si_pid != 0)
-			break;
-		if (waited >= EXEC_EOF_SETTLE_MS)
-			return 0;
-		struct pollfd pfd = { .fd = op->pidfd, .events = POLLIN };
-		(void)poll(&pfd, 1, 1);
+		op->deadline_ns = MIN(now + 1000000ull, op->settle_until_ns);
+		return -EAGAIN;
 	}
 	uint64_t kills;
 	bool killed = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
@@ -920,7 +927,8 @@ int lc_op_step(lc_op *op, kc_error *err) {
 		r = op_step_init(op, err);
 		break;
 	case OP_WAIT_EXEC:
-		r = op_step_exec(op, err);
+	case OP_EXEC_SETTLE:
+		r = op->phase == OP_WAIT_EXEC ? op_step_exec(op, err) : exec_eof(op, err);
 		if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
 			return op_fail(op, false, r); /* it exits 126/127/1 by itself */
 		break;
@@ -1017,28 +1025,26 @@ static pid_t clone_init(const lc_spawn_args *a, int pidns, int *pidfd, bool *ret
 		.exit_signal = SIGCHLD,
 	};
 	bool pure_v2 = a->cgroup && lc_cgroup_get_layout(a->cgroup)->mode == LC_CGROUP_V2;
-	if (a->cgroup && !pure_v2 && (ca.flags & CLONE_NEWCGROUP)) {
-		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
-		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
-	}
+	bool new_cgns = a->cgroup && (ca.flags & CLONE_NEWCGROUP);
+	ca.flags &= ~(uint64_t)(new_cgns ? CLONE_NEWCGROUP : 0);
+	bool placed_everywhere = false;
+	pid_t pid = -1;
 	int cgfd = a->cgroup ? lc_cgroup_unified_fd(a->cgroup) : -1;
 	if (cgfd >= 0) {
 		lc_clone_args cca = ca;
-		cca.flags |= CLONE_INTO_CGROUP;
+		cca.flags |= CLONE_INTO_CGROUP | (new_cgns && pure_v2 ? CLONE_NEWCGROUP : 0);
 		cca.cgroup = (uint64_t)cgfd;
-		pid_t pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
+		pid = clone_in_pidns(&cca, pidns, CLONE_NEWPID);
 		/* Kernels before 5.7 (E2BIG/EINVAL), or a cgroup that is not a valid leaf (EBUSY/EOPNOTSUPP): the
 		 * child's cgroup.procs write after a plain clone says which. */
-		if (pid >= 0) {
-			*ret_unified_done = true;
-			return pid;
-		}
+		*ret_unified_done = pid >= 0;
+		placed_everywhere = pid >= 0 && pure_v2;
 	}
-	if (a->cgroup && (ca.flags & CLONE_NEWCGROUP)) {
-		ca.flags &= ~(uint64_t)CLONE_NEWCGROUP;
+	if (pid < 0)
+		pid = clone_in_pidns(&ca, pidns, CLONE_NEWPID);
+	if (new_cgns && !placed_everywhere)
 		*ret_go |= LC_GO_UNSHARE_CGROUPNS;
-	}
-	return clone_in_pidns(&ca, pidns, CLONE_NEWPID);
+	return pid;
 }
 
 /* In the runtime right after the clone: id maps, the listener message, then GO. (The init enters its cgroup
@@ -1116,6 +1122,8 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 	op->syncfd = sv[0];
 
 	bool unified_done = false;
+	/* An unprivileged runtime writes our id maps as its user (init_child). */
+	bool maps_by_user = (cfg->clone_flags & CLONE_NEWUSER) && geteuid() != 0;
 	int64_t go = 0;
 	pid_t pid = clone_init(a, pidns, &pidfd, &unified_done, &go);
 	if (pid < 0) {
@@ -1128,7 +1136,7 @@ int lc_spawn_init_begin(const lc_spawn_args *a, lc_op **ret, kc_error *err) {
 			(void)close(op->state_wr);
 		if (notify_wr >= 0)
 			(void)close(notify_wr);
-		init_child(a, sv[1], state_rd, notify_rd, unified_done);
+		init_child(a, sv[1], state_rd, notify_rd, unified_done, maps_by_user);
 	}
 	(void)close(sv[1]);
 	notify_rd = safe_close(notify_rd);

@@ -125,7 +125,9 @@ int lc_state_cgroup_open(const lc_state *s, lc_cgroup **ret, kc_error *err) {
 	int r = lc_cgroup_layout_detect(NULL, &l, err);
 	if (r < 0)
 		return r;
-	r = lc_cgroup_open(l, s->cgroup_path, 0, ret, err);
+	/* An unprivileged caller has a cgroup only where it was delegated one, and never a device policy (as at
+	 * create). */
+	r = lc_cgroup_open(l, s->cgroup_path, geteuid() != 0 ? LC_CGROUP_NO_DEVICES : 0, ret, err);
 	if (r < 0)
 		return kc_error_prefix(err, "container `%s`", s->id);
 	return 0;

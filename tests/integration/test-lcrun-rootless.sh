@@ -130,6 +130,13 @@ if [ $ok = 1 ] && in_deleg create --bundle "$bundle" "$c" </dev/null >/dev/null 
 	if [ "$got" = "$want" ] && [ "$pids" = 20 ] && [ "$mem" = 67108864 ] && [ "$owner" = nobody ]; then
 		pass "rootless in a delegated cgroup: the init in /$deleg/ctr in all $want hierarchies, pids and memory limits"
 	else fail "rootless in a delegated cgroup" "in $got of $want: $(cat "/proc/$pid/cgroup" | tr '\n' ' ') pids.max=$pids mem=$mem owner=$owner"; fi
+	# update, device rules included (a rootless container has no device policy: they are not written).
+	echo '{"pids": {"limit": 30}, "devices": [{"allow": false, "access": "rwm"}]}' >"$scratch/res.json"
+	chmod a+r "$scratch/res.json"
+	if nb update --resources "$scratch/res.json" "$c" 2>"$scratch/err" &&
+	   [ "$(cat /sys/fs/cgroup/pids/$deleg/ctr/pids.max /sys/fs/cgroup/$deleg/ctr/pids.max 2>/dev/null)" = 30 ]; then
+		pass "rootless update in a delegated cgroup: pids limit written, device rules left out"
+	else fail "rootless update in a delegated cgroup" "$(cat "$scratch/err")"; fi
 	nb kill "$c" KILL
 	for _ in $(seq 50); do [ "$(nb state "$c" | jq -r .status)" = stopped ] && break; sleep 0.1; done
 	in_deleg delete "$c" 2>"$scratch/err" || fail "rootless delete in a delegated cgroup" "$(cat "$scratch/err")"
