@@ -53,7 +53,10 @@ typedef struct sandbox {
 	bool ns_bound, resolv_bound;
 	stor_registry storages; /* the sandbox's and its containers' storages, by mount point */
 	storage_batch *inflight; /* batches whose helpers mount or unmount (agent/storage-batch.h) */
+	struct teardown_job *teardown; /* a DestroySandbox waiting for those batches */
 } sandbox;
+
+static struct teardown_job *teardown_job_free(struct teardown_job *t);
 
 /* What the create helper got done, written by it and read by the agent after it exited. A mark is set before
  * the step, so a helper killed inside the mount call is covered too (undoing a step that did not happen is
@@ -113,6 +116,8 @@ static void sandbox_reset(sandbox *sb) {
 void sandbox_free(agent *a) {
 	if (!a->sandbox)
 		return;
+	/* The agent is stopping: no helper now; the mounts stay with the mount namespace. */
+	teardown_job_free(TAKE_PTR(a->sandbox->teardown));
 	sandbox_reset(a->sandbox);
 	stor_registry_clear(&a->sandbox->storages);
 	a->sandbox = mfree(a->sandbox);
@@ -591,11 +596,13 @@ typedef struct teardown_job {
 	char **keys;
 	unsigned *flags;
 	bool ns, resolv;
+	ev_timer inflight_poll; /* armed while storages are still mounted or unmounted by helpers */
 } teardown_job;
 
 static teardown_job *teardown_job_free(teardown_job *t) {
 	if (!t)
 		return NULL;
+	ev_timer_disarm(&t->inflight_poll);
 	for (size_t i = 0; i < t->n && t->keys; i++)
 		free(t->keys[i]);
 	free(t->keys);
@@ -672,19 +679,50 @@ static int teardown_storages(teardown_job *t) {
 			break;
 	}
 	int r = t->keys && t->flags && t->n == sb->storages.n && (t->n == 0 || t->keys[t->n - 1]) ? 0 : -ENOMEM;
+	if (r < 0) {
+		/* Nothing unmounted: the registry keeps what is still mounted, and the call says so. */
+		kc_error_set(&t->cg_err, ENOMEM, "DestroySandbox: out of memory listing the storages: they stay mounted");
+		t->cg_failed = true;
+		teardown_finish(t);
+		return 0;
+	}
 	if (r >= 0) {
 		r = storage_helper_run(a, "DestroySandbox", teardown_work, t, TEARDOWN_TIMEOUT_MS, teardown_done, t);
 		if (r >= 0)
 			return 1;
 	}
-	/* Without a helper (or the memory for its list), still tear down what we can and let PID 1 power off:
-	 * better a stalled loop for a moment than a VM that never stops. */
+	/* Without a helper, still tear down and let PID 1 power off: better a stalled loop for a moment than a VM
+	 * that never stops. */
 	log_warn("DestroySandbox: cannot start a helper (%s): tearing down inline", strerror(-r));
 	kc_error e = { 0 };
-	int result = r == -ENOMEM ? kc_error_set(&e, ENOMEM, "out of memory listing the storages")
-				  : storage_in_root(teardown_work, t, &e);
+	int result = storage_in_root(teardown_work, t, &e);
 	teardown_done(result, &e, t);
 	return 0;
+}
+
+#define TEARDOWN_INFLIGHT_POLL_MS 20
+
+static void teardown_inflight_tick(ev_timer *timer, void *userdata);
+
+/* A create the teardown aborted, or a removal, may still have a helper mounting or unmounting with references on
+ * the registry: the storages go once every such batch is done (each helper has its own timeout). Returns 0 when
+ * t is finished, 1 while it waits. */
+static int teardown_after_inflight(teardown_job *t) {
+	sandbox *sb = t->agent->sandbox;
+	if (sb && sb->inflight) {
+		if (ev_timer_arm(&t->inflight_poll, now_ns() + TEARDOWN_INFLIGHT_POLL_MS * 1000000ull) >= 0) {
+			sb->teardown = t;
+			return 1;
+		}
+		log_warn("DestroySandbox: cannot wait for the storages still being mounted or unmounted");
+	}
+	if (sb)
+		sb->teardown = NULL;
+	return teardown_storages(t);
+}
+
+static void teardown_inflight_tick(ev_timer *timer, void *userdata) {
+	(void)teardown_after_inflight(userdata);
 }
 
 static void teardown_containers_gone(agent *a, const kc_error *err, void *userdata) {
@@ -699,7 +737,7 @@ static void teardown_containers_gone(agent *a, const kc_error *err, void *userda
 		t->cg_err = *err;
 		t->cg_failed = true;
 	}
-	(void)teardown_storages(t);
+	(void)teardown_after_inflight(t);
 }
 
 static void teardown_cancel(ttrpc_call *call, void *userdata) {
@@ -724,6 +762,7 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 	if (!t)
 		return kc_error_set(err, ENOMEM, "DestroySandbox: out of memory");
 	*t = (teardown_job){ .agent = a, .call = call, .done = done, .created = sb && sb->state == SB_CREATED };
+	ev_timer_init(&t->inflight_poll, a->loop, teardown_inflight_tick, t);
 	/* Containers first: their processes may use the sandbox's storages and namespaces. */
 	containers_destroy_all(a);
 	int r = containers_wait_gone(a, DESTROY_CGROUPS_MS, teardown_containers_gone, t);
@@ -735,7 +774,7 @@ int sandbox_teardown(agent *a, ttrpc_call *call, sandbox_destroyed_fn done, kc_e
 		kc_error_set(&t->cg_err, -r, "DestroySandbox: cannot wait for the containers' cgroups: %s", strerror(-r));
 	}
 	teardown_job *job = TAKE_PTR(t);
-	if (r <= 0 && teardown_storages(job) == 0)
+	if (r <= 0 && teardown_after_inflight(job) == 0)
 		return 0; /* done already answered */
 	sb = a->sandbox;
 	if (sb)

@@ -69,6 +69,33 @@ run_build() {
 	ns umount -l "$hung" 2>/dev/null
 	out=$(ctl GetVolumeStats '{"volume_guest_path":"'"$R"'/shared"}')
 	[ $? = 0 ] && pass "$P: the agent serves the next call on a share" || fail "$P: the agent serves the next call on a share" "$out"
+	# DestroySandbox while a container's storage is still being mounted from a hung share: the create it aborts
+	# answers at once, but its mount helper holds references on the storages, so the teardown waits for it
+	# (Check still answers) and answers once the share goes away and the helper is done, nothing left mounted.
+	nsenter -t "$agent_pid" -m -u -i "$STALL" "$hung" >"$dir/stall.out" 2>&1 &
+	stall_pid=$!
+	for _ in $(seq 100); do grep -q ready "$dir/stall.out" && break; sleep 0.05; done
+	ns mkdir -p "$R/hc/rootfs"
+	"$KL" ctl --timeout 30 "unix://$sock" CreateContainer '{"container_id":"hc","OCI":{"Process":{"Args":["true"],"Cwd":"/"},"Root":{"Path":"'"$R"'/hc/rootfs"}},
+		"storages":[{"driver":"bind","source":"'"$hung"'/x","mount_point":"'"$R"'/shared/containers/hc-vol"}]}' >"$dir/create.out" 2>&1 &
+	local cpid=$!
+	for _ in $(seq 100); do [ -n "$(pgrep -P "$agent_pid")" ] && break; sleep 0.05; done
+	sleep 0.3
+	"$KL" ctl --timeout 30 "unix://$sock" DestroySandbox '{}' >"$dir/destroy.out" 2>&1 &
+	local dpid=$!
+	sleep 1
+	kill -0 "$dpid" 2>/dev/null && pass "$P: DestroySandbox waits for a storage a helper is still mounting" ||
+		fail "$P: DestroySandbox waits for a storage a helper is still mounting" "answered: $(cat "$dir/destroy.out")"
+	start=$(date +%s%N)
+	ctl Check '{}' >/dev/null && [ "$(ms_since "$start")" -lt 1000 ] && pass "$P: Check answers while DestroySandbox waits" ||
+		fail "$P: Check answers while DestroySandbox waits" "$(ms_since "$start") ms"
+	kill "$stall_pid"; wait "$stall_pid" 2>/dev/null; stall_pid=
+	wait "$dpid"; rc=$?
+	wait "$cpid"
+	left=$(ns findmnt -rn -o TARGET | grep -F "$R/shared/containers/hc-vol")
+	[ "$rc" = 0 ] && [ -z "$left" ] && pass "$P: DestroySandbox answers once that helper is done, nothing left mounted" ||
+		fail "$P: DestroySandbox answers once that helper is done, nothing left mounted" "rc=$rc left=[$left]: $(cat "$dir/destroy.out") create: $(cat "$dir/create.out")"
+	ns umount -l "$hung" 2>/dev/null
 	# Shutdown with a helper stuck on the share: the agent exits at once and cleanly (ASan: nothing
 	# leaked), the helper is SIGKILLed and dies as soon as the share lets it go.
 	nsenter -t "$agent_pid" -m -u -i "$STALL" "$hung" >"$dir/stall.out" 2>&1 &
