@@ -352,10 +352,15 @@ static int read_promised(int fd, uint8_t *buf, size_t n) {
 }
 
 /* The fallback of ttrpc_call_reply_pipe: bytes start.. of the frame (header at hdr, hlen bytes, then n data bytes
- * from fd) read into a reply buffer and sent as usual. */
+ * from fd) read into a reply buffer and sent as usual; frees call. Without a buffer before any of the frame is
+ * out, only this call fails (its bytes stay in the pipe for the next read). */
 static void reply_pipe_copy(ttrpc_call *call, const uint8_t *hdr, size_t hlen, int fd, size_t n, size_t start) {
 	ttrpc_conn *c = call->conn;
 	uint8_t *data = ttrpc_call_data_buf(call);
+	if (!data && hdr && start == 0) {
+		ttrpc_call_fail(call, KC_RESOURCE_EXHAUSTED, "out of memory for a reply of %zu bytes", n);
+		return;
+	}
 	int r = data ? read_promised(fd, data, n) : -ENOMEM;
 	if (r < 0) {
 		/* The frame is promised or the bytes are gone: the session cannot go on. */
@@ -363,11 +368,13 @@ static void reply_pipe_copy(ttrpc_call *call, const uint8_t *hdr, size_t hlen, i
 		if (data)
 			ttrpc_call_data_buf_put(call, data);
 		conn_mark_broken(c);
+		call_free(call);
 		return;
 	}
 	if (hlen)
 		memcpy(data - hlen, hdr, hlen);
 	conn_send_at(c, data - DATA_HEADROOM, REPLY_KEEP_SIZE, DATA_HEADROOM - hlen + start, DATA_HEADROOM + n);
+	call_free(call);
 }
 
 void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
@@ -385,7 +392,6 @@ void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
 	/* Splicing needs the socket to ourselves: nothing queued ahead, and a socket (not the serial port). */
 	if (c->broken || c->serial || c->out_head) {
 		reply_pipe_copy(call, hdr, hlen, fd, n, 0);
-		call_free(call);
 		return;
 	}
 	do
@@ -399,7 +405,6 @@ void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
 	}
 	if (w < (ssize_t)hlen) {
 		reply_pipe_copy(call, hdr, hlen, fd, n, w < 0 ? 0 : (size_t)w);
-		call_free(call);
 		return;
 	}
 	while (done < n) {
@@ -414,7 +419,8 @@ void ttrpc_call_reply_pipe(ttrpc_call *call, uint32_t field, int fd, size_t n) {
 	 * failed socket shows again on that copy's write. */
 	if (done < n)
 		reply_pipe_copy(call, NULL, 0, fd, n - done, 0);
-	call_free(call);
+	else
+		call_free(call);
 }
 
 void ttrpc_call_fail(ttrpc_call *call, int code, const char *fmt, ...) {
