@@ -53,17 +53,20 @@ int stor_hugetlb_parse(const stor_mount_opts *o, uint64_t *ret_pagesize, uint64_
 		       kc_error *err);
 
 /* What one request added to the pool of a huge page size: <dir>/hugepages-<N>kB/nr_hugepages, dir being
- * /sys/kernel/mm/hugepages outside tests. */
+ * /sys/kernel/mm/hugepages outside tests. The claim holds the pool's lock (flock of nr_hugepages) until it is
+ * released, so that no other request sees its pages before its mount has succeeded or been given up. */
 typedef struct stor_hugepages_claim {
 	char pool[256];
 	uint64_t added;
+	int lock;
 } stor_hugepages_claim;
 /* Raises the pool to at least pages (never lowers it: other mounts use it) and checks that the kernel really
- * reserved them; when it reserved fewer, what was added is taken back and the call fails. */
+ * reserved them; when it reserved fewer, what was added is taken back and the call fails (nothing held). */
 int stor_hugepages_reserve(const char *dir, uint64_t pagesize, uint64_t pages, const char *what,
 			   stor_hugepages_claim *ret, kc_error *err);
-/* A failed mount gives back exactly what its reservation added, whatever other requests did meanwhile. */
-void stor_hugepages_rollback(const stor_hugepages_claim *c);
+/* Ends the claim: after a failed mount (rollback) it first gives back exactly what its reservation added,
+ * whatever else changed the pool meanwhile. */
+void stor_hugepages_release(stor_hugepages_claim *c, bool rollback);
 
 /* The block-device drivers (storage/blockdev.c), as rows of the driver table and their names. */
 int stor_check_blockdev(const stor_spec *s, const stor_root *root, const char *what, kc_error *err);

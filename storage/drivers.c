@@ -216,15 +216,15 @@ int stor_hugepages_reserve(const char *dir, uint64_t pagesize, uint64_t pages, c
 					    (unsigned long long)(pagesize >> 10));
 		}
 	}
+	c.lock = TAKE_FD(lock);
 	*ret = c;
 	return 0;
 }
 
-void stor_hugepages_rollback(const stor_hugepages_claim *c) {
-	_cleanup_close_ int lock = -EBADF;
-	if (c->added == 0 || pool_lock(c->pool, &lock) < 0)
-		return;
-	pool_lower(c->pool, c->added);
+void stor_hugepages_release(stor_hugepages_claim *c, bool rollback) {
+	if (rollback)
+		pool_lower(c->pool, c->added);
+	c->lock = safe_close(c->lock);
 }
 
 static int check_ephemeral(const stor_spec *s, const stor_root *root, const char *what, kc_error *err) {
@@ -258,8 +258,7 @@ static int mount_ephemeral(mount_job *job, kc_error *err) {
 		return r;
 	/* pagesize= and size= stay in the data: hugetlbfs takes both. */
 	r = stor_mount_fs(job, src ? src : "nodev", "hugetlbfs", err);
-	if (r < 0)
-		stor_hugepages_rollback(&claim);
+	stor_hugepages_release(&claim, r < 0);
 	return r;
 }
 

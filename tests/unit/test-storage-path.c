@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -362,8 +363,18 @@ static unsigned long long pool_get(const char *pool) {
 	return v;
 }
 
-/* Two hugetlbfs requests raise one pool in turn; the first one's mount fails. Its rollback takes back the 90
- * pages it added and leaves the second one's 50: writing back the pool it found (10) would take those too. */
+/* 1 when another request could take the pool's lock now. */
+static int pool_free(const char *pool) {
+	int fd = open(pool, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int r = flock(fd, LOCK_EX | LOCK_NB) == 0;
+	close(fd);
+	return r;
+}
+
+/* A claim holds the pool's lock until its mount succeeded or was given up, so no other request sees its pages
+ * meanwhile. A rollback takes back exactly the pages its request added: the pool grown by someone else after
+ * the reservation keeps that growth (writing back the pool it found would take it too). */
 static void test_hugepages_rollback(void **state) {
 	char dir[256], pool[300];
 	stor_hugepages_claim a, b, none;
@@ -379,19 +390,24 @@ static void test_hugepages_rollback(void **state) {
 		fail_msg("%s", err.msg);
 	assert_int_equal(a.added, 90);
 	assert_int_equal(pool_get(pool), 100);
-	if (stor_hugepages_reserve(dir, 2 << 20, 150, "storages[1]", &b, &err) < 0)
+	assert_false(pool_free(pool));
+	pool_set(pool, "150\n"); /* grown by something else meanwhile */
+	stor_hugepages_release(&a, true);
+	assert_true(pool_free(pool));
+	assert_int_equal(pool_get(pool), 60);
+	/* A mount that succeeded keeps its pages. */
+	if (stor_hugepages_reserve(dir, 2 << 20, 100, "storages[1]", &b, &err) < 0)
 		fail_msg("%s", err.msg);
-	assert_int_equal(b.added, 50);
+	assert_int_equal(b.added, 40);
+	stor_hugepages_release(&b, false);
+	assert_true(pool_free(pool));
+	assert_int_equal(pool_get(pool), 100);
 	/* A pool that is big enough already: nothing added, nothing to give back. */
 	if (stor_hugepages_reserve(dir, 2 << 20, 20, "storages[2]", &none, &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(none.added, 0);
-	stor_hugepages_rollback(&a);
-	assert_int_equal(pool_get(pool), 60);
-	stor_hugepages_rollback(&none);
-	assert_int_equal(pool_get(pool), 60);
-	stor_hugepages_rollback(&b);
-	assert_int_equal(pool_get(pool), 10);
+	stor_hugepages_release(&none, true);
+	assert_int_equal(pool_get(pool), 100);
 	/* A page size the kernel lacks: no such pool file. */
 	assert_int_equal(stor_hugepages_reserve(dir, 1 << 30, 1, "storages[3]", &none, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "storages[3].options: pagesize=1073741824"));
