@@ -800,9 +800,14 @@ static int op_step_hooks(lc_op *op, kc_error *err) {
 /* EOF from the init before READY: it died without a word. The one death worth naming is the OOM killer's
  * (a memory limit the init cannot even set up under), as runc does: the cgroup counted it before the kill, so
  * the counter is up to date by the time the socket closes. */
-static int init_exited_error(lc_op *op, kc_error *err) {
+/* The container's OOM kill count rose since the op began: its child was most likely the one killed. */
+static bool oom_killed_since_begin(const lc_op *op) {
 	uint64_t kills;
-	if (op->cgroup && op->has_oom_base && lc_cgroup_oom_kills(op->cgroup, &kills) >= 0 && kills > op->oom_base)
+	return op->cgroup && op->has_oom_base && lc_cgroup_oom_kills(op->cgroup, &kills) >= 0 && kills > op->oom_base;
+}
+
+static int init_exited_error(lc_op *op, kc_error *err) {
+	if (oom_killed_since_begin(op))
 		return kc_error_set(err, ENOMEM, "container init was OOM-killed during setup: "
 				    "linux.resources.memory.limit is too low for it");
 	return kc_error_set(err, EIO, "container init exited during setup");
@@ -883,10 +888,8 @@ static int exec_eof(lc_op *op, kc_error *err) {
 		op->deadline_ns = MIN(now + 1000000ull, op->settle_until_ns);
 		return -EAGAIN;
 	}
-	uint64_t kills;
 	bool killed = si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED;
-	if (killed && si.si_status == SIGKILL && op->cgroup && op->has_oom_base &&
-	    lc_cgroup_oom_kills(op->cgroup, &kills) >= 0 && kills > op->oom_base)
+	if (killed && si.si_status == SIGKILL && oom_killed_since_begin(op))
 		return kc_error_set(err, ENOMEM, "exec: the process was OOM-killed during setup, before its exec: "
 				    "the container is at its memory limit (linux.resources.memory.limit)");
 	if (killed)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "libcontainer-c/json-cleanup.h"
 #include "libcontainer-c/spec-internal.h"
 
 #define AT(base, off, T) (*(T *)((char *)(base) + (off)))
@@ -351,8 +352,6 @@ static int read_object(reader *r, const lc_object_desc *d, json_object *v, void 
 	return 0;
 }
 
-DEFINE_CLEANUP_FUNC(json_tokener *, json_tokener_free);
-DEFINE_CLEANUP_FUNC(json_object *, json_object_put);
 
 int lc_spec_from_json(const char *text, size_t len, lc_spec **ret, kc_error *err) {
 	_cleanup_(json_tokener_freep) json_tokener *tok = NULL;

@@ -1,12 +1,8 @@
 /* lcrun's commands, one file per group, and what they share. */
 #pragma once
 
-#include <json-c/json.h>
-
 #include "common/error.h"
-#include "common/util.h"
-
-DEFINE_CLEANUP_FUNC(json_object *, json_object_put)
+#include "libcontainer-c/json-cleanup.h"
 
 extern const char *opt_root;
 
