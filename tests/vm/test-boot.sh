@@ -2,7 +2,7 @@
 # End to end under QEMU (TCG on CI): kata-launch boots build/vmlinux + build/initrd.img with the agent as init,
 # calls it through the API socket multiplexer, then stops it and checks the guest powered off cleanly.
 # pass/skip only print and always succeed, so `cond && pass || fail` is a safe if/else; the backticks in
-# greps are literal; cleanup runs from the EXIT trap.
+# greps are literal; cleanup runs from the EXIT trap (tests/lib-vm.sh).
 # shellcheck disable=SC2015,SC2016,SC2317
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -11,31 +11,10 @@ BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 MACHINE=${MACHINE:-q35}
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	if [ ! -e "$f" ]; then
-		skip vm-boot "$f is missing (make all builds it)"
-		exit 77
-	fi
-done
-if ! command -v qemu-system-x86_64 >/dev/null; then
-	skip vm-boot "qemu-system-x86_64 is not installed"
-	exit 77
-fi
-if ! command -v jq >/dev/null; then
-	skip vm-boot "jq is not installed"
-	exit 77
-fi
-
-tmp=$(mktemp -d /tmp/kl-test.XXXXXX)
+. tests/lib-vm.sh
+vm_require vm-boot jq
 # A private state root keeps this test away from VMs a developer runs in /run/kata-launch.
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=t$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+vm_scratch t
 
 # Errors that need no VM: a missing kernel is named.
 out=$("$KL" boot --name "$name" --kernel "$tmp/nope" 2>&1)
@@ -63,6 +42,7 @@ rc=$?
 [ "$rc" -eq 1 ] && grep -q 'already running' <<<"$out" && pass boot-refuses-duplicate ||
 	fail boot-refuses-duplicate "rc=$rc: $out"
 
+# The output alone (tests/lib-vm.sh's ctl adds stderr): replies are parsed with jq.
 ctl() { "$KL" ctl "$name" "$@"; }
 
 v=$(ctl Check | jq -r .status)

@@ -17,25 +17,13 @@ cd "$top" || exit 1
 BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	[ -e "$f" ] || { skip vm-hotplug "$f is missing (make all builds it)"; exit 77; }
-done
-for c in qemu-system-x86_64 jq mkfs.ext4 mkswap; do
-	command -v "$c" >/dev/null || { skip vm-hotplug "$c is not installed"; exit 77; }
-done
-
-tmp=$(mktemp -d /tmp/kl-hotplug.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=hp$$
+. tests/lib-vm.sh
+vm_require vm-hotplug jq mkfs.ext4 mkswap
+vm_scratch hp
+# A second VM, stopped on exit too.
 name2=hp$$-2
-console=$tmp/console.log
 console2=$tmp/console2.log
-cleanup() {
-	"$KL" stop "hp$$" >/dev/null 2>&1
-	"$KL" stop "$name2" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap '"$KL" stop "$name" >/dev/null 2>&1; "$KL" stop "$name2" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 
 # Images of different sizes, so each mount is recognised by its filesystem's size. No root, no loop device.
@@ -59,8 +47,6 @@ if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$consol
 fi
 pass boot
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
-hp() { "$KL" hotplug "$name" "$@" 2>&1; }
 R=/run/kata-containers
 st() { ctl GetVolumeStats '{"volume_guest_path":"'"$1"'"}'; }
 bytes_total() { jq -r '.usage[] | select(.unit=="BYTES") | .total' <<<"$1" 2>/dev/null; }

@@ -14,22 +14,9 @@ cd "$top" || exit 1
 BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	[ -e "$f" ] || { skip vm-net "$f is missing (make all builds it)"; exit 77; }
-done
-for c in qemu-system-x86_64 jq; do
-	command -v "$c" >/dev/null || { skip vm-net "$c is not installed"; exit 77; }
-done
-
-tmp=$(mktemp -d /tmp/kl-net.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=net$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tests/lib-vm.sh
+vm_require vm-net jq
+vm_scratch net
 [ -n "${KEEP:-}" ] && trap - EXIT
 
 MAC0=02:4b:4c:00:00:01 # the boot NIC of --net user (launcher/net.h)
@@ -43,8 +30,6 @@ if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$consol
 fi
 pass boot-with-user-nic
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
-hp() { "$KL" hotplug "$name" "$@" 2>&1; }
 ifaces() { ctl ListInterfaces; }
 # iface_by_mac JSON MAC: that interface's entry, compact.
 iface_by_mac() { jq -c --arg m "$2" '.Interfaces[] | select(.hwAddr == $m)' <<<"$1" 2>/dev/null; }

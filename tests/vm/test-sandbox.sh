@@ -4,7 +4,7 @@
 # /etc/resolv.conf, the sandbox shm, kernel modules through the agent's own loader), SetGuestDateTime,
 # ReseedRandomDev, GetMetrics, DestroySandbox, and the guest powers itself off.
 # pass/skip only print and always succeed, so `cond && pass || fail` is a safe if/else; the backticks in
-# greps are literal; cleanup runs from the EXIT trap.
+# greps are literal; cleanup runs from the EXIT trap (tests/lib-vm.sh).
 # shellcheck disable=SC2015,SC2016,SC2317
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 1
@@ -13,25 +13,9 @@ BUILD=${BUILD:-build}
 KL=$BUILD/kata-launch
 MACHINE=${MACHINE:-q35}
 
-for f in "$BUILD/vmlinux" "$BUILD/initrd.img" "$KL"; do
-	if [ ! -e "$f" ]; then
-		skip vm-sandbox "$f is missing (make all builds it)"
-		exit 77
-	fi
-done
-for c in qemu-system-x86_64 jq base64; do
-	command -v "$c" >/dev/null || { skip vm-sandbox "$c is not installed"; exit 77; }
-done
-
-tmp=$(mktemp -d /tmp/kl-sandbox.XXXXXX)
-export KATA_LAUNCH_STATE_DIR=$tmp/state
-name=sb$$
-console=$tmp/console.log
-cleanup() {
-	"$KL" stop "$name" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. tests/lib-vm.sh
+vm_require vm-sandbox jq base64
+vm_scratch sb
 
 # The production initrd has no /etc/resolv.conf, so the DNS bind (made only over an existing file) would not
 # happen: append a cpio that adds one (the kernel unpacks concatenated archives in order).
@@ -59,7 +43,6 @@ fi
 pass boot
 qemu_pid=$(cat "$KATA_LAUNCH_STATE_DIR/$name/qemu.pid" 2>/dev/null)
 
-ctl() { "$KL" ctl "$name" "$@" 2>&1; }
 R=/run/kata-containers
 
 # A module nobody provides fails the whole request, which leaves nothing behind.
