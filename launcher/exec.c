@@ -344,11 +344,7 @@ int cmd_exec(int argc, char **argv) {
 	}
 	relay_config rc = { .prog = PROG, .api = api, .container_id = o.container, .exec_id = id,
 			    .terminal = o.terminal, .start_ns = start };
-	int k = o.terminal ? relay_tty_raw() : 0;
-	if (k < 0)
-		fprintf(stderr, PROG ": warning: cannot put the terminal in raw mode: %s\n", strerror(-k));
 	r = relay_run(&rc, ctl, sfd);
-	relay_tty_restore();
 	if (r >= 0)
 		code = r;
 out:

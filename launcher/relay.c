@@ -78,7 +78,7 @@ int relay_window_size(uint32_t *ret_rows, uint32_t *ret_cols) {
 static struct termios saved_tty;
 static volatile sig_atomic_t tty_saved;
 
-void relay_tty_restore(void) {
+static void relay_tty_restore(void) {
 	if (tty_saved) {
 		(void)tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tty);
 		tty_saved = 0;
@@ -94,7 +94,7 @@ static void on_fatal_signal(int sig) {
 	(void)raise(sig);
 }
 
-int relay_tty_raw(void) {
+static int relay_tty_raw(void) {
 	static const int fatal[] = { SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL };
 	struct termios raw;
 	if (tty_saved || !isatty(STDIN_FILENO))
@@ -312,6 +312,9 @@ int relay_run(const relay_config *c, ttrpc_client *ctl, int sfd) {
 	relay rl = { .cfg = c, .out.method = "ReadStdout", .err.method = "ReadStderr", .wait.method = "WaitProcess",
 		     .in.method = "WriteStdin", .status = -1 };
 	pending *all[] = { &rl.out, &rl.err, &rl.wait, &rl.in };
+	int k = c->terminal ? relay_tty_raw() : 0;
+	if (k < 0)
+		fprintf(stderr, "%s: warning: cannot put the terminal in raw mode: %s\n", c->prog, strerror(-k));
 	int r = relay_start(&rl);
 	if (r < 0)
 		goto out;
@@ -358,6 +361,7 @@ int relay_run(const relay_config *c, ttrpc_client *ctl, int sfd) {
 	}
 	r = rl.status;
 out:
+	relay_tty_restore();
 	for (size_t i = 0; i < ELEMENTSOF(all); i++)
 		all[i]->c = ttrpc_client_free(all[i]->c);
 	return r;

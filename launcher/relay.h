@@ -35,11 +35,8 @@ int relay_signals_open(bool terminal, sigset_t *ret_old);
 /* Our terminal's size (stdin's, else stdout's): 0, or -ENOTTY when neither is a terminal. */
 int relay_window_size(uint32_t *ret_rows, uint32_t *ret_cols);
 
-/* With a terminal on stdin, puts it in raw mode: keys go to the container's pty as typed, ^C included. The
- * old mode comes back at relay_tty_restore(), at exit() and on a fatal signal. No-op without a terminal. */
-int relay_tty_raw(void);
-void relay_tty_restore(void);
-
-/* Runs the relay until the process has exited and its output reached EOF. Returns the exit status (128+signal
- * when killed), or -errno with the reason printed. */
+/* Runs the relay until the process has exited and its output reached EOF. With c->terminal and a terminal on
+ * stdin, that terminal is in raw mode meanwhile (keys go to the container's pty as typed, ^C included; the old
+ * mode comes back at the end, at exit() and on a fatal signal). Returns the exit status (128+signal when
+ * killed), or -errno with the reason printed. */
 int relay_run(const relay_config *c, ttrpc_client *ctl, int sfd);

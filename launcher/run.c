@@ -648,11 +648,7 @@ int cmd_run(int argc, char **argv) {
 	else if ((r = keep_process(dir, &plan)) >= 0 && (r = create_container(ctl, &o, &plan)) >= 0) {
 		relay_config rc = { .prog = PROG, .api = api, .container_id = RUN_CID, .exec_id = RUN_CID,
 				    .terminal = plan.terminal, .start_ns = start };
-		int k = plan.terminal ? relay_tty_raw() : 0;
-		if (k < 0)
-			fprintf(stderr, PROG ": warning: cannot put the terminal in raw mode: %s\n", strerror(-k));
 		r = relay_run(&rc, ctl, sfd);
-		relay_tty_restore();
 		if (r >= 0)
 			code = r;
 	} else if (r == -ENOENT || r == -EACCES)
