@@ -141,28 +141,17 @@ static size_t key_len(const char *item, size_t len) {
 	return eq ? (size_t)(eq - item) : len;
 }
 
-int stor_options_take(stor_mount_opts *o, const char *key, char *buf, size_t size) {
-	size_t klen = strlen(key), in = 0, out = 0;
-	int found = 0;
-
-	/* Check every value first, so a failure leaves the data as it was. */
-	for (size_t i = 0; i < o->data_len;) {
-		const char *item = o->data + i;
-		size_t len = strcspn(item, ",");
-		if (key_len(item, len) == klen && memcmp(item, key, klen) == 0 && (len > klen ? len - klen - 1 : 0) >= size)
-			return -ENAMETOOLONG;
-		i += len + 1;
-	}
+/* Removes from the data every item pick() says so of (it sees each item once, in order, before anything after
+ * it moves); returns how many. */
+static int data_remove(stor_mount_opts *o, bool (*pick)(const char *item, size_t len, void *userdata), void *userdata) {
+	size_t in = 0, out = 0;
+	int n = 0;
 	while (in < o->data_len) {
 		const char *item = o->data + in;
 		size_t len = strcspn(item, ",");
-		if (key_len(item, len) == klen && memcmp(item, key, klen) == 0) {
-			/* A bare key is present with an empty value, for the caller to refuse. */
-			size_t vlen = len > klen ? len - klen - 1 : 0;
-			memcpy(buf, item + len - vlen, vlen);
-			buf[vlen] = '\0';
-			found = 1;
-		} else {
+		if (pick(item, len, userdata))
+			n++;
+		else {
 			if (out)
 				o->data[out++] = ',';
 			memmove(o->data + out, item, len);
@@ -172,7 +161,39 @@ int stor_options_take(stor_mount_opts *o, const char *key, char *buf, size_t siz
 	}
 	o->data_len = out;
 	o->data[out] = '\0';
-	return found;
+	return n;
+}
+
+typedef struct take_ctx {
+	const char *key;
+	size_t klen;
+	char *buf;
+} take_ctx;
+
+static bool take_item(const char *item, size_t len, void *userdata) {
+	take_ctx *t = userdata;
+	if (key_len(item, len) != t->klen || memcmp(item, t->key, t->klen) != 0)
+		return false;
+	/* A bare key is present with an empty value, for the caller to refuse. */
+	size_t vlen = len > t->klen ? len - t->klen - 1 : 0;
+	memcpy(t->buf, item + len - vlen, vlen);
+	t->buf[vlen] = '\0';
+	return true;
+}
+
+int stor_options_take(stor_mount_opts *o, const char *key, char *buf, size_t size) {
+	take_ctx t = { .key = key, .klen = strlen(key), .buf = buf };
+
+	/* Check every value first, so a failure leaves the data as it was. */
+	for (size_t i = 0; i < o->data_len;) {
+		const char *item = o->data + i;
+		size_t len = strcspn(item, ",");
+		if (key_len(item, len) == t.klen && memcmp(item, key, t.klen) == 0 &&
+		    (len > t.klen ? len - t.klen - 1 : 0) >= size)
+			return -ENAMETOOLONG;
+		i += len + 1;
+	}
+	return data_remove(o, take_item, &t) > 0;
 }
 
 bool stor_options_has(const stor_mount_opts *o, const char *key) {
@@ -187,24 +208,12 @@ bool stor_options_has(const stor_mount_opts *o, const char *key) {
 	return false;
 }
 
-int stor_options_drop_prefix(stor_mount_opts *o, const char *prefix) {
-	size_t plen = strlen(prefix), in = 0, out = 0;
-	int dropped = 0;
+static bool has_prefix(const char *item, size_t len, void *userdata) {
+	const char *prefix = userdata;
+	size_t plen = strlen(prefix);
+	return len >= plen && memcmp(item, prefix, plen) == 0;
+}
 
-	while (in < o->data_len) {
-		const char *item = o->data + in;
-		size_t len = strcspn(item, ",");
-		if (len >= plen && memcmp(item, prefix, plen) == 0)
-			dropped++;
-		else {
-			if (out)
-				o->data[out++] = ',';
-			memmove(o->data + out, item, len);
-			out += len;
-		}
-		in += len + 1;
-	}
-	o->data_len = out;
-	o->data[out] = '\0';
-	return dropped;
+int stor_options_drop_prefix(stor_mount_opts *o, const char *prefix) {
+	return data_remove(o, has_prefix, (void *)prefix);
 }
