@@ -117,6 +117,25 @@ int write_all(int fd, const void *buf, size_t len) {
 	return 0;
 }
 
+int copy_fd(int in, int out, uint64_t max) {
+	char buf[16384];
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		if ((total += (uint64_t)n) > max)
+			return -EFBIG;
+		int r = write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
+	}
+}
+
 int read_all(int fd, void *buf, size_t len) {
 	char *p = buf;
 	while (len > 0) {

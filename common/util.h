@@ -23,6 +23,8 @@ int parse_bool(const char *s, bool *ret);
 
 /* Writes all of buf to a blocking fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* Copies from in to out until EOF: 0, -errno, or -EFBIG once more than max bytes came (UINT64_MAX: no bound). */
+int copy_fd(int in, int out, uint64_t max);
 /* Reads exactly len bytes from a blocking fd; -EPIPE on early EOF. */
 int read_all(int fd, void *buf, size_t len);
 

@@ -74,22 +74,6 @@ static const char *keep_below(const char *keep, const char *name) {
 	return keep[n] == '/' ? keep + n + 1 : keep + n;
 }
 
-static int copy_data(int src, int dst) {
-	char buf[64 * 1024];
-	for (;;) {
-		ssize_t n = read(src, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		int r = write_all(dst, buf, (size_t)n);
-		if (r < 0)
-			return r;
-	}
-}
-
 static int copy_tree(int src_dir, int dst_dir, dev_t root_dev, unsigned depth, const char *keep, kc_error *err);
 
 static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev, unsigned depth, const char *keep,
@@ -123,7 +107,7 @@ static int copy_entry(int src_dir, int dst_dir, const char *name, dev_t root_dev
 		_cleanup_close_ int d = openat(dst_dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (d < 0)
 			return kc_error_set(err, errno, "create %s", name);
-		r = copy_data(s, d);
+		r = copy_fd(s, d, UINT64_MAX);
 		if (r < 0)
 			return kc_error_set(err, r, "copy %s", name);
 		/* chown before chmod: chown clears set-id bits. */

@@ -108,26 +108,6 @@ static int remove_tree(int dfd, const char *name, unsigned depth) {
 	return r;
 }
 
-static int copy_bytes(int in, int out, uint64_t max) {
-	char buf[16384];
-	uint64_t total = 0;
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof buf);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		/* The file grew after the count: the next round sees it too big. */
-		if ((total += (uint64_t)n) > max)
-			return -EFBIG;
-		int r = write_all(out, buf, (size_t)n);
-		if (r < 0)
-			return r;
-	}
-}
-
 /* Whether dst/name already holds the copy of st (same size and mtime); a non-file there is removed. */
 static int copy_current(int dst, const char *name, const struct stat *st) {
 	struct stat old;
@@ -146,7 +126,8 @@ static int write_copy(int in, const struct stat *st, int dst, const char *name) 
 	_cleanup_close_ int out = openat(dst, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
-	int r = copy_bytes(in, out, STOR_WATCH_BYTES_MAX);
+	/* A file that grew after the count fails here; the next round sees it too big. */
+	int r = copy_fd(in, out, STOR_WATCH_BYTES_MAX);
 	if (r < 0)
 		return r;
 	struct timespec times[2] = { st->st_atim, st->st_mtim };
