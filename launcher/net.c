@@ -17,10 +17,6 @@ static const char *const names[_LAUNCH_NET_MAX] = {
 	[LAUNCH_NET_USER] = "user",
 };
 
-const char *launch_net_to_string(launch_net n) {
-	return (unsigned)n < _LAUNCH_NET_MAX ? names[n] : NULL;
-}
-
 int launch_net_from_string(const char *s, launch_net *ret) {
 	for (size_t i = 0; i < _LAUNCH_NET_MAX; i++)
 		if (strcmp(s, names[i]) == 0) {

@@ -33,7 +33,6 @@ typedef enum launch_net {
 #define LAUNCH_NET_GATEWAY "10.0.2.2"
 #define LAUNCH_NET_DNS "10.0.2.3"
 
-const char *launch_net_to_string(launch_net n);
 int launch_net_from_string(const char *s, launch_net *ret);
 
 /* Appends the NIC's QEMU arguments to argv (a NULL-terminated vector from qemu_build_argv, reallocated);

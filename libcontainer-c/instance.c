@@ -239,21 +239,6 @@ int lc_instance_exec_begin(lc_instance *c, const lc_instance_exec_opts *o, lc_op
 	return lc_spawn_exec_begin(&a, ret, err);
 }
 
-int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err) {
-	_cleanup_(lc_op_freep) lc_op *op = NULL;
-
-	*ret_pid = -1;
-	*ret_pidfd = -1;
-	int r = lc_instance_exec_begin(c, o, &op, err);
-	if (r >= 0)
-		r = lc_op_run(op, err);
-	if (!op)
-		return r;
-	/* Failed or not, the process is the caller's child to collect. */
-	lc_op_take_child(op, ret_pid, ret_pidfd);
-	return r;
-}
-
 int lc_instance_kill_all(lc_instance *c, int sig, kc_error *err) {
 	if (c->cgroup)
 		return lc_cgroup_kill_all(c->cgroup, sig, err);

@@ -86,13 +86,9 @@ typedef struct lc_instance_exec_opts {
 	int console_sock_fd;              /* for process->terminal */
 } lc_instance_exec_opts;
 
-/* Runs a process in the running container (its namespaces, cgroup, seccomp). ret_pid/ret_pidfd: the caller's
- * child; set even when the process failed to exec after it was cloned (its 126/127 is then the caller's to
- * collect), else -1. */
-int lc_instance_exec(lc_instance *c, const lc_instance_exec_opts *o, pid_t *ret_pid, int *ret_pidfd, kc_error *err);
-/* The same as steps: the process is cloned at begin (lc_op_child() gives its pid and pidfd at once: watch it
- * in the reaper), and the op ends when it has exec'd, or failed (it then exits 126/127/1 by itself, or was
- * SIGKILLed at the timeout). Take the child with lc_op_take_child() before lc_op_free(). o and its fds are
+/* Runs a process in the running container (its namespaces, cgroup, seccomp), as steps: the process is cloned
+ * at begin (lc_op_child() gives its pid and pidfd at once: watch it in the reaper), and the op ends when it has
+ * exec'd, or failed (it then exits 126/127/1 by itself, or was SIGKILLed at the timeout). Take the child with lc_op_take_child() before lc_op_free(). o and its fds are
  * copied into the child at begin and need not outlive the call. */
 int lc_instance_exec_begin(lc_instance *c, const lc_instance_exec_opts *o, lc_op **ret, kc_error *err);
 
