@@ -40,3 +40,15 @@ ok() {
 	rc=$?
 	[ "$rc" = 0 ] && pass "$P: $name" || fail "$P: $name" "rc=$rc: $out"
 }
+# stop_agent: the agent is still alive, then exits 0 on SIGTERM (the ASan build: nothing leaked). Fails (1) when
+# it had died already.
+stop_agent() {
+	local rc
+	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return 1; fi
+	kill -TERM "$agent_pid"
+	wait "$agent_pid"
+	rc=$?
+	agent_pid=
+	[ "$rc" = 0 ] && pass "$P: clean exit on SIGTERM" ||
+		fail "$P: clean exit on SIGTERM" "exit $rc: $(grep -m5 -E 'ERROR|Sanitizer|runtime error|leak' "$log")"
+}

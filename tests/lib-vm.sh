@@ -32,3 +32,9 @@ vm_busybox_bundle() {
 
 ctl() { "$KL" ctl "$name" "$@" 2>&1; }
 hp() { "$KL" hotplug "$name" "$@" 2>&1; }
+# ok NAME METHOD JSON: the call succeeds.
+ok() {
+	local n=$1 out
+	shift
+	out=$(ctl "$@") && pass "$n" || fail "$n" "$out"
+}

@@ -240,13 +240,7 @@ suite() {
 	grep -q '^error: UNAVAILABLE: container `late`: the sandbox is being destroyed' "$dir/late.out" &&
 		pass "$P: pending create fails on DestroySandbox" || fail "$P: pending create fails on DestroySandbox" "$(cat "$dir/late.out")"
 	no_mounts "after a create cut short"
-	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
-	kill -TERM "$agent_pid"
-	wait "$agent_pid"
-	rc=$?
-	agent_pid=
-	[ "$rc" = 0 ] && pass "$P: clean exit on SIGTERM" ||
-		fail "$P: clean exit on SIGTERM" "exit $rc: $(grep -m5 -E 'ERROR|Sanitizer|runtime error|leak' "$log")"
+	stop_agent || return
 	# Storages of a created container are the registry's: none is reported left behind by its create.
 	! grep -q 'a storage stays mounted' "$log" && pass "$P: no create reports a storage left mounted" ||
 		fail "$P: no create reports a storage left mounted" "$(grep -m3 'stays mounted' "$log")"

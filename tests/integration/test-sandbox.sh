@@ -200,13 +200,7 @@ suite() {
 	ok "destroy again" DestroySandbox '{}'
 	nothing_mounted "nothing mounted after the second destroy"
 
-	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
-	kill -TERM "$agent_pid"
-	wait "$agent_pid"
-	rc=$?
-	agent_pid=
-	[ "$rc" = 0 ] && pass "$P: clean exit on SIGTERM" ||
-		fail "$P: clean exit on SIGTERM" "exit $rc: $(grep -m5 -E 'ERROR|Sanitizer|runtime error|leak' "$log")"
+	stop_agent || return
 }
 
 suite host "$BUILD/host/kata-agent"

@@ -99,13 +99,7 @@ suite() {
 	[ -z "$(ns findmnt -rn -o TARGET | grep "^$R")" ] && ! ns test -e "$W" && pass "$P: nothing mounted after DestroySandbox" ||
 		fail "$P: nothing mounted after DestroySandbox" "$(ns findmnt -rn -o TARGET | grep "^$R")"
 
-	if ! kill -0 "$agent_pid" 2>/dev/null; then fail "$P: agent alive" "$(tail -n 5 "$log")"; agent_pid=; return; fi
-	kill -TERM "$agent_pid"
-	wait "$agent_pid"
-	rc=$?
-	agent_pid=
-	[ "$rc" = 0 ] && pass "$P: clean exit on SIGTERM" ||
-		fail "$P: clean exit on SIGTERM" "exit $rc: $(grep -m5 -E 'ERROR|Sanitizer|runtime error|leak' "$log")"
+	stop_agent || return
 }
 
 suite host "$BUILD/host/kata-agent"

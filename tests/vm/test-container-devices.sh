@@ -28,11 +28,6 @@ if ! "$KL" boot --name "$name" --machine q35 --accel auto --console-log "$consol
 fi
 pass boot
 
-ok() {
-	local n=$1 out
-	shift
-	out=$(ctl "$@") && pass "$n" || fail "$n" "$out"
-}
 R=/run/kata-containers
 spec() {
 	local args=$1 root=$2 devs=${3:-[]}

@@ -26,11 +26,6 @@ fi
 pass boot
 qemu_pid=$(cat "$KATA_LAUNCH_STATE_DIR/$name/qemu.pid" 2>/dev/null)
 
-ok() {
-	local n=$1 out
-	shift
-	out=$(ctl "$@") && pass "$n" || fail "$n" "$out"
-}
 R=/run/kata-containers
 S=$R/shared/containers
 
